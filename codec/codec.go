@@ -1,0 +1,83 @@
+package codec
+
+import (
+	"errors"
+	"strings"
+)
+
+// Limits of the decoders.
+const (
+	// MaxDepth is how deeply arrays and maps may nest in a decoded body.
+	MaxDepth = 100
+	// DefaultMaxBodySize is the default limit of a body's size, after
+	// decompression: 16 MiB.
+	DefaultMaxBodySize = 16 << 20
+	// DefaultCompressThreshold is the body size above which bodies are
+	// compressed: 1024 bytes, as in RabiBridge.
+	DefaultCompressThreshold = 1024
+)
+
+var (
+	// ErrMalformed is wrapped by every error about a body that cannot be
+	// decoded: not msgpack or JSON, truncated, too deep, or not the shape of
+	// an envelope.
+	ErrMalformed = errors.New("malformed body")
+	// ErrTooLarge is wrapped by errors about a body over its size limit.
+	ErrTooLarge = errors.New("body too large")
+)
+
+// Codec turns values into bytes and back. The two implementations are
+// [Msgpack] (RabiBridge's default) and [JSON]; both are safe for concurrent
+// use. The set is closed because the envelope encoding of each is part of the
+// wire protocol.
+type Codec interface {
+	// Name is the codec's name in configuration: "msgpack" or "json".
+	Name() string
+	// ContentType is the MIME type put on messages it encodes.
+	ContentType() string
+	// Marshal returns the encoding of v.
+	Marshal(v any) ([]byte, error)
+	// Unmarshal decodes data into v, which must be a non-nil pointer. It
+	// checks data first: see the package doc for the errors.
+	Unmarshal(data []byte, v any) error
+
+	// appendValue appends the encoding of v to dst.
+	appendValue(dst []byte, v any) ([]byte, error)
+	// appendArray appends the start of an array of n elements; appendSep the
+	// separator before element i; appendEnd the end of the array.
+	appendArray(dst []byte, n int) []byte
+	appendSep(dst []byte, i int) []byte
+	appendEnd(dst []byte) []byte
+	// appendEmptyMap appends an empty map; appendInt a small integer.
+	appendEmptyMap(dst []byte) []byte
+	appendInt(dst []byte, i int) []byte
+	// elements splits a checked array into the encodings of its elements,
+	// appending them to dst.
+	elements(dst [][]byte, data []byte) ([][]byte, error)
+	// isEmpty reports whether data is an empty array or map, or nil.
+	isEmpty(data []byte) bool
+}
+
+// ByName returns the codec named name ("msgpack" or "json", any case), and
+// false for any other name.
+func ByName(name string) (Codec, bool) {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "msgpack", "":
+		return Msgpack, true
+	case "json":
+		return JSON, true
+	}
+	return nil, false
+}
+
+// ByContentType returns the codec whose ContentType is ct, and false when
+// there is none (RabiBridge sends no content type: use the configured codec).
+func ByContentType(ct string) (Codec, bool) {
+	switch ct {
+	case Msgpack.ContentType(), "application/x-msgpack", "application/vnd.msgpack":
+		return Msgpack, true
+	case JSON.ContentType():
+		return JSON, true
+	}
+	return nil, false
+}

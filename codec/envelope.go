@@ -1,0 +1,138 @@
+package codec
+
+import "fmt"
+
+// Request is a request envelope [args, kwargs] whose parts are still encoded.
+type Request struct {
+	// Args holds the encoding of each positional argument.
+	Args [][]byte
+	// Kwargs is the encoding of the keyword-argument map; it may be an empty
+	// map or nil.
+	Kwargs []byte
+}
+
+// AppendRequest appends the request envelope [args, kwargs] to dst; a nil
+// kwargs is sent as an empty map. A Go request struct travels as kwargs:
+// AppendRequest(c, dst, nil, req).
+func AppendRequest(c Codec, dst []byte, args []any, kwargs any) ([]byte, error) {
+	dst = c.appendArray(dst, 2)
+	dst = c.appendArray(dst, len(args))
+	var err error
+	for i, a := range args {
+		dst = c.appendSep(dst, i)
+		if dst, err = c.appendValue(dst, a); err != nil {
+			return dst, err
+		}
+	}
+	dst = c.appendEnd(dst)
+	dst = c.appendSep(dst, 1)
+	if kwargs == nil {
+		dst = c.appendEmptyMap(dst)
+	} else if dst, err = c.appendValue(dst, kwargs); err != nil {
+		return dst, err
+	}
+	return c.appendEnd(dst), nil
+}
+
+// AppendRequestArg appends the request envelope [[arg], {}] to dst: a call
+// with one positional argument.
+func AppendRequestArg(c Codec, dst []byte, arg any) ([]byte, error) {
+	dst = c.appendArray(dst, 2)
+	dst = c.appendArray(dst, 1)
+	dst, err := c.appendValue(dst, arg)
+	if err != nil {
+		return dst, err
+	}
+	dst = c.appendEnd(dst)
+	dst = c.appendSep(dst, 1)
+	dst = c.appendEmptyMap(dst)
+	return c.appendEnd(dst), nil
+}
+
+// DecodeRequest splits a request body into its positional arguments and its
+// keyword-argument map, checking the body's shape. The parts alias body.
+func DecodeRequest(c Codec, body []byte) (Request, error) {
+	var parts [2][]byte
+	if err := pair(c, body, &parts); err != nil {
+		return Request{}, fmt.Errorf("codec: request: %w", err)
+	}
+	req := Request{Kwargs: parts[1]}
+	if !c.isEmpty(parts[0]) {
+		args, err := c.elements(nil, parts[0])
+		if err != nil {
+			return Request{}, fmt.Errorf("codec: request args: %w", err)
+		}
+		req.Args = args
+	}
+	return req, nil
+}
+
+// Reply codes of the envelope [code, result].
+const (
+	replyOK    = 0
+	replyError = 1
+)
+
+// AppendReply appends the success reply envelope [0, result] to dst.
+func AppendReply(c Codec, dst []byte, result any) ([]byte, error) {
+	dst = c.appendArray(dst, 2)
+	dst = c.appendInt(dst, replyOK)
+	dst = c.appendSep(dst, 1)
+	dst, err := c.appendValue(dst, result)
+	if err != nil {
+		return dst, err
+	}
+	return c.appendEnd(dst), nil
+}
+
+// AppendErrorReply appends the failure reply envelope [1, message] to dst.
+func AppendErrorReply(c Codec, dst []byte, message string) []byte {
+	dst = c.appendArray(dst, 2)
+	dst = c.appendInt(dst, replyError)
+	dst = c.appendSep(dst, 1)
+	dst, _ = c.appendValue(dst, message) // a string always encodes
+	return c.appendEnd(dst)
+}
+
+// DecodeReply splits a reply body. On success ok is true and result is the
+// encoded return value; on failure ok is false and message is the remote
+// side's description. result aliases body.
+func DecodeReply(c Codec, body []byte) (ok bool, result []byte, message string, err error) {
+	var parts [2][]byte
+	if err := pair(c, body, &parts); err != nil {
+		return false, nil, "", fmt.Errorf("codec: reply: %w", err)
+	}
+	var code int
+	if p := parts[0]; len(p) == 1 && (c == Msgpack && p[0] == 0 || c == JSON && p[0] == '0') {
+		return true, parts[1], "", nil // the common case, without a decoder
+	}
+	if err := c.Unmarshal(parts[0], &code); err != nil {
+		return false, nil, "", fmt.Errorf("codec: reply code: %w", err)
+	}
+	if code == replyOK {
+		return true, parts[1], "", nil
+	}
+	if err := c.Unmarshal(parts[1], &message); err != nil {
+		// Not a string: keep what the peer sent, readably.
+		var v any
+		if c.Unmarshal(parts[1], &v) != nil {
+			return false, nil, "", fmt.Errorf("codec: reply message: %w", err)
+		}
+		message = fmt.Sprint(v)
+	}
+	return false, nil, message, nil
+}
+
+// pair splits a two-element array.
+func pair(c Codec, body []byte, parts *[2][]byte) error {
+	var buf [2][]byte
+	els, err := c.elements(buf[:0], body)
+	if err != nil {
+		return err
+	}
+	if len(els) != 2 {
+		return fmt.Errorf("%w: want a 2-element array, got %d elements", ErrMalformed, len(els))
+	}
+	parts[0], parts[1] = els[0], els[1]
+	return nil
+}

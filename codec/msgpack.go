@@ -1,0 +1,138 @@
+package codec
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Msgpack is the msgpack codec, RabiBridge's default. Struct fields are named
+// by their msgpack tag, else their json tag, else the Go field name; integers
+// are encoded in their most compact form, as Python's msgpack does.
+// Unmarshal into an interface gives int64, uint64, float64, string, []byte,
+// bool, nil, []any and map[string]any.
+var Msgpack Codec = msgpackCodec{}
+
+type msgpackCodec struct{}
+
+func (msgpackCodec) Name() string        { return "msgpack" }
+func (msgpackCodec) ContentType() string { return "application/msgpack" }
+
+type encoder struct {
+	enc *msgpack.Encoder
+	buf bytes.Buffer
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := &encoder{}
+	e.enc = msgpack.NewEncoder(&e.buf)
+	e.enc.SetCustomStructTag("json")
+	e.enc.UseCompactInts(true)
+	return e
+}}
+
+type decoder struct {
+	dec *msgpack.Decoder
+	r   bytes.Reader
+}
+
+var decoders = sync.Pool{New: func() any {
+	d := &decoder{}
+	d.dec = msgpack.NewDecoder(&d.r)
+	d.dec.SetCustomStructTag("json")
+	d.dec.UseLooseInterfaceDecoding(true)
+	return d
+}}
+
+func (c msgpackCodec) Marshal(v any) ([]byte, error) { return c.appendValue(nil, v) }
+
+func (msgpackCodec) appendValue(dst []byte, v any) ([]byte, error) {
+	e := encoders.Get().(*encoder)
+	e.buf = *bytes.NewBuffer(dst)
+	err := e.enc.Encode(v)
+	out := e.buf.Bytes()
+	e.buf = bytes.Buffer{}
+	encoders.Put(e)
+	if err != nil {
+		return dst, fmt.Errorf("codec: msgpack: %w", err)
+	}
+	return out, nil
+}
+
+func (msgpackCodec) Unmarshal(data []byte, v any) error {
+	if err := checkMsgpack(data); err != nil {
+		return fmt.Errorf("codec: msgpack: %w", err)
+	}
+	d := decoders.Get().(*decoder)
+	d.r.Reset(data)
+	err := d.dec.Decode(v)
+	d.r.Reset(nil)
+	decoders.Put(d)
+	if err != nil {
+		return fmt.Errorf("codec: msgpack: %w: %w", ErrMalformed, err)
+	}
+	return nil
+}
+
+func (msgpackCodec) appendArray(dst []byte, n int) []byte {
+	switch {
+	case n < 16:
+		return append(dst, 0x90|byte(n))
+	case n < 1<<16:
+		return append(dst, 0xdc, byte(n>>8), byte(n))
+	}
+	return append(dst, 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+}
+
+func (msgpackCodec) appendSep(dst []byte, _ int) []byte { return dst }
+func (msgpackCodec) appendEnd(dst []byte) []byte      { return dst }
+func (msgpackCodec) appendEmptyMap(dst []byte) []byte { return append(dst, 0x80) }
+
+func (msgpackCodec) appendInt(dst []byte, i int) []byte {
+	if i >= 0 && i < 128 {
+		return append(dst, byte(i))
+	}
+	return append(dst, 0xd3, byte(i>>56), byte(i>>48), byte(i>>40), byte(i>>32),
+		byte(i>>24), byte(i>>16), byte(i>>8), byte(i))
+}
+
+func (msgpackCodec) elements(dst [][]byte, data []byte) ([][]byte, error) {
+	if len(data) == 0 {
+		return dst, truncated()
+	}
+	var head, n int
+	switch c := data[0]; {
+	case c >= 0x90 && c <= 0x9f:
+		head, n = 1, int(c&0x0f)
+	case c == 0xdc:
+		head, n = 3, int(at(data, 1, 2))
+	case c == 0xdd:
+		head, n = 5, int(at(data, 1, 4))
+	case c == 0xc0: // nil reads as an empty array
+		return dst, nil
+	default:
+		return dst, fmt.Errorf("%w: want an array, got msgpack byte 0x%02x", ErrMalformed, c)
+	}
+	if n > len(data)-head {
+		return dst, truncated()
+	}
+	off := head
+	for range n {
+		m, err := msgpackSkip(data[off:], 1)
+		if err != nil {
+			return dst, err
+		}
+		dst = append(dst, data[off:off+m])
+		off += m
+	}
+	if off != len(data) {
+		return dst, fmt.Errorf("%w: %d bytes after the array", ErrMalformed, len(data)-off)
+	}
+	return dst, nil
+}
+
+func (msgpackCodec) isEmpty(data []byte) bool {
+	return len(data) == 1 && (data[0] == 0x90 || data[0] == 0x80 || data[0] == 0xc0)
+}
