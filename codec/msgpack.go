@@ -87,8 +87,8 @@ func (msgpackCodec) appendArray(dst []byte, n int) []byte {
 }
 
 func (msgpackCodec) appendSep(dst []byte, _ int) []byte { return dst }
-func (msgpackCodec) appendEnd(dst []byte) []byte      { return dst }
-func (msgpackCodec) appendEmptyMap(dst []byte) []byte { return append(dst, 0x80) }
+func (msgpackCodec) appendEnd(dst []byte) []byte        { return dst }
+func (msgpackCodec) appendEmptyMap(dst []byte) []byte   { return append(dst, 0x80) }
 
 func (msgpackCodec) appendInt(dst []byte, i int) []byte {
 	if i >= 0 && i < 128 {
