@@ -1,0 +1,77 @@
+package registry
+
+import (
+	"fmt"
+	"time"
+)
+
+// DefaultFetchSize is the prefetch count, and so the number of handlers run
+// at once per consumer, of a function registered with FetchSize 0.
+const DefaultFetchSize = 64
+
+// Kind is RabiBridge's function kind: it selects the queue and routing key
+// (rpc_<kind>_<name>, <kind>_<name>) a function is served on.
+type Kind string
+
+// The function kinds.
+const (
+	// Async is the default kind: handlers run concurrently, up to FetchSize
+	// at once per consumer.
+	Async Kind = "async"
+	// Sync functions run one call at a time per worker process, as
+	// RabiBridge's sync functions do.
+	Sync Kind = "sync"
+)
+
+// Options configure a registered function. The zero value is useful: every
+// zero field means the default documented on it.
+type Options struct {
+	// QueueSize is the most calls that may wait in the function's queue
+	// (x-max-length); a call beyond it fails at once with ErrQueueFull.
+	// Zero means unlimited. Changing it on an existing queue needs
+	// ReRegister.
+	QueueSize int
+	// FetchSize is how many calls a consumer takes from the queue at once
+	// (basic.qos prefetch), and so how many run at once per consumer. Zero
+	// means DefaultFetchSize.
+	FetchSize int
+	// Timeout is how long a call may wait in the queue before the broker
+	// drops it (x-message-ttl, whole milliseconds). Zero means no limit.
+	// Changing it on an existing queue needs ReRegister.
+	Timeout time.Duration
+	// Validate checks every request against the request type's JSON Schema
+	// before the handler runs; a request that fails gets an
+	// invalid_argument error naming every offending field.
+	Validate bool
+	// ReRegister deletes the function's queue and declares it anew when the
+	// worker starts, so that changed QueueSize or Timeout take effect.
+	// Calls waiting in the old queue are lost; do not use it while other
+	// worker processes serve the same queue.
+	ReRegister bool
+	// Kind selects RabiBridge's function kind; empty means Async.
+	Kind Kind
+	// Description documents the function, in discovery and generated docs.
+	Description string
+}
+
+// withDefaults returns o with zero fields replaced by their defaults and
+// checks the rest.
+func (o Options) withDefaults() (Options, error) {
+	if o.QueueSize < 0 || o.FetchSize < 0 || o.Timeout < 0 {
+		return o, fmt.Errorf("QueueSize, FetchSize and Timeout must not be negative")
+	}
+	if o.Timeout > 0 && o.Timeout < time.Millisecond {
+		return o, fmt.Errorf("Timeout %v is below the broker's resolution of 1ms", o.Timeout)
+	}
+	if o.FetchSize == 0 {
+		o.FetchSize = DefaultFetchSize
+	}
+	switch o.Kind {
+	case "":
+		o.Kind = Async
+	case Async, Sync:
+	default:
+		return o, fmt.Errorf("Kind %q is neither %q nor %q", o.Kind, Async, Sync)
+	}
+	return o, nil
+}

@@ -1,0 +1,202 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"sort"
+	"sync"
+
+	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/schema"
+)
+
+// Registry holds functions by name. It is safe for concurrent use; the zero
+// value is not, use New.
+type Registry struct {
+	mu      sync.RWMutex
+	entries map[string]*Entry
+}
+
+// New returns an empty registry.
+func New() *Registry { return &Registry{entries: map[string]*Entry{}} }
+
+// Default is the registry Register adds to.
+var Default = New()
+
+// Func is the shape of a handler: it takes the call's context (which ends at
+// the caller's deadline or when the worker shuts down) and the decoded
+// request.
+type Func[Req, Resp any] func(ctx context.Context, req Req) (Resp, error)
+
+// Register adds the handler fn under name to Default. See RegisterIn.
+func Register[Req, Resp any](name string, fn Func[Req, Resp], opts Options) error {
+	return RegisterIn(Default, name, fn, opts)
+}
+
+// ErrDuplicate is wrapped by the error of a registration under a name that is
+// taken.
+var ErrDuplicate = errors.New("registry: name already registered")
+
+var validName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]{0,199}$`)
+
+// RegisterIn adds the handler fn under name to r. The name must start with a
+// letter or underscore and hold only letters, digits, '_', '.' and '-' (at
+// most 200 characters): it becomes part of a queue name.
+//
+// Req is what callers send: a struct (or map) travels as keyword arguments,
+// any other type as the one positional argument. Resp is what the handler
+// returns. RegisterIn builds both JSON Schemas and fails for a taken name, an
+// invalid name or options, or a type that cannot be described.
+func RegisterIn[Req, Resp any](r *Registry, name string, fn Func[Req, Resp], opts Options) error {
+	if fn == nil {
+		return fmt.Errorf("registry: %s: nil handler", name)
+	}
+	if !validName.MatchString(name) {
+		return fmt.Errorf("registry: invalid function name %q: use letters, digits, '_', '.' and '-', starting with a letter or '_'", name)
+	}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return fmt.Errorf("registry: %s: %w", name, err)
+	}
+	reqType, respType := reflect.TypeFor[Req](), reflect.TypeFor[Resp]()
+	bind, err := codec.NewBinder(reqType)
+	if err != nil {
+		return fmt.Errorf("registry: %s: request: %w", name, err)
+	}
+	if _, err := codec.FieldNames(respType); err != nil {
+		return fmt.Errorf("registry: %s: response: %w", name, err)
+	}
+	reqSchema, err := schema.For(reqType)
+	if err != nil {
+		return fmt.Errorf("registry: %s: request: %w", name, err)
+	}
+	respSchema, err := schema.For(respType)
+	if err != nil {
+		return fmt.Errorf("registry: %s: response: %w", name, err)
+	}
+	e := &Entry{name: name, opts: opts, req: reqSchema, resp: respSchema}
+	e.handle = func(ctx context.Context, c codec.Codec, in codec.Request, dst []byte) ([]byte, error) {
+		if opts.Validate {
+			g, err := bind.Generic(c, in)
+			if err != nil {
+				return dst, invalid(name, err)
+			}
+			if err := reqSchema.Validate(g); err != nil {
+				return dst, invalid(name, err)
+			}
+		}
+		var req Req
+		if err := bind.Bind(c, in, &req); err != nil {
+			return dst, invalid(name, err)
+		}
+		resp, err := fn(ctx, req)
+		if err != nil {
+			return dst, err
+		}
+		out, err := codec.AppendReply(c, dst, resp)
+		if err != nil {
+			return dst, rabibridge.Errorf(rabibridge.CodeInternal, "%s: encoding the response: %v", name, err)
+		}
+		return out, nil
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, taken := r.entries[name]; taken {
+		return fmt.Errorf("%w: %s", ErrDuplicate, name)
+	}
+	r.entries[name] = e
+	return nil
+}
+
+func invalid(name string, err error) error {
+	return &rabibridge.RemoteError{Code: rabibridge.CodeInvalidArgument, Message: name + ": " + err.Error()}
+}
+
+// Lookup returns the entry registered under name.
+func (r *Registry) Lookup(name string) (*Entry, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e, ok := r.entries[name]
+	return e, ok
+}
+
+// Entries returns every entry, sorted by name.
+func (r *Registry) Entries() []*Entry {
+	r.mu.RLock()
+	out := make([]*Entry, 0, len(r.entries))
+	for _, e := range r.entries {
+		out = append(out, e)
+	}
+	r.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// Remove deletes the entry registered under name, and reports whether there
+// was one. A worker already serving it keeps serving it.
+func (r *Registry) Remove(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.entries[name]
+	delete(r.entries, name)
+	return ok
+}
+
+// Entry is a registered function: its name, options, schemas and handler.
+// It is immutable.
+type Entry struct {
+	name      string
+	opts      Options
+	req, resp *schema.Schema
+	handle    func(ctx context.Context, c codec.Codec, req codec.Request, dst []byte) ([]byte, error)
+}
+
+// Name returns the function's name.
+func (e *Entry) Name() string { return e.name }
+
+// Options returns the function's options, with defaults filled in.
+func (e *Entry) Options() Options { return e.opts }
+
+// Request returns the JSON Schema of the request type.
+func (e *Entry) Request() *schema.Schema { return e.req }
+
+// Response returns the JSON Schema of the response type.
+func (e *Entry) Response() *schema.Schema { return e.resp }
+
+// Handle decodes req with c, validates it if the function asks for that, runs
+// the handler and appends the encoded reply envelope [0, result] to dst.
+// Errors from decoding or validation are *rabibridge.RemoteError with
+// CodeInvalidArgument; the handler's own errors are returned as they are.
+// Handle does not recover panics: the worker does.
+func (e *Entry) Handle(ctx context.Context, c codec.Codec, req codec.Request, dst []byte) ([]byte, error) {
+	return e.handle(ctx, c, req, dst)
+}
+
+// Info is the description of a function, as discovery and documents show it.
+type Info struct {
+	Name        string          `json:"name"`
+	Kind        Kind            `json:"kind"`
+	Description string          `json:"description,omitempty"`
+	QueueSize   int             `json:"queue_size,omitempty"`
+	FetchSize   int             `json:"fetch_size"`
+	TimeoutMS   int64           `json:"timeout_ms,omitempty"`
+	Validate    bool            `json:"validate"`
+	Request     json.RawMessage `json:"request"`
+	Response    json.RawMessage `json:"response"`
+}
+
+// Info describes the entry.
+func (e *Entry) Info() Info {
+	return Info{
+		Name: e.name, Kind: e.opts.Kind, Description: e.opts.Description,
+		QueueSize: e.opts.QueueSize, FetchSize: e.opts.FetchSize,
+		TimeoutMS: e.opts.Timeout.Milliseconds(), Validate: e.opts.Validate,
+		Request: e.req.JSON(), Response: e.resp.JSON(),
+	}
+}

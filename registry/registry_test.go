@@ -1,0 +1,133 @@
+package registry_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+
+	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/registry"
+)
+
+type addReq struct {
+	A int `msgpack:"a" json:"a" jsonschema:"minimum=0"`
+	B int `msgpack:"b" json:"b"`
+}
+
+func add(_ context.Context, r addReq) (int, error) { return r.A + r.B, nil }
+
+func TestRegisterErrors(t *testing.T) {
+	r := registry.New()
+	if err := registry.RegisterIn(r, "add", add, registry.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	type badTags struct {
+		A int `msgpack:"a" json:"x"`
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"duplicate", registry.RegisterIn(r, "add", add, registry.Options{})},
+		{"empty name", registry.RegisterIn(r, "", add, registry.Options{})},
+		{"space in name", registry.RegisterIn(r, "a b", add, registry.Options{})},
+		{"name too long", registry.RegisterIn(r, strings.Repeat("x", 201), add, registry.Options{})},
+		{"negative size", registry.RegisterIn(r, "neg", add, registry.Options{QueueSize: -1})},
+		{"sub-millisecond timeout", registry.RegisterIn(r, "tiny", add, registry.Options{Timeout: time.Microsecond})},
+		{"unknown kind", registry.RegisterIn(r, "kind", add, registry.Options{Kind: "batch"})},
+		{"nil handler", registry.RegisterIn[int, int](r, "nil", nil, registry.Options{})},
+		{"tags disagree", registry.RegisterIn(r, "tags", func(context.Context, badTags) (int, error) { return 0, nil }, registry.Options{})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.err == nil {
+				t.Fatal("want an error")
+			}
+		})
+	}
+	is := is.New(t)
+	is.True(errors.Is(registry.RegisterIn(r, "add", add, registry.Options{}), registry.ErrDuplicate))
+	is.Equal(len(r.Entries()), 1) // failed registrations leave nothing behind
+}
+
+func TestEntryDefaultsAndInfo(t *testing.T) {
+	is := is.New(t)
+	r := registry.New()
+	is.NoErr(registry.RegisterIn(r, "b", add, registry.Options{}))
+	is.NoErr(registry.RegisterIn(r, "a", add, registry.Options{QueueSize: 10, Timeout: 1500 * time.Millisecond, Kind: registry.Sync, Description: "adds"}))
+	es := r.Entries()
+	is.Equal(es[0].Name(), "a") // sorted
+	is.Equal(es[1].Options().FetchSize, registry.DefaultFetchSize)
+	is.Equal(es[1].Options().Kind, registry.Async)
+	info := es[0].Info()
+	is.Equal(info.TimeoutMS, int64(1500))
+	is.Equal(info.Kind, registry.Sync)
+	is.True(strings.Contains(string(info.Request), `"minimum":0`))
+	is.True(r.Remove("a"))
+	_, ok := r.Lookup("a")
+	is.True(!ok)
+}
+
+func TestHandle(t *testing.T) {
+	r := registry.New()
+	_ = registry.RegisterIn(r, "add", add, registry.Options{Validate: true})
+	_ = registry.RegisterIn(r, "loose", add, registry.Options{})
+	_ = registry.RegisterIn(r, "fails", func(context.Context, addReq) (int, error) {
+		return 0, rabibridge.Errorf(rabibridge.CodeFailedPrecondition, "not now")
+	}, registry.Options{})
+	for _, tc := range []struct {
+		fn     string
+		args   []any
+		kwargs map[string]any
+		want   int
+		code   rabibridge.Code
+	}{
+		{"add", nil, map[string]any{"a": 1, "b": 2}, 3, rabibridge.CodeOK},
+		{"add", []any{4, 5}, nil, 9, rabibridge.CodeOK},
+		{"add", nil, map[string]any{"a": -1, "b": 2}, 0, rabibridge.CodeInvalidArgument},
+		{"add", nil, map[string]any{"a": 1}, 0, rabibridge.CodeInvalidArgument},
+		{"add", nil, map[string]any{"a": "x", "b": 1}, 0, rabibridge.CodeInvalidArgument},
+		{"loose", nil, map[string]any{"a": -1, "b": 2}, 1, rabibridge.CodeOK}, // no validation asked
+		{"loose", nil, map[string]any{"a": "x", "b": 1}, 0, rabibridge.CodeInvalidArgument},
+		{"fails", nil, nil, 0, rabibridge.CodeFailedPrecondition},
+	} {
+		t.Run(tc.fn, func(t *testing.T) {
+			is := is.New(t)
+			e, ok := r.Lookup(tc.fn)
+			is.True(ok)
+			body, err := codec.AppendRequest(codec.Msgpack, nil, tc.args, tc.kwargs)
+			is.NoErr(err)
+			req, err := codec.DecodeRequest(codec.Msgpack, body)
+			is.NoErr(err)
+			out, err := e.Handle(context.Background(), codec.Msgpack, req, nil)
+			is.Equal(rabibridge.CodeOf(err), tc.code)
+			if err != nil {
+				return
+			}
+			ok, res, _, err := codec.DecodeReply(codec.Msgpack, out)
+			is.NoErr(err)
+			is.True(ok)
+			var n int
+			is.NoErr(codec.Msgpack.Unmarshal(res, &n))
+			is.Equal(n, tc.want)
+		})
+	}
+}
+
+func TestValidationNamesEveryPath(t *testing.T) {
+	is := is.New(t)
+	r := registry.New()
+	_ = registry.RegisterIn(r, "add", add, registry.Options{Validate: true})
+	e, _ := r.Lookup("add")
+	body, _ := codec.AppendRequest(codec.Msgpack, nil, nil, map[string]any{"a": -1, "b": "x"})
+	req, _ := codec.DecodeRequest(codec.Msgpack, body)
+	_, err := e.Handle(context.Background(), codec.Msgpack, req, nil)
+	var re *rabibridge.RemoteError
+	is.True(errors.As(err, &re))
+	is.True(strings.Contains(re.Message, "/a"))
+	is.True(strings.Contains(re.Message, "/b"))
+}
