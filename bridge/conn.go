@@ -1,0 +1,141 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+
+	"github.com/rabibridge/rabibridge"
+)
+
+// Config configures a connection. The zero value is not useful: URL must be
+// set.
+type Config struct {
+	// URL names the broker: mem://, mem://NAME, amqp://user:pass@host:port/vhost
+	// or amqps://....
+	URL string
+	// Logger receives the connection's log lines; nil discards them.
+	Logger *slog.Logger
+}
+
+// Conn is a connection to a broker, safe for concurrent use. Workers and
+// callers share one Conn; each opens what it needs on it.
+type Conn struct {
+	t      transport
+	log    *slog.Logger
+	closed sync.Once
+	err    error
+}
+
+// transport is what a kind of broker implements.
+type transport interface {
+	declare(ctx context.Context, q Queue) error
+	consume(ctx context.Context, queue string, prefetch int, h func(*Delivery)) (Subscription, error)
+	reply(ctx context.Context, m *Message) error
+	requester(h ReplyHandler) (Requester, error)
+	close() error
+}
+
+// Dial connects to the broker cfg.URL names.
+func Dial(ctx context.Context, cfg Config) (*Conn, error) {
+	if cfg.URL == "" {
+		return nil, fmt.Errorf("bridge: no broker URL: set Config.URL (e.g. amqp://guest:guest@127.0.0.1:5672/ or mem://)")
+	}
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: broker URL: %w", redact(err))
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var t transport
+	switch u.Scheme {
+	case "mem":
+		t = dialMem(u.Host + u.Path)
+	default:
+		return nil, fmt.Errorf("bridge: unsupported URL scheme %q: want mem, amqp or amqps", u.Scheme)
+	}
+	return &Conn{t: t, log: log}, nil
+}
+
+// redact drops the URL from a url.Error, which may hold a password.
+func redact(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// Declare makes sure the queue q exists with its arguments and is bound to
+// Exchange. A queue of that name with other arguments gives a
+// *MismatchError, unless q.Redeclare is set.
+func (c *Conn) Declare(ctx context.Context, q Queue) error { return c.t.declare(ctx, q) }
+
+// Consume starts taking calls from queue, at most prefetch unacknowledged at
+// a time (zero: no limit), and passes each to h on one goroutine per
+// subscription. h must return quickly: hand long work to another goroutine.
+func (c *Conn) Consume(ctx context.Context, queue string, prefetch int, h func(*Delivery)) (Subscription, error) {
+	return c.t.consume(ctx, queue, prefetch, h)
+}
+
+// Reply publishes m to the address m.ReplyTo. A reply to an address that no
+// longer exists is dropped, as the broker drops it.
+func (c *Conn) Reply(ctx context.Context, m *Message) error { return c.t.reply(ctx, m) }
+
+// NewRequester opens a requester whose replies (and returned calls) go to h.
+func (c *Conn) NewRequester(h ReplyHandler) (Requester, error) { return c.t.requester(h) }
+
+// Logger returns the connection's logger.
+func (c *Conn) Logger() *slog.Logger { return c.log }
+
+// Close closes the connection and everything opened on it. It is idempotent.
+func (c *Conn) Close() error {
+	c.closed.Do(func() { c.err = c.t.close() })
+	return c.err
+}
+
+// Subscription is a running consumer of one queue.
+type Subscription interface {
+	// Cancel stops deliveries; calls already delivered may still be
+	// acknowledged.
+	Cancel() error
+	// Close cancels, and returns the calls delivered but not acknowledged
+	// to the queue (the broker redelivers them). It is idempotent.
+	Close() error
+	// Done is closed when the subscription ends, by Close or because its
+	// connection was lost.
+	Done() <-chan struct{}
+}
+
+// Requester publishes calls and receives their replies.
+type Requester interface {
+	// Publish publishes a call with the routing key and waits for the
+	// broker to take it. It returns an error wrapping
+	// rabibridge.ErrQueueFull when the function's queue is full and
+	// rabibridge.ErrNoSuchFunction when no queue is bound to the key (a
+	// transport may instead report that through ReplyHandler.Returned).
+	Publish(ctx context.Context, routingKey string, m *Message) error
+	// ReplyTo is the address replies to this requester's calls go to.
+	ReplyTo() string
+	// Close closes the requester. It is idempotent.
+	Close() error
+}
+
+// ReplyHandler receives what comes back to a requester. Its methods are
+// called from the transport's goroutines and must not block.
+type ReplyHandler interface {
+	// Reply receives a reply.
+	Reply(m *Message)
+	// Returned receives the correlation id of a call the broker could not
+	// route: no function queue is bound to its key.
+	Returned(correlationID string)
+	// Lost is called when the requester's connection is lost: calls in
+	// flight will get no reply.
+	Lost(err error)
+}
+
+// errClosed is returned by operations on a closed connection.
+var errClosed = fmt.Errorf("bridge: %w", rabibridge.ErrClosed)

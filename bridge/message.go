@@ -1,0 +1,83 @@
+package bridge
+
+import "time"
+
+// Header names rabibridge puts on messages, beside RabiBridge's properties.
+const (
+	// HeaderCode carries a failure reply's rabibridge.Code.
+	HeaderCode = "x-rabibridge-code"
+	// HeaderTrace carries a failure reply's trace (a panic's stack).
+	HeaderTrace = "x-rabibridge-trace"
+	// HeaderDeadline carries a call's absolute deadline, in Unix
+	// milliseconds.
+	HeaderDeadline = "x-rabibridge-deadline"
+)
+
+// Message is a call or a reply as it travels.
+type Message struct {
+	// Body is the encoded envelope, maybe compressed. Publish and Reply take
+	// ownership of it: do not modify it afterwards.
+	Body []byte
+	// CorrelationID pairs a reply with its call.
+	CorrelationID string
+	// ReplyTo is the address a call's reply goes to.
+	ReplyTo string
+	// ContentType names the body's codec; empty from Python peers.
+	ContentType string
+	// Deadline is when the caller stops waiting; zero for none. The broker
+	// drops a call still queued then.
+	Deadline time.Time
+	// Headers are further string headers (HeaderCode, HeaderTrace, trace
+	// context); nil when there are none.
+	Headers map[string]string
+}
+
+// Delivery is a call taken from a queue. It must be acknowledged (Ack) once
+// its reply is published, or returned to the queue (Nack).
+type Delivery struct {
+	Message
+	// Redelivered is true when the call was delivered before and not
+	// acknowledged (a worker died or gave it back).
+	Redelivered bool
+
+	acker acker
+	tag   uint64
+}
+
+type acker interface {
+	ack(tag uint64) error
+	nack(tag uint64, requeue bool) error
+}
+
+// Ack acknowledges the delivery: the broker forgets the call.
+func (d *Delivery) Ack() error { return d.acker.ack(d.tag) }
+
+// Nack gives the delivery back: to the queue when requeue is true, so that
+// another consumer takes it, and to nowhere otherwise.
+func (d *Delivery) Nack(requeue bool) error { return d.acker.nack(d.tag, requeue) }
+
+// NewDelivery returns a delivery of m whose Ack and Nack call the given
+// functions; nil functions do nothing. It is for tests of code that handles
+// deliveries.
+func NewDelivery(m Message, ack func() error, nack func(requeue bool) error) *Delivery {
+	return &Delivery{Message: m, acker: funcAcker{ack, nack}}
+}
+
+type funcAcker struct {
+	a func() error
+	n func(bool) error
+}
+
+func (f funcAcker) ack(uint64) error {
+	if f.a == nil {
+		return nil
+	}
+	return f.a()
+}
+
+func (f funcAcker) nack(_ uint64, requeue bool) error {
+	if f.n == nil {
+		return nil
+	}
+	return f.n(requeue)
+}

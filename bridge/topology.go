@@ -1,0 +1,68 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Exchange is the durable direct exchange every call is published to.
+const Exchange = "rpc"
+
+// RoutingKey returns the routing key of function name of RabiBridge's kind
+// ("async" or "sync"): "<kind>_<name>".
+func RoutingKey(kind, name string) string { return kind + "_" + name }
+
+// QueueName returns the queue of function name of the given kind:
+// "rpc_<kind>_<name>".
+func QueueName(kind, name string) string { return "rpc_" + kind + "_" + name }
+
+// Queue describes a function's queue. Its arguments are RabiBridge's, so Go
+// and Python workers can share it.
+type Queue struct {
+	// Name is the queue's name, QueueName(kind, function).
+	Name string
+	// RoutingKey binds it to Exchange, RoutingKey(kind, function).
+	RoutingKey string
+	// MaxLength is x-max-length; zero for none.
+	MaxLength int
+	// MessageTTL is x-message-ttl, in whole milliseconds; zero for none.
+	MessageTTL time.Duration
+	// Redeclare deletes an existing queue of that name first.
+	Redeclare bool
+}
+
+// Args returns the queue arguments RabiBridge declares: always x-overflow
+// reject-publish, x-max-length and x-message-ttl only when set.
+func (q Queue) Args() map[string]any {
+	args := map[string]any{"x-overflow": "reject-publish"}
+	if q.MaxLength > 0 {
+		args["x-max-length"] = int64(q.MaxLength)
+	}
+	if q.MessageTTL > 0 {
+		args["x-message-ttl"] = q.MessageTTL.Milliseconds()
+	}
+	return args
+}
+
+// ErrQueueMismatch is wrapped by the error of a declaration that conflicts
+// with an existing queue's arguments.
+var ErrQueueMismatch = errors.New("queue exists with other arguments")
+
+// MismatchError says that a queue exists with other arguments than declared.
+type MismatchError struct {
+	Queue      string
+	Have, Want map[string]any // Have is nil when the broker did not say
+	Cause      error          // the broker's error, if any
+}
+
+func (e *MismatchError) Error() string {
+	have := "other arguments"
+	if e.Have != nil {
+		have = fmt.Sprint(e.Have)
+	}
+	return fmt.Sprintf("bridge: queue %s exists with %s, want %v: set ReRegister to redeclare it (calls waiting in it are lost), or delete the queue", e.Queue, have, e.Want)
+}
+
+// Unwrap returns ErrQueueMismatch and the broker's error.
+func (e *MismatchError) Unwrap() []error { return []error{ErrQueueMismatch, e.Cause} }

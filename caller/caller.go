@@ -1,0 +1,285 @@
+package caller
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"reflect"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/codec"
+)
+
+// CIDMax bounds correlation ids, which count up modulo CIDMax from a random
+// start, as RabiBridge's do (its CID_MAX).
+const CIDMax = 1 << 30
+
+// Config configures a Caller. The zero value is useful.
+type Config struct {
+	// Codec encodes calls and is expected in replies; nil means
+	// codec.Msgpack.
+	Codec codec.Codec
+	// CompressThreshold is the call size above which calls are compressed
+	// with zstd; zero means codec.DefaultCompressThreshold, negative turns
+	// compression off.
+	CompressThreshold int
+	// MaxBodySize limits a reply's body after decompression; zero means
+	// codec.DefaultMaxBodySize.
+	MaxBodySize int
+	// Timeout bounds calls whose ctx has no deadline; zero means they wait
+	// as long as their ctx lets them. A ctx deadline always wins.
+	Timeout time.Duration
+	// Kind is the RabiBridge function kind ("async" or "sync") of the
+	// functions called; empty means "async".
+	Kind string
+	// Logger receives the caller's log lines; nil means the connection's.
+	Logger *slog.Logger
+}
+
+// Caller makes calls on a connection. It is safe for concurrent use; make
+// one per connection and share it.
+type Caller struct {
+	cfg   Config
+	log   *slog.Logger
+	req   bridge.Requester
+	reply string
+	ctype string
+	cid   atomic.Uint64
+	keys  sync.Map // function name -> routing key
+
+	mu      sync.Mutex
+	pending map[string]*call
+	closed  bool
+}
+
+// New returns a caller that calls through conn.
+func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
+	if cfg.Codec == nil {
+		cfg.Codec = codec.Msgpack
+	}
+	if cfg.Kind == "" {
+		cfg.Kind = "async"
+	}
+	if cfg.Kind != "async" && cfg.Kind != "sync" {
+		return nil, fmt.Errorf("caller: Kind %q is neither async nor sync", cfg.Kind)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = conn.Logger()
+	}
+	c := &Caller{cfg: cfg, log: log, ctype: cfg.Codec.ContentType(), pending: map[string]*call{}}
+	c.cid.Store(rand.Uint64N(CIDMax))
+	req, err := conn.NewRequester((*handler)(c))
+	if err != nil {
+		return nil, fmt.Errorf("caller: %w", err)
+	}
+	c.req, c.reply = req, req.ReplyTo()
+	return c, nil
+}
+
+// Close fails the calls in flight with rabibridge.ErrClosed and releases the
+// caller's reply address. It is idempotent.
+func (c *Caller) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	pending := c.pending
+	c.pending = map[string]*call{}
+	c.mu.Unlock()
+	for _, p := range pending {
+		p.done <- result{err: rabibridge.ErrClosed}
+	}
+	return c.req.Close()
+}
+
+// call is a call waiting for its reply.
+type call struct {
+	done chan result // buffered: whoever completes a call never blocks
+}
+
+type result struct {
+	msg *bridge.Message
+	err error
+}
+
+var calls = sync.Pool{New: func() any { return &call{done: make(chan result, 1)} }}
+
+// Call calls function name with req and decodes its result into a Resp. A
+// struct or map Req travels as keyword arguments; any other type as the one
+// positional argument.
+func Call[Req, Resp any](ctx context.Context, c *Caller, name string, req Req) (Resp, error) {
+	var resp Resp
+	var body []byte
+	var err error
+	if codec.AsKwargs(reflect.TypeFor[Req]()) {
+		body, err = codec.AppendRequest(c.cfg.Codec, nil, nil, req)
+	} else {
+		body, err = codec.AppendRequestArg(c.cfg.Codec, nil, req)
+	}
+	if err != nil {
+		return resp, fmt.Errorf("caller: %s: encoding the request: %w", name, err)
+	}
+	err = c.roundTrip(ctx, name, body, &resp)
+	return resp, err
+}
+
+// Invoke calls function name with positional args and keyword kwargs, either
+// may be nil, and returns its result as a generic value (for msgpack: nil,
+// bool, int64, uint64, float64, string, []byte, []any, map[string]any; for
+// JSON, numbers are json.Number).
+func (c *Caller) Invoke(ctx context.Context, name string, args []any, kwargs map[string]any) (any, error) {
+	var kw any
+	if kwargs != nil {
+		kw = kwargs
+	}
+	body, err := codec.AppendRequest(c.cfg.Codec, nil, args, kw)
+	if err != nil {
+		return nil, fmt.Errorf("caller: %s: encoding the request: %w", name, err)
+	}
+	var out any
+	err = c.roundTrip(ctx, name, body, &out)
+	return out, err
+}
+
+// roundTrip publishes body as a call of name and decodes the reply's result
+// into out.
+func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, out any) error {
+	if c.cfg.Timeout > 0 {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
+			defer cancel()
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("caller: %s: %w", name, err)
+	}
+	deadline, _ := ctx.Deadline()
+	cid := strconv.FormatUint(c.cid.Add(1)%CIDMax, 10)
+	p := calls.Get().(*call)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		calls.Put(p)
+		return fmt.Errorf("caller: %s: %w", name, rabibridge.ErrClosed)
+	}
+	c.pending[cid] = p
+	c.mu.Unlock()
+
+	msg := bridge.Message{
+		Body:          codec.Compress(body, c.cfg.CompressThreshold),
+		CorrelationID: cid,
+		ReplyTo:       c.reply,
+		ContentType:   c.ctype,
+		Deadline:      deadline,
+	}
+	if err := c.req.Publish(ctx, c.routingKey(name), &msg); err != nil {
+		c.forget(cid, p)
+		return fmt.Errorf("caller: %s: %w", name, err)
+	}
+	select {
+	case r := <-p.done:
+		calls.Put(p)
+		if r.err != nil {
+			return fmt.Errorf("caller: %s: %w", name, r.err)
+		}
+		return c.decode(name, r.msg, out)
+	case <-ctx.Done():
+		c.forget(cid, p)
+		return fmt.Errorf("caller: %s: %w", name, ctx.Err())
+	}
+}
+
+// forget removes a call that will not wait for its reply, and recycles it
+// once nothing can complete it any more.
+func (c *Caller) forget(cid string, p *call) {
+	c.mu.Lock()
+	_, waiting := c.pending[cid]
+	delete(c.pending, cid)
+	c.mu.Unlock()
+	if !waiting {
+		<-p.done // completed concurrently: take the result so p is clean
+	}
+	calls.Put(p)
+}
+
+func (c *Caller) routingKey(name string) string {
+	if k, ok := c.keys.Load(name); ok {
+		return k.(string)
+	}
+	k := bridge.RoutingKey(c.cfg.Kind, name)
+	c.keys.Store(name, k)
+	return k
+}
+
+// decode turns a reply into the result in out, or the remote error.
+func (c *Caller) decode(name string, m *bridge.Message, out any) error {
+	cc := c.cfg.Codec
+	if m.ContentType != "" {
+		if byType, ok := codec.ByContentType(m.ContentType); ok {
+			cc = byType
+		}
+	}
+	body, err := codec.Decompress(m.Body, c.cfg.MaxBodySize)
+	if err != nil {
+		return fmt.Errorf("caller: %s: reply: %w", name, err)
+	}
+	ok, res, message, err := codec.DecodeReply(cc, body)
+	if err != nil {
+		return fmt.Errorf("caller: %s: %w", name, err)
+	}
+	if !ok {
+		re := &rabibridge.RemoteError{Code: rabibridge.CodeInternal, Message: message}
+		if code := m.Headers[bridge.HeaderCode]; code != "" {
+			re.Code = rabibridge.ParseCode(code)
+		}
+		re.Trace = m.Headers[bridge.HeaderTrace]
+		return fmt.Errorf("caller: %s: %w", name, re)
+	}
+	if err := cc.Unmarshal(res, out); err != nil {
+		return fmt.Errorf("caller: %s: decoding the result into %T: %w", name, out, err)
+	}
+	return nil
+}
+
+// handler receives what comes back to the caller's requester.
+type handler Caller
+
+func (h *handler) complete(cid string, r result) {
+	c := (*Caller)(h)
+	c.mu.Lock()
+	p := c.pending[cid]
+	delete(c.pending, cid)
+	c.mu.Unlock()
+	if p == nil {
+		c.log.Debug("dropping a reply nobody waits for", "correlation_id", cid)
+		return
+	}
+	p.done <- r
+}
+
+func (h *handler) Reply(m *bridge.Message) { h.complete(m.CorrelationID, result{msg: m}) }
+
+func (h *handler) Returned(cid string) {
+	h.complete(cid, result{err: rabibridge.ErrNoSuchFunction})
+}
+
+func (h *handler) Lost(err error) {
+	c := (*Caller)(h)
+	c.mu.Lock()
+	pending := c.pending
+	c.pending = map[string]*call{}
+	c.mu.Unlock()
+	for _, p := range pending {
+		p.done <- result{err: fmt.Errorf("%w: %w", rabibridge.ErrConnectionLost, err)}
+	}
+}

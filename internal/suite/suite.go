@@ -1,0 +1,643 @@
+// Package suite is the behavioural test suite every transport must pass: the
+// in-process one in the worker/caller tests, RabbitMQ in integration/. Each
+// test dials its own connection and uses function names of its own, so tests
+// run in parallel on one broker and leave nothing behind.
+package suite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+
+	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/caller"
+	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/registry"
+	"github.com/rabibridge/rabibridge/worker"
+)
+
+// Dialer returns a fresh connection to the transport under test.
+type Dialer func(t *testing.T) *bridge.Conn
+
+// Run runs every test of the suite.
+func Run(t *testing.T, dial Dialer) {
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T, Dialer)
+	}{
+		{"RoundTrip", RoundTrip},
+		{"Positional", Positional},
+		{"RemoteErrors", RemoteErrors},
+		{"Validation", Validation},
+		{"NoSuchFunction", NoSuchFunction},
+		{"QueueFull", QueueFull},
+		{"Deadline", Deadline},
+		{"TTL", TTL},
+		{"Concurrent", Concurrent},
+		{"Compression", Compression},
+		{"MalformedCall", MalformedCall},
+		{"Drain", Drain},
+		{"Redeclare", Redeclare},
+		{"Sync", Sync},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, dial)
+		})
+	}
+}
+
+// env is one test's connection, registry, worker and caller.
+type env struct {
+	t      *testing.T
+	conn   *bridge.Conn
+	reg    *registry.Registry
+	prefix string
+	c      *caller.Caller
+	stop   context.CancelFunc
+	served chan error
+}
+
+func newEnv(t *testing.T, dial Dialer) *env {
+	conn := dial(t)
+	c, err := caller.New(conn, caller.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &env{t: t, conn: conn, reg: registry.New(), prefix: fmt.Sprintf("t%08x_", rand.Uint32()), c: c}
+}
+
+// name returns the test's name for function fn.
+func (e *env) name(fn string) string { return e.prefix + fn }
+
+func register[Req, Resp any](e *env, fn string, h registry.Func[Req, Resp], o registry.Options) {
+	e.t.Helper()
+	if err := registry.RegisterIn(e.reg, e.name(fn), h, o); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// serve starts a worker for the registry and waits until it consumes.
+func (e *env) serve(cfg worker.Config) {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	e.stop, e.served = cancel, make(chan error, 1)
+	w := worker.New(e.conn, e.reg, cfg)
+	go func() { e.served <- w.Serve(ctx) }()
+	e.t.Cleanup(func() { e.shutdown() })
+	e.waitServing()
+}
+
+// waitServing waits until every function answers (a call that finds no
+// queue is retried).
+func (e *env) waitServing() {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, en := range e.reg.Entries() {
+		c := e.c
+		if en.Options().Kind == registry.Sync {
+			sc, err := caller.New(e.conn, caller.Config{Kind: string(registry.Sync)})
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			defer sc.Close()
+			c = sc
+		}
+		for {
+			// An invalid call: answered by the worker without running the handler.
+			_, err := c.Invoke(ctx, en.Name(), []any{"ping"}, map[string]any{"__ping__": 1})
+			if !errors.Is(err, rabibridge.ErrNoSuchFunction) {
+				break
+			}
+			if ctx.Err() != nil {
+				e.t.Fatalf("%s is not served after 10s", en.Name())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// shutdown stops the worker and returns what Serve returned.
+func (e *env) shutdown() error {
+	if e.stop == nil {
+		return nil
+	}
+	e.stop()
+	e.stop = nil
+	select {
+	case err := <-e.served:
+		return err
+	case <-time.After(40 * time.Second):
+		e.t.Error("worker did not stop within 40s")
+		return nil
+	}
+}
+
+func timeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// RoundTrip calls every demo function and typed functions of several types.
+func RoundTrip(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	register(e, "echo", demo.Echo, registry.Options{})
+	register(e, "add", demo.Add, registry.Options{})
+	register(e, "fib", demo.Fib, registry.Options{})
+	register(e, "sleep", demo.Sleep, registry.Options{})
+	type point struct {
+		X, Y float64
+		Tags []string `json:"tags,omitempty"`
+	}
+	register(e, "mirror", func(_ context.Context, p point) (point, error) { return point{p.Y, p.X, p.Tags}, nil }, registry.Options{})
+	e.serve(worker.Config{})
+	ctx := timeout(t, 10*time.Second)
+
+	sum, err := caller.Call[demo.AddReq, int](ctx, e.c, e.name("add"), demo.AddReq{A: 1, B: 2})
+	is.NoErr(err)
+	is.Equal(sum, 3)
+	f, err := caller.Call[int, int](ctx, e.c, e.name("fib"), 10)
+	is.NoErr(err)
+	is.Equal(f, 55)
+	ms, err := caller.Call[int, int](ctx, e.c, e.name("sleep"), 5)
+	is.NoErr(err)
+	is.Equal(ms, 5)
+	p, err := caller.Call[point, point](ctx, e.c, e.name("mirror"), point{1.5, -2, []string{"a"}})
+	is.NoErr(err)
+	is.Equal(p, point{-2, 1.5, []string{"a"}})
+	s, err := caller.Call[string, string](ctx, e.c, e.name("echo"), "héllo")
+	is.NoErr(err)
+	is.Equal(s, "héllo")
+	l, err := caller.Call[[]int, []int](ctx, e.c, e.name("echo"), []int{1, 2, 3})
+	is.NoErr(err)
+	is.Equal(l, []int{1, 2, 3})
+	m, err := e.c.Invoke(ctx, e.name("echo"), []any{map[string]any{"k": "v"}}, nil)
+	is.NoErr(err)
+	is.Equal(m, map[string]any{"k": "v"})
+}
+
+// Positional calls functions the way other languages do.
+func Positional(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	register(e, "add", demo.Add, registry.Options{})
+	register(e, "fib", demo.Fib, registry.Options{})
+	e.serve(worker.Config{})
+	ctx := timeout(t, 10*time.Second)
+	for _, tc := range []struct {
+		args   []any
+		kwargs map[string]any
+	}{
+		{[]any{1, 2}, nil},
+		{nil, map[string]any{"a": 1, "b": 2}},
+		{[]any{1}, map[string]any{"b": 2}},
+	} {
+		v, err := e.c.Invoke(ctx, e.name("add"), tc.args, tc.kwargs)
+		is.NoErr(err)
+		is.Equal(v, int64(3))
+	}
+	v, err := e.c.Invoke(ctx, e.name("fib"), nil, map[string]any{"n": 10}) // the only keyword argument
+	is.NoErr(err)
+	is.Equal(v, int64(55))
+	_, err = e.c.Invoke(ctx, e.name("add"), []any{1, 2, 3}, nil)
+	is.Equal(rabibridge.CodeOf(err), rabibridge.CodeInvalidArgument)
+}
+
+// RemoteErrors checks the error of a failing, a coded and a panicking
+// handler.
+func RemoteErrors(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	register(e, "fail", func(ctx context.Context, _ int) (int, error) {
+		_, err := demo.Fail(ctx, struct{}{})
+		return 0, err
+	}, registry.Options{})
+	register(e, "coded", func(context.Context, int) (int, error) {
+		return 0, rabibridge.Errorf(rabibridge.CodeFailedPrecondition, "not yet")
+	}, registry.Options{})
+	register(e, "panic", func(context.Context, int) (int, error) { panic("boom") }, registry.Options{})
+	register(e, "deadline", func(context.Context, int) (int, error) { return 0, context.DeadlineExceeded }, registry.Options{})
+	e.serve(worker.Config{})
+	ctx := timeout(t, 10*time.Second)
+	for _, tc := range []struct {
+		fn    string
+		code  rabibridge.Code
+		text  string
+		trace bool
+	}{
+		{"fail", rabibridge.CodeInternal, "demo failure", false},
+		{"coded", rabibridge.CodeFailedPrecondition, "not yet", false},
+		{"panic", rabibridge.CodeInternal, "panic: boom", true},
+		{"deadline", rabibridge.CodeDeadlineExceeded, "deadline", false},
+	} {
+		t.Run(tc.fn, func(t *testing.T) {
+			is := is.New(t)
+			_, err := caller.Call[int, int](ctx, e.c, e.name(tc.fn), 1)
+			var re *rabibridge.RemoteError
+			is.True(errors.As(err, &re))
+			is.Equal(re.Code, tc.code)
+			is.True(strings.Contains(re.Message, tc.text))
+			is.Equal(re.Trace != "", tc.trace)
+		})
+	}
+	// The worker goes on after a panic.
+	is := is.New(t)
+	_, err := caller.Call[int, int](ctx, e.c, e.name("panic"), 1)
+	is.Equal(rabibridge.CodeOf(err), rabibridge.CodeInternal)
+	is.True(errors.Is(func() error { _, err := caller.Call[int, int](ctx, e.c, e.name("deadline"), 1); return err }(), context.DeadlineExceeded))
+}
+
+// Validation checks that invalid requests are refused with every path named.
+func Validation(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	type req struct {
+		A int    `json:"a" jsonschema:"minimum=0"`
+		S string `json:"s" jsonschema:"maxLength=2"`
+	}
+	ran := 0
+	var mu sync.Mutex
+	register(e, "v", func(_ context.Context, r req) (int, error) { mu.Lock(); ran++; mu.Unlock(); return r.A, nil }, registry.Options{Validate: true})
+	e.serve(worker.Config{})
+	mu.Lock()
+	ran = 0 // the readiness probe does not count
+	mu.Unlock()
+	ctx := timeout(t, 10*time.Second)
+	_, err := e.c.Invoke(ctx, e.name("v"), nil, map[string]any{"a": -1, "s": "long"})
+	var re *rabibridge.RemoteError
+	is.True(errors.As(err, &re))
+	is.Equal(re.Code, rabibridge.CodeInvalidArgument)
+	is.True(strings.Contains(re.Message, "/a"))
+	is.True(strings.Contains(re.Message, "/s"))
+	n, err := caller.Call[req, int](ctx, e.c, e.name("v"), req{A: 4, S: "ok"})
+	is.NoErr(err)
+	is.Equal(n, 4)
+	mu.Lock()
+	is.Equal(ran, 1) // the invalid call never reached the handler
+	mu.Unlock()
+}
+
+// NoSuchFunction calls a function nobody serves, then one that exists on
+// the same caller.
+func NoSuchFunction(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	register(e, "add", demo.Add, registry.Options{})
+	e.serve(worker.Config{})
+	ctx := timeout(t, 10*time.Second)
+	for range 3 {
+		_, err := caller.Call[int, int](ctx, e.c, e.name("missing"), 1)
+		is.True(errors.Is(err, rabibridge.ErrNoSuchFunction))
+		is.True(strings.Contains(err.Error(), e.name("missing")))
+		sum, err := caller.Call[demo.AddReq, int](ctx, e.c, e.name("add"), demo.AddReq{A: 2, B: 2})
+		is.NoErr(err)
+		is.Equal(sum, 4)
+	}
+}
+
+// blocker is a handler that signals each start and waits for release.
+type blocker struct {
+	started chan int
+	release chan struct{}
+}
+
+func newBlocker() *blocker {
+	return &blocker{started: make(chan int, 100), release: make(chan struct{})}
+}
+
+func (b *blocker) handle(ctx context.Context, n int) (int, error) {
+	if n < 0 {
+		return n, nil // readiness probes pass straight through
+	}
+	b.started <- n
+	select {
+	case <-b.release:
+		return n, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// QueueFull fills a function's queue while its one consumer is busy.
+func QueueFull(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	b := newBlocker()
+	register(e, "busy", b.handle, registry.Options{QueueSize: 2, FetchSize: 1})
+	e.serve(worker.Config{})
+	ctx := timeout(t, 20*time.Second)
+
+	type res struct {
+		n   int
+		err error
+	}
+	results := make(chan res, 10)
+	callN := func(n int) {
+		v, err := caller.Call[int, int](ctx, e.c, e.name("busy"), n)
+		results <- res{v, err}
+	}
+	go callN(1)
+	<-b.started // the consumer holds call 1; the queue is empty
+	for n := 2; n <= 6; n++ {
+		go callN(n)
+	}
+	var full []error
+	for len(full) < 3 {
+		select {
+		case r := <-results:
+			is.True(errors.Is(r.err, rabibridge.ErrQueueFull)) // only rejections come back while blocked
+			full = append(full, r.err)
+		case <-ctx.Done():
+			t.Fatalf("got %d queue-full errors, want 3", len(full))
+		}
+	}
+	close(b.release)
+	for range 3 {
+		r := <-results
+		is.NoErr(r.err) // call 1 and the two queued calls complete
+	}
+}
+
+// Deadline checks that a call returns at its deadline and its handler's
+// context is cancelled.
+func Deadline(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	cancelled := make(chan error, 1)
+	register(e, "slow", func(ctx context.Context, ms int) (int, error) {
+		if ms < 0 {
+			return 0, nil
+		}
+		dl, ok := ctx.Deadline()
+		if !ok {
+			cancelled <- errors.New("handler ctx has no deadline")
+			return 0, nil
+		}
+		info, _ := worker.InfoFrom(ctx)
+		if !info.Deadline.Equal(dl) {
+			cancelled <- fmt.Errorf("InfoFrom deadline %v, ctx deadline %v", info.Deadline, dl)
+		}
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+			cancelled <- errors.New("handler ran to its end")
+		case <-ctx.Done():
+			cancelled <- nil
+			return 0, ctx.Err()
+		}
+		return ms, nil
+	}, registry.Options{})
+	e.serve(worker.Config{})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := caller.Call[int, int](ctx, e.c, e.name("slow"), 2000)
+	is.True(errors.Is(err, context.DeadlineExceeded))
+	select {
+	case err := <-cancelled:
+		is.NoErr(err) // the handler's ctx ended at the caller's deadline
+	case <-time.After(5 * time.Second):
+		t.Fatal("handler not cancelled within 5s of the deadline")
+	}
+}
+
+// TTL checks that a call waiting in the queue longer than the function's
+// Timeout is dropped, never run.
+func TTL(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	b := newBlocker()
+	register(e, "ttl", b.handle, registry.Options{FetchSize: 1, Timeout: 100 * time.Millisecond})
+	e.serve(worker.Config{})
+	ctx := timeout(t, 20*time.Second)
+	first := make(chan error, 1)
+	go func() { _, err := caller.Call[int, int](ctx, e.c, e.name("ttl"), 1); first <- err }()
+	<-b.started
+	second := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+		defer cancel()
+		_, err := caller.Call[int, int](ctx, e.c, e.name("ttl"), 2)
+		second <- err
+	}()
+	time.Sleep(400 * time.Millisecond) // call 2 waits past its TTL; a wait, not an assertion on time
+	close(b.release)
+	is.NoErr(<-first)
+	err := <-second
+	is.True(errors.Is(err, context.DeadlineExceeded)) // dropped from the queue, never answered
+	select {
+	case n := <-b.started:
+		t.Fatalf("call %d ran after its TTL", n)
+	default:
+	}
+}
+
+// Concurrent makes 1,000 calls at once.
+func Concurrent(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	register(e, "add", demo.Add, registry.Options{FetchSize: 100})
+	e.serve(worker.Config{})
+	ctx := timeout(t, 60*time.Second)
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for i := range 1000 {
+		wg.Go(func() {
+			sum, err := caller.Call[demo.AddReq, int](ctx, e.c, e.name("add"), demo.AddReq{A: i, B: i})
+			if err == nil && sum != 2*i {
+				err = fmt.Errorf("add(%d, %d) = %d", i, i, sum)
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Compression sends bodies around the threshold both ways, with
+// compression on and off and both codecs.
+func Compression(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	register(e, "echo", demo.Echo, registry.Options{})
+	e.serve(worker.Config{})
+	ctx := timeout(t, 20*time.Second)
+	for _, cfg := range []caller.Config{{}, {CompressThreshold: -1}, {Codec: codec.JSON}, {CompressThreshold: 10}} {
+		c, err := caller.New(e.conn, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for _, n := range []int{10, 1000, 1024, 1025, 5000, 1 << 20} {
+			t.Run(fmt.Sprintf("%s/%d/%d", cfg.Codec, cfg.CompressThreshold, n), func(t *testing.T) {
+				is := is.New(t)
+				s := strings.Repeat("rabibridge ", n/11+1)[:n]
+				got, err := caller.Call[string, string](ctx, c, e.name("echo"), s)
+				is.NoErr(err)
+				is.Equal(got, s)
+			})
+		}
+	}
+}
+
+// replies is a bridge.ReplyHandler that collects replies.
+type replies chan *bridge.Message
+
+func (r replies) Reply(m *bridge.Message) { r <- m }
+func (r replies) Returned(string)         {}
+func (r replies) Lost(error)              {}
+
+// MalformedCall publishes bodies no codec can read: each gets an
+// invalid_argument reply and the worker goes on serving.
+func MalformedCall(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	register(e, "add", demo.Add, registry.Options{})
+	e.serve(worker.Config{MaxBodySize: 1 << 20})
+	got := make(replies, 10)
+	rq, err := e.conn.NewRequester(got)
+	is.NoErr(err)
+	defer rq.Close()
+	ctx := timeout(t, 20*time.Second)
+	deep := append(make([]byte, 0, 1002), 0x92, 0x90)
+	for range 1000 {
+		deep = append(deep, 0x91)
+	}
+	for i, body := range [][]byte{
+		{0xc1},                               // not msgpack
+		{0x92, 0x90, 0x82, 0xa1},             // truncated
+		{0x92, 0xdd, 0xff, 0xff, 0xff, 0xff}, // a length beyond the body
+		append(deep, 0x01),                   // too deep
+		codec.Compress(make([]byte, 4<<20), 0), // a zstd bomb past the 1 MiB limit
+		{0x92, 0x90, 0x82, 0xa1, 0x61, 0xa1, 0x78, 0xa1, 0x62, 0x01}, // a: "x", wrong type
+	} {
+		cid := fmt.Sprint(i)
+		err := rq.Publish(ctx, bridge.RoutingKey("async", e.name("add")), &bridge.Message{Body: body, CorrelationID: cid, ReplyTo: rq.ReplyTo()})
+		is.NoErr(err)
+		select {
+		case m := <-got:
+			is.Equal(m.CorrelationID, cid)
+			is.Equal(m.Headers[bridge.HeaderCode], string(rabibridge.CodeInvalidArgument))
+			ok, _, msg, err := codec.DecodeReply(codec.Msgpack, m.Body)
+			is.NoErr(err)
+			is.True(!ok)
+			is.True(msg != "")
+		case <-ctx.Done():
+			t.Fatalf("no reply to malformed body %d", i)
+		}
+	}
+	sum, err := caller.Call[demo.AddReq, int](ctx, e.c, e.name("add"), demo.AddReq{A: 1, B: 1})
+	is.NoErr(err)
+	is.Equal(sum, 2)
+}
+
+// Drain stops a worker with calls in flight: every call is answered and
+// Serve returns nil.
+func Drain(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	register(e, "sleep", demo.Sleep, registry.Options{})
+	e.serve(worker.Config{})
+	ctx := timeout(t, 20*time.Second)
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	started := make(chan struct{}, 50)
+	for range 50 {
+		wg.Go(func() {
+			started <- struct{}{}
+			_, err := caller.Call[int, int](ctx, e.c, e.name("sleep"), 300)
+			errs <- err
+		})
+	}
+	for range 50 {
+		<-started
+	}
+	time.Sleep(100 * time.Millisecond) // let the calls reach the worker
+	is.NoErr(e.shutdown())
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		is.NoErr(err)
+	}
+}
+
+// Redeclare checks that a worker refuses a queue declared with other
+// arguments, naming the fix, and that ReRegister redeclares it.
+func Redeclare(t *testing.T, dial Dialer) {
+	is := is.New(t)
+	e := newEnv(t, dial)
+	register(e, "q", demo.Add, registry.Options{QueueSize: 10})
+	e.serve(worker.Config{})
+
+	other := registry.New()
+	is.NoErr(registry.RegisterIn(other, e.name("q"), demo.Add, registry.Options{QueueSize: 20}))
+	err := worker.New(e.conn, other, worker.Config{}).Serve(timeout(t, 10*time.Second))
+	is.True(errors.Is(err, bridge.ErrQueueMismatch))
+	is.True(strings.Contains(err.Error(), e.name("q")))
+	is.True(strings.Contains(err.Error(), "ReRegister"))
+
+	// The connection is still usable after the conflict.
+	sum, err := caller.Call[demo.AddReq, int](timeout(t, 10*time.Second), e.c, e.name("q"), demo.AddReq{A: 1, B: 1})
+	is.NoErr(err)
+	is.Equal(sum, 2)
+	is.NoErr(e.shutdown())
+
+	again := registry.New()
+	is.NoErr(registry.RegisterIn(again, e.name("q"), demo.Add, registry.Options{QueueSize: 20, ReRegister: true}))
+	e2 := &env{t: t, conn: e.conn, reg: again, prefix: e.prefix, c: e.c}
+	e2.serve(worker.Config{})
+	sum, err = caller.Call[demo.AddReq, int](timeout(t, 10*time.Second), e.c, e.name("q"), demo.AddReq{A: 2, B: 2})
+	is.NoErr(err)
+	is.Equal(sum, 4)
+}
+
+// Sync checks that a Sync function runs one call at a time.
+func Sync(t *testing.T, dial Dialer) {
+	is := is.New(t)
+	e := newEnv(t, dial)
+	var mu sync.Mutex
+	running, most := 0, 0
+	register(e, "one", func(ctx context.Context, ms int) (int, error) {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return ms, nil
+	}, registry.Options{Kind: registry.Sync})
+	e.serve(worker.Config{})
+	sc, err := caller.New(e.conn, caller.Config{Kind: "sync"})
+	is.NoErr(err)
+	defer sc.Close()
+	ctx := timeout(t, 20*time.Second)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			_, err := caller.Call[int, int](ctx, sc, e.name("one"), 20)
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	is.Equal(most, 1)
+	_, err = caller.Call[int, int](ctx, e.c, e.name("one"), 1) // the async key is not bound
+	is.True(errors.Is(err, rabibridge.ErrNoSuchFunction))
+}

@@ -1,0 +1,336 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/registry"
+)
+
+// DefaultDrainTimeout bounds a drain when Config.DrainTimeout is zero.
+const DefaultDrainTimeout = 30 * time.Second
+
+// Config configures a Worker. The zero value is useful.
+type Config struct {
+	// Codec encodes replies to calls that name no codec (as Python
+	// RabiBridge's do); nil means codec.Msgpack. Calls that name a codec in
+	// their content type are answered in it.
+	Codec codec.Codec
+	// CompressThreshold is the reply size above which replies are
+	// compressed with zstd; zero means codec.DefaultCompressThreshold,
+	// negative turns compression off.
+	CompressThreshold int
+	// MaxBodySize limits a call's body after decompression; zero means
+	// codec.DefaultMaxBodySize. A larger call gets an invalid_argument reply.
+	MaxBodySize int
+	// DrainTimeout bounds how long Serve waits, after its context ends, for
+	// handlers in flight; then their contexts are cancelled and the calls
+	// they did not finish go back to the queue. Zero means
+	// DefaultDrainTimeout.
+	DrainTimeout time.Duration
+	// Logger receives the worker's log lines; nil means the connection's.
+	Logger *slog.Logger
+}
+
+// Worker serves the functions of a registry on a connection.
+type Worker struct {
+	conn    *bridge.Conn
+	reg     *registry.Registry
+	cfg     Config
+	log     *slog.Logger
+	started atomic.Bool
+
+	mu       sync.Mutex
+	inflight int
+	idle     chan struct{} // closed when inflight drops to zero while draining
+}
+
+// New returns a worker that serves the functions registered in reg (nil
+// means registry.Default) on conn.
+func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
+	if reg == nil {
+		reg = registry.Default
+	}
+	if cfg.Codec == nil {
+		cfg.Codec = codec.Msgpack
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = conn.Logger()
+	}
+	return &Worker{conn: conn, reg: reg, cfg: cfg, log: log}
+}
+
+// function is a registered function as the worker serves it, resolved once.
+type function struct {
+	entry *registry.Entry
+	name  string
+	one   *sync.Mutex // for Sync functions: one call at a time
+}
+
+// Serve declares the queue of every function in the registry, consumes them
+// and serves calls until ctx ends; then it drains: it stops consuming, lets
+// the handlers in flight finish (up to DrainTimeout), publishes their
+// replies, and returns the calls it did not finish to their queues. Serve
+// returns nil after a complete drain, and an error when a queue cannot be
+// declared or consumed (naming the function and the fix), when a
+// subscription ends while serving, or when the drain timed out. A Worker
+// serves once.
+func (w *Worker) Serve(ctx context.Context) error {
+	if !w.started.CompareAndSwap(false, true) {
+		return errors.New("worker: Serve called twice")
+	}
+	entries := w.reg.Entries()
+	if len(entries) == 0 {
+		return errors.New("worker: the registry has no functions: register some before Serve")
+	}
+	// Handlers outlive Serve's ctx by the drain; base ends when the drain
+	// gives up on them.
+	base, stopHandlers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHandlers()
+
+	type running struct {
+		name string
+		sub  bridge.Subscription
+	}
+	var subs []running
+	closeAll := func() {
+		for _, r := range subs {
+			r.sub.Close()
+		}
+	}
+	for _, e := range entries {
+		o := e.Options()
+		kind := string(o.Kind)
+		q := bridge.Queue{
+			Name:       bridge.QueueName(kind, e.Name()),
+			RoutingKey: bridge.RoutingKey(kind, e.Name()),
+			MaxLength:  o.QueueSize,
+			MessageTTL: o.Timeout,
+			Redeclare:  o.ReRegister,
+		}
+		if err := w.conn.Declare(ctx, q); err != nil {
+			closeAll()
+			return fmt.Errorf("worker: %s: %w", e.Name(), err)
+		}
+		f := &function{entry: e, name: e.Name()}
+		prefetch := o.FetchSize
+		if o.Kind == registry.Sync {
+			f.one, prefetch = new(sync.Mutex), 1
+		}
+		sub, err := w.conn.Consume(ctx, q.Name, prefetch, func(d *bridge.Delivery) {
+			w.begin()
+			go w.handle(base, f, d)
+		})
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("worker: %s: %w", e.Name(), err)
+		}
+		subs = append(subs, running{e.Name(), sub})
+	}
+	w.log.Info("worker serving", "functions", len(subs))
+
+	ended := make(chan string, len(subs))
+	stop := make(chan struct{})
+	for _, r := range subs {
+		go func() {
+			select {
+			case <-r.sub.Done():
+				ended <- r.name
+			case <-stop:
+			}
+		}()
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case name := <-ended:
+		serveErr = fmt.Errorf("worker: %s: subscription ended: %w", name, rabibridge.ErrConnectionLost)
+	}
+	close(stop)
+
+	// Drain.
+	for _, r := range subs {
+		r.sub.Cancel()
+	}
+	if err := w.wait(w.cfg.DrainTimeout); err != nil {
+		stopHandlers()
+		_ = w.wait(time.Second) // a moment for cancelled handlers to reply
+		serveErr = errors.Join(serveErr, err)
+	}
+	closeAll() // what was not finished goes back to its queue
+	w.log.Info("worker drained")
+	return serveErr
+}
+
+func (w *Worker) begin() {
+	w.mu.Lock()
+	w.inflight++
+	w.mu.Unlock()
+}
+
+func (w *Worker) end() {
+	w.mu.Lock()
+	w.inflight--
+	if w.inflight == 0 && w.idle != nil {
+		close(w.idle)
+		w.idle = nil
+	}
+	w.mu.Unlock()
+}
+
+// wait waits up to d for the handlers in flight to finish.
+func (w *Worker) wait(d time.Duration) error {
+	w.mu.Lock()
+	if w.inflight == 0 {
+		w.mu.Unlock()
+		return nil
+	}
+	if w.idle == nil {
+		w.idle = make(chan struct{})
+	}
+	idle, n := w.idle, w.inflight
+	w.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-idle:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("worker: drain timed out after %v with %d calls in flight", d, n)
+	}
+}
+
+type infoKey struct{}
+
+// Info describes the call a handler is running.
+type Info struct {
+	// Function is the function's name.
+	Function string
+	// CorrelationID is the call's correlation id.
+	CorrelationID string
+	// Redelivered is true when the call was delivered before and not
+	// acknowledged (a worker died mid-call): make such handlers idempotent.
+	Redelivered bool
+	// Deadline is when the caller stops waiting; zero when it did not say
+	// (calls from Python RabiBridge).
+	Deadline time.Time
+}
+
+// InfoFrom returns the Info of the call whose handler got ctx.
+func InfoFrom(ctx context.Context) (Info, bool) {
+	i, ok := ctx.Value(infoKey{}).(*Info)
+	if !ok {
+		return Info{}, false
+	}
+	return *i, true
+}
+
+func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
+	defer w.end()
+	if d.ReplyTo == "" || d.CorrelationID == "" {
+		w.log.Warn("dropping a call without reply address or correlation id", "function", f.name)
+		d.Ack()
+		return
+	}
+	if !d.Deadline.IsZero() && time.Now().After(d.Deadline) {
+		w.log.Debug("skipping a call whose caller stopped waiting", "function", f.name, "correlation_id", d.CorrelationID)
+		d.Ack()
+		return
+	}
+	c := w.cfg.Codec
+	if d.ContentType != "" {
+		if cc, ok := codec.ByContentType(d.ContentType); ok {
+			c = cc
+		}
+	}
+	start := time.Now()
+	out, err := w.run(base, f, c, d)
+	reply := bridge.Message{CorrelationID: d.CorrelationID, ReplyTo: d.ReplyTo, ContentType: c.ContentType()}
+	if err != nil {
+		re := remote(err)
+		reply.Body = codec.AppendErrorReply(c, nil, re.Message)
+		reply.Headers = map[string]string{bridge.HeaderCode: string(re.Code)}
+		if re.Trace != "" {
+			reply.Headers[bridge.HeaderTrace] = re.Trace
+		}
+		level := slog.LevelDebug
+		if re.Code == rabibridge.CodeInternal {
+			level = slog.LevelWarn
+		}
+		w.log.Log(base, level, "call failed", "function", f.name, "correlation_id", d.CorrelationID,
+			"code", string(re.Code), "error", re.Message, "duration", time.Since(start))
+	} else {
+		reply.Body = codec.Compress(out, w.cfg.CompressThreshold)
+	}
+	if err := w.conn.Reply(base, &reply); err != nil {
+		// Not acknowledged: the call goes back to the queue, so another
+		// worker (or this one, reconnected) answers it.
+		w.log.Error("publishing a reply", "function", f.name, "correlation_id", d.CorrelationID, "error", err)
+		d.Nack(true)
+		return
+	}
+	if err := d.Ack(); err != nil {
+		w.log.Warn("acknowledging a call", "function", f.name, "correlation_id", d.CorrelationID, "error", err)
+	}
+}
+
+// run decodes the call and runs its handler, turning a panic into an
+// internal error.
+func (w *Worker) run(base context.Context, f *function, c codec.Codec, d *bridge.Delivery) (out []byte, err error) {
+	body, err := codec.Decompress(d.Body, w.cfg.MaxBodySize)
+	if err != nil {
+		return nil, rabibridge.Errorf(rabibridge.CodeInvalidArgument, "%s: %v", f.name, err)
+	}
+	req, err := codec.DecodeRequest(c, body)
+	if err != nil {
+		return nil, rabibridge.Errorf(rabibridge.CodeInvalidArgument, "%s: %v", f.name, err)
+	}
+	info := &Info{Function: f.name, CorrelationID: d.CorrelationID, Redelivered: d.Redelivered, Deadline: d.Deadline}
+	ctx := context.WithValue(base, infoKey{}, info)
+	if !d.Deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d.Deadline)
+		defer cancel()
+	}
+	if f.one != nil {
+		f.one.Lock()
+		defer f.one.Unlock()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			out = nil
+			err = &rabibridge.RemoteError{Code: rabibridge.CodeInternal,
+				Message: fmt.Sprintf("%s: panic: %v", f.name, p), Trace: trim(string(debug.Stack()), 4096)}
+		}
+	}()
+	return f.entry.Handle(ctx, c, req, nil)
+}
+
+// remote returns err as the RemoteError the caller will see.
+func remote(err error) *rabibridge.RemoteError {
+	var re *rabibridge.RemoteError
+	if errors.As(err, &re) {
+		return re
+	}
+	return &rabibridge.RemoteError{Code: rabibridge.CodeOf(err), Message: err.Error()}
+}
+
+func trim(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
