@@ -33,7 +33,7 @@ type Conn struct {
 type transport interface {
 	declare(ctx context.Context, q Queue) error
 	consume(ctx context.Context, queue string, prefetch int, h func(*Delivery)) (Subscription, error)
-	reply(ctx context.Context, m *Message) error
+	reply(ctx context.Context, m Message) error
 	requester(h ReplyHandler) (Requester, error)
 	close() error
 }
@@ -83,7 +83,7 @@ func (c *Conn) Consume(ctx context.Context, queue string, prefetch int, h func(*
 
 // Reply publishes m to the address m.ReplyTo. A reply to an address that no
 // longer exists is dropped, as the broker drops it.
-func (c *Conn) Reply(ctx context.Context, m *Message) error { return c.t.reply(ctx, m) }
+func (c *Conn) Reply(ctx context.Context, m Message) error { return c.t.reply(ctx, m) }
 
 // NewRequester opens a requester whose replies (and returned calls) go to h.
 func (c *Conn) NewRequester(h ReplyHandler) (Requester, error) { return c.t.requester(h) }
@@ -117,7 +117,7 @@ type Requester interface {
 	// rabibridge.ErrQueueFull when the function's queue is full and
 	// rabibridge.ErrNoSuchFunction when no queue is bound to the key (a
 	// transport may instead report that through ReplyHandler.Returned).
-	Publish(ctx context.Context, routingKey string, m *Message) error
+	Publish(ctx context.Context, routingKey string, m Message) error
 	// ReplyTo is the address replies to this requester's calls go to.
 	ReplyTo() string
 	// Close closes the requester. It is idempotent.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -81,13 +82,12 @@ func (t *memTransport) declare(ctx context.Context, q Queue) error {
 		b.deleteLocked(old)
 	}
 	nq := &memQueue{b: b, q: q}
-	nq.cond.L = &nq.mu
 	b.queues[q.Name] = nq
 	b.routes[q.RoutingKey] = nq
 	return nil
 }
 
-// deleteLocked deletes q; its messages are dropped and its consumers end.
+// deleteLocked deletes q: its messages are dropped and its consumers end.
 func (b *memBroker) deleteLocked(q *memQueue) {
 	if b.queues[q.q.Name] == q {
 		delete(b.queues, q.q.Name)
@@ -99,8 +99,13 @@ func (b *memBroker) deleteLocked(q *memQueue) {
 	}
 	q.mu.Lock()
 	q.deleted = true
-	q.ready = nil
-	q.cond.Broadcast()
+	q.ready, q.head = nil, 0
+	subs := q.subs
+	q.subs = nil
+	for _, s := range subs {
+		s.cancelled = true
+		s.finish()
+	}
 	q.mu.Unlock()
 }
 
@@ -110,15 +115,23 @@ type memMsg struct {
 	redelivered bool
 }
 
+// requeued returns the message of d as it goes back to its queue.
+func (d *Delivery) requeued() memMsg {
+	return memMsg{m: d.Message, expires: d.expires, redelivered: true}
+}
+
+// memQueue is a function's queue. Calls are handed to a consumer with spare
+// prefetch directly by whatever made that possible (a publish, an ack, a new
+// consumer), so a call on an idle queue costs no goroutine switch.
 type memQueue struct {
 	b *memBroker
 	q Queue
 
 	mu          sync.Mutex
-	cond        sync.Cond
 	ready       []memMsg // FIFO from head
 	head        int
-	consumers   int
+	subs        []*memSub
+	rr          int // round-robin position in subs
 	hadConsumer bool
 	deleted     bool
 }
@@ -152,6 +165,49 @@ func (q *memQueue) pop() memMsg {
 	return m
 }
 
+// nextLocked takes the next live call for a consumer with spare prefetch,
+// or returns nil when there is none or no such consumer.
+func (q *memQueue) nextLocked() (*memSub, *Delivery) {
+	for q.len() > 0 && !q.deleted {
+		var s *memSub
+		for i := range q.subs {
+			c := q.subs[(q.rr+i)%len(q.subs)]
+			if c.prefetch == 0 || len(c.unacked) < c.prefetch {
+				s = c
+				q.rr = (q.rr + i + 1) % len(q.subs)
+				break
+			}
+		}
+		if s == nil {
+			return nil, nil
+		}
+		m := q.pop()
+		if !m.expires.IsZero() && time.Now().After(m.expires) {
+			continue // dead: its TTL or its caller's deadline passed
+		}
+		s.tag++
+		d := &Delivery{Message: m.m, Redelivered: m.redelivered, acker: s, tag: s.tag, expires: m.expires}
+		s.unacked[s.tag] = d
+		s.handing.Add(1)
+		return s, d
+	}
+	return nil, nil
+}
+
+// pump hands out calls while consumers can take them.
+func (q *memQueue) pump() {
+	for {
+		q.mu.Lock()
+		s, d := q.nextLocked()
+		q.mu.Unlock()
+		if s == nil {
+			return
+		}
+		s.h(d)
+		s.handing.Done()
+	}
+}
+
 func (t *memTransport) consume(ctx context.Context, queue string, prefetch int, h func(*Delivery)) (Subscription, error) {
 	if err := t.check(ctx); err != nil {
 		return nil, err
@@ -162,30 +218,33 @@ func (t *memTransport) consume(ctx context.Context, queue string, prefetch int, 
 	if q == nil {
 		return nil, fmt.Errorf("bridge: queue %s not found: declare it first", queue)
 	}
-	s := &memSub{t: t, q: q, prefetch: prefetch, h: h, unacked: map[uint64]memMsg{}, done: make(chan struct{})}
+	s := &memSub{t: t, q: q, prefetch: prefetch, h: h, unacked: map[uint64]*Delivery{}, done: make(chan struct{})}
 	q.mu.Lock()
 	if q.deleted {
 		q.mu.Unlock()
 		return nil, fmt.Errorf("bridge: queue %s not found: it was deleted", queue)
 	}
-	q.consumers++
+	q.subs = append(q.subs, s)
 	q.hadConsumer = true
 	q.mu.Unlock()
 	t.mu.Lock()
 	t.subs[s] = struct{}{}
 	t.mu.Unlock()
-	go s.loop()
+	q.pump()
 	return s, nil
 }
 
+// memSub is a consumer. Its handler may be called from several goroutines
+// at once (whichever published or acknowledged).
 type memSub struct {
 	t        *memTransport
 	q        *memQueue
 	prefetch int
 	h        func(*Delivery)
+	handing  sync.WaitGroup // calls of h under way
 
 	// guarded by q.mu
-	unacked   map[uint64]memMsg
+	unacked   map[uint64]*Delivery
 	tag       uint64
 	cancelled bool
 	closed    bool
@@ -193,65 +252,50 @@ type memSub struct {
 	done chan struct{}
 }
 
-func (s *memSub) loop() {
-	q := s.q
-	for {
-		q.mu.Lock()
-		for !s.cancelled && !q.deleted && (q.len() == 0 || s.prefetch > 0 && len(s.unacked) >= s.prefetch) {
-			q.cond.Wait()
-		}
-		if s.cancelled || q.deleted {
-			deleted := q.deleted
-			q.mu.Unlock()
-			if deleted {
-				s.Close()
-			}
-			return
-		}
-		m := q.pop()
-		if !m.expires.IsZero() && time.Now().After(m.expires) {
-			q.mu.Unlock() // dead: its TTL or its caller's deadline passed
-			continue
-		}
-		s.tag++
-		tag := s.tag
-		s.unacked[tag] = m
-		q.mu.Unlock()
-		s.h(&Delivery{Message: m.m, Redelivered: m.redelivered, acker: s, tag: tag})
+// finish marks s closed and ends it; q.mu must be held.
+func (s *memSub) finish() {
+	if s.closed {
+		return
 	}
+	s.closed = true
+	clear(s.unacked)
+	close(s.done)
 }
 
 func (s *memSub) ack(tag uint64) error {
 	q := s.q
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if _, ok := s.unacked[tag]; !ok {
+		q.mu.Unlock()
 		return fmt.Errorf("bridge: ack of unknown delivery tag %d (acknowledged twice, or the subscription was closed)", tag)
 	}
 	delete(s.unacked, tag)
-	q.cond.Broadcast()
+	q.mu.Unlock()
+	q.pump()
 	return nil
 }
 
 func (s *memSub) nack(tag uint64, requeue bool) error {
 	q := s.q
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	m, ok := s.unacked[tag]
+	d, ok := s.unacked[tag]
 	if !ok {
+		q.mu.Unlock()
 		return fmt.Errorf("bridge: nack of unknown delivery tag %d", tag)
 	}
 	delete(s.unacked, tag)
 	if requeue && !q.deleted {
-		m.redelivered = true
-		q.pushFront(m)
+		q.pushFront(d.requeued())
 	}
-	q.cond.Broadcast()
+	q.mu.Unlock()
+	q.pump()
 	return nil
 }
 
-// Cancel stops deliveries. The last consumer of an auto-delete queue
-// leaving deletes it, as RabbitMQ does.
+// Cancel stops deliveries and waits for any hand-over under way, so that no
+// call reaches h after it returns (h must therefore not call Cancel). The
+// last consumer of an auto-delete queue leaving deletes it, as RabbitMQ
+// does.
 func (s *memSub) Cancel() error {
 	q := s.q
 	q.mu.Lock()
@@ -260,14 +304,14 @@ func (s *memSub) Cancel() error {
 		return nil
 	}
 	s.cancelled = true
-	q.consumers--
-	last := q.consumers == 0 && !q.deleted
-	q.cond.Broadcast()
+	q.subs = slices.DeleteFunc(q.subs, func(c *memSub) bool { return c == s })
+	last := len(q.subs) == 0 && !q.deleted
 	q.mu.Unlock()
+	s.handing.Wait()
 	if last {
 		q.b.mu.Lock()
 		q.mu.Lock()
-		still := q.consumers == 0
+		still := len(q.subs) == 0
 		q.mu.Unlock()
 		if still {
 			q.b.deleteLocked(q)
@@ -285,26 +329,23 @@ func (s *memSub) Close() error {
 		q.mu.Unlock()
 		return nil
 	}
-	s.closed = true
 	if !q.deleted {
-		for _, m := range s.unacked {
-			m.redelivered = true
-			q.pushFront(m)
+		for _, d := range s.unacked {
+			q.pushFront(d.requeued())
 		}
 	}
-	clear(s.unacked)
-	q.cond.Broadcast()
+	s.finish()
 	q.mu.Unlock()
-	close(s.done)
 	s.t.mu.Lock()
 	delete(s.t.subs, s)
 	s.t.mu.Unlock()
+	q.pump() // another consumer may take what went back
 	return nil
 }
 
 func (s *memSub) Done() <-chan struct{} { return s.done }
 
-func (t *memTransport) reply(ctx context.Context, m *Message) error {
+func (t *memTransport) reply(ctx context.Context, m Message) error {
 	if err := t.check(ctx); err != nil {
 		return err
 	}
@@ -312,7 +353,7 @@ func (t *memTransport) reply(ctx context.Context, m *Message) error {
 	h := t.b.replies[m.ReplyTo]
 	t.b.mu.RUnlock()
 	if h != nil {
-		h.Reply(m)
+		h.Reply(&m)
 	}
 	return nil
 }
@@ -342,7 +383,7 @@ func (t *memTransport) requester(h ReplyHandler) (Requester, error) {
 
 func (r *memRequester) ReplyTo() string { return r.addr }
 
-func (r *memRequester) Publish(ctx context.Context, key string, m *Message) error {
+func (r *memRequester) Publish(ctx context.Context, key string, m Message) error {
 	if err := r.t.check(ctx); err != nil {
 		return err
 	}
@@ -353,7 +394,7 @@ func (r *memRequester) Publish(ctx context.Context, key string, m *Message) erro
 	if q == nil {
 		return rabibridge.ErrNoSuchFunction
 	}
-	mm := memMsg{m: *m}
+	mm := memMsg{m: m}
 	if ttl := q.q.MessageTTL; ttl > 0 {
 		mm.expires = time.Now().Add(ttl)
 	}
@@ -364,15 +405,22 @@ func (r *memRequester) Publish(ctx context.Context, key string, m *Message) erro
 		mm.m.Headers = maps.Clone(mm.m.Headers)
 	}
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	switch {
 	case q.deleted:
+		q.mu.Unlock()
 		return rabibridge.ErrNoSuchFunction
 	case q.q.MaxLength > 0 && q.len() >= q.q.MaxLength:
+		q.mu.Unlock()
 		return rabibridge.ErrQueueFull
 	}
 	q.push(mm)
-	q.cond.Broadcast()
+	sub, d := q.nextLocked()
+	q.mu.Unlock()
+	if sub != nil {
+		sub.h(d)
+		sub.handing.Done()
+		q.pump()
+	}
 	return nil
 }
 

@@ -40,8 +40,9 @@ type Delivery struct {
 	// acknowledged (a worker died or gave it back).
 	Redelivered bool
 
-	acker acker
-	tag   uint64
+	acker   acker
+	tag     uint64
+	expires time.Time // in-process broker: when the call dies in the queue
 }
 
 type acker interface {

@@ -51,7 +51,8 @@ type Caller struct {
 	reply string
 	ctype string
 	cid   atomic.Uint64
-	keys  sync.Map // function name -> routing key
+	keysMu sync.RWMutex
+	keys   map[string]string // function name -> routing key
 
 	mu      sync.Mutex
 	pending map[string]*call
@@ -73,7 +74,7 @@ func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
 	if log == nil {
 		log = conn.Logger()
 	}
-	c := &Caller{cfg: cfg, log: log, ctype: cfg.Codec.ContentType(), pending: map[string]*call{}}
+	c := &Caller{cfg: cfg, log: log, ctype: cfg.Codec.ContentType(), pending: map[string]*call{}, keys: map[string]string{}}
 	c.cid.Store(rand.Uint64N(CIDMax))
 	req, err := conn.NewRequester((*handler)(c))
 	if err != nil {
@@ -120,10 +121,11 @@ func Call[Req, Resp any](ctx context.Context, c *Caller, name string, req Req) (
 	var resp Resp
 	var body []byte
 	var err error
+	buf := make([]byte, 0, 128) // most calls fit; the transport owns it after Publish
 	if codec.AsKwargs(reflect.TypeFor[Req]()) {
-		body, err = codec.AppendRequest(c.cfg.Codec, nil, nil, req)
+		body, err = codec.AppendRequest(c.cfg.Codec, buf, nil, req)
 	} else {
-		body, err = codec.AppendRequestArg(c.cfg.Codec, nil, req)
+		body, err = codec.AppendRequestArg(c.cfg.Codec, buf, req)
 	}
 	if err != nil {
 		return resp, fmt.Errorf("caller: %s: encoding the request: %w", name, err)
@@ -182,21 +184,26 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, out an
 		ContentType:   c.ctype,
 		Deadline:      deadline,
 	}
-	if err := c.req.Publish(ctx, c.routingKey(name), &msg); err != nil {
+	if err := c.req.Publish(ctx, c.routingKey(name), msg); err != nil {
 		c.forget(cid, p)
 		return fmt.Errorf("caller: %s: %w", name, err)
 	}
-	select {
-	case r := <-p.done:
-		calls.Put(p)
-		if r.err != nil {
-			return fmt.Errorf("caller: %s: %w", name, r.err)
+	var r result
+	if done := ctx.Done(); done == nil {
+		r = <-p.done // ctx can never end: no select needed
+	} else {
+		select {
+		case r = <-p.done:
+		case <-done:
+			c.forget(cid, p)
+			return fmt.Errorf("caller: %s: %w", name, ctx.Err())
 		}
-		return c.decode(name, r.msg, out)
-	case <-ctx.Done():
-		c.forget(cid, p)
-		return fmt.Errorf("caller: %s: %w", name, ctx.Err())
 	}
+	calls.Put(p)
+	if r.err != nil {
+		return fmt.Errorf("caller: %s: %w", name, r.err)
+	}
+	return c.decode(name, r.msg, out)
 }
 
 // forget removes a call that will not wait for its reply, and recycles it
@@ -213,11 +220,17 @@ func (c *Caller) forget(cid string, p *call) {
 }
 
 func (c *Caller) routingKey(name string) string {
-	if k, ok := c.keys.Load(name); ok {
-		return k.(string)
+	c.keysMu.RLock()
+	k, ok := c.keys[name]
+	c.keysMu.RUnlock()
+	if !ok {
+		k = bridge.RoutingKey(c.cfg.Kind, name)
+		c.keysMu.Lock()
+		if len(c.keys) < 4096 { // a bound against callers of ever-new names
+			c.keys[name] = k
+		}
+		c.keysMu.Unlock()
 	}
-	k := bridge.RoutingKey(c.cfg.Kind, name)
-	c.keys.Store(name, k)
 	return k
 }
 

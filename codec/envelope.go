@@ -123,10 +123,17 @@ func DecodeReply(c Codec, body []byte) (ok bool, result []byte, message string, 
 	return false, nil, message, nil
 }
 
-// pair splits a two-element array.
+// pair splits a two-element array. The msgpack case avoids the interface
+// call so that nothing escapes to the heap.
 func pair(c Codec, body []byte, parts *[2][]byte) error {
 	var buf [2][]byte
-	els, err := c.elements(buf[:0], body)
+	var els [][]byte
+	var err error
+	if m, ok := c.(msgpackCodec); ok {
+		els, err = m.elements(buf[:0], body)
+	} else {
+		els, err = c.elements(buf[:0], body)
+	}
 	if err != nil {
 		return err
 	}

@@ -52,6 +52,16 @@ type Worker struct {
 	mu       sync.Mutex
 	inflight int
 	idle     chan struct{} // closed when inflight drops to zero while draining
+
+	// Handler goroutines are reused: a call goes to an idle one, and a new
+	// one starts only when none is idle, so each keeps its grown stack.
+	jobs     chan job
+	stopping chan struct{}
+}
+
+type job struct {
+	f *function
+	d *bridge.Delivery
 }
 
 // New returns a worker that serves the functions registered in reg (nil
@@ -70,7 +80,7 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 	if log == nil {
 		log = conn.Logger()
 	}
-	return &Worker{conn: conn, reg: reg, cfg: cfg, log: log}
+	return &Worker{conn: conn, reg: reg, cfg: cfg, log: log, jobs: make(chan job), stopping: make(chan struct{})}
 }
 
 // function is a registered function as the worker serves it, resolved once.
@@ -132,7 +142,11 @@ func (w *Worker) Serve(ctx context.Context) error {
 		}
 		sub, err := w.conn.Consume(ctx, q.Name, prefetch, func(d *bridge.Delivery) {
 			w.begin()
-			go w.handle(base, f, d)
+			select {
+			case w.jobs <- job{f, d}:
+			default:
+				go w.loop(base, job{f, d})
+			}
 		})
 		if err != nil {
 			closeAll()
@@ -171,8 +185,21 @@ func (w *Worker) Serve(ctx context.Context) error {
 		serveErr = errors.Join(serveErr, err)
 	}
 	closeAll() // what was not finished goes back to its queue
+	close(w.stopping)
 	w.log.Info("worker drained")
 	return serveErr
+}
+
+// loop handles j, then further jobs, until the worker stops.
+func (w *Worker) loop(base context.Context, j job) {
+	for {
+		w.handle(base, j.f, j.d)
+		select {
+		case j = <-w.jobs:
+		case <-w.stopping:
+			return
+		}
+	}
 }
 
 func (w *Worker) begin() {
@@ -229,6 +256,20 @@ type Info struct {
 	Deadline time.Time
 }
 
+// callCtx carries a call's Info: one allocation where context.WithValue
+// and the Info would take two.
+type callCtx struct {
+	context.Context
+	info Info
+}
+
+func (c *callCtx) Value(key any) any {
+	if key == (infoKey{}) {
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
+
 // InfoFrom returns the Info of the call whose handler got ctx.
 func InfoFrom(ctx context.Context) (Info, bool) {
 	i, ok := ctx.Value(infoKey{}).(*Info)
@@ -275,7 +316,7 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 	} else {
 		reply.Body = codec.Compress(out, w.cfg.CompressThreshold)
 	}
-	if err := w.conn.Reply(base, &reply); err != nil {
+	if err := w.conn.Reply(base, reply); err != nil {
 		// Not acknowledged: the call goes back to the queue, so another
 		// worker (or this one, reconnected) answers it.
 		w.log.Error("publishing a reply", "function", f.name, "correlation_id", d.CorrelationID, "error", err)
@@ -298,8 +339,7 @@ func (w *Worker) run(base context.Context, f *function, c codec.Codec, d *bridge
 	if err != nil {
 		return nil, rabibridge.Errorf(rabibridge.CodeInvalidArgument, "%s: %v", f.name, err)
 	}
-	info := &Info{Function: f.name, CorrelationID: d.CorrelationID, Redelivered: d.Redelivered, Deadline: d.Deadline}
-	ctx := context.WithValue(base, infoKey{}, info)
+	var ctx context.Context = &callCtx{Context: base, info: Info{Function: f.name, CorrelationID: d.CorrelationID, Redelivered: d.Redelivered, Deadline: d.Deadline}}
 	if !d.Deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, d.Deadline)

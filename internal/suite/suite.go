@@ -518,15 +518,15 @@ func MalformedCall(t *testing.T, dial Dialer) {
 		deep = append(deep, 0x91)
 	}
 	for i, body := range [][]byte{
-		{0xc1},                               // not msgpack
-		{0x92, 0x90, 0x82, 0xa1},             // truncated
-		{0x92, 0xdd, 0xff, 0xff, 0xff, 0xff}, // a length beyond the body
-		append(deep, 0x01),                   // too deep
+		{0xc1},                                 // not msgpack
+		{0x92, 0x90, 0x82, 0xa1},               // truncated
+		{0x92, 0xdd, 0xff, 0xff, 0xff, 0xff},   // a length beyond the body
+		append(deep, 0x01),                     // too deep
 		codec.Compress(make([]byte, 4<<20), 0), // a zstd bomb past the 1 MiB limit
 		{0x92, 0x90, 0x82, 0xa1, 0x61, 0xa1, 0x78, 0xa1, 0x62, 0x01}, // a: "x", wrong type
 	} {
 		cid := fmt.Sprint(i)
-		err := rq.Publish(ctx, bridge.RoutingKey("async", e.name("add")), &bridge.Message{Body: body, CorrelationID: cid, ReplyTo: rq.ReplyTo()})
+		err := rq.Publish(ctx, bridge.RoutingKey("async", e.name("add")), bridge.Message{Body: body, CorrelationID: cid, ReplyTo: rq.ReplyTo()})
 		is.NoErr(err)
 		select {
 		case m := <-got:

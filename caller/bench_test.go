@@ -1,0 +1,86 @@
+package caller_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/caller"
+	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/registry"
+	"github.com/rabibridge/rabibridge/worker"
+)
+
+// serveMem starts the demo functions on a fresh in-process broker and
+// returns a caller for it.
+func serveMem(tb testing.TB, name string) *caller.Caller {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	conn, err := bridge.Dial(ctx, bridge.Config{URL: "mem://" + name})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	reg := registry.New()
+	if err := demo.Register(reg, registry.Options{}); err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- worker.New(conn, reg, worker.Config{}).Serve(ctx) }()
+	c, err := caller.New(conn, caller.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		cancel()
+		<-done
+		c.Close()
+		conn.Close()
+	})
+	// Wait until the worker consumes.
+	for {
+		if _, err := caller.Call[demo.AddReq, int](ctx, c, "add", demo.AddReq{}); err == nil {
+			return c
+		}
+	}
+}
+
+// BenchmarkCallInProc is a typed add over mem://: the library's own cost
+// per call, with no broker.
+func BenchmarkCallInProc(b *testing.B) {
+	c := serveMem(b, b.Name())
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := caller.Call[demo.AddReq, int](ctx, c, "add", demo.AddReq{A: 1, B: 2}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCallInProcParallel is the same with GOMAXPROCS concurrent
+// callers.
+func BenchmarkCallInProcParallel(b *testing.B) {
+	c := serveMem(b, b.Name())
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := caller.Call[demo.AddReq, int](ctx, c, "add", demo.AddReq{A: 1, B: 2}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkInvokeInProc is a dynamic call, as tools make them.
+func BenchmarkInvokeInProc(b *testing.B) {
+	c := serveMem(b, b.Name())
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Invoke(ctx, "add", []any{1, 2}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,75 @@
+package codec_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/rabibridge/rabibridge/codec"
+)
+
+func BenchmarkEncodeRequest(b *testing.B) {
+	for _, c := range []codec.Codec{codec.Msgpack, codec.JSON} {
+		b.Run(c.Name(), func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 64)
+			for b.Loop() {
+				var err error
+				if buf, err = codec.AppendRequest(c, buf[:0], nil, addReq{A: 1, B: 2}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkDecodeRequest(b *testing.B) {
+	bind, _ := codec.NewBinder(reflect.TypeFor[addReq]())
+	for _, c := range []codec.Codec{codec.Msgpack, codec.JSON} {
+		body, _ := codec.AppendRequest(c, nil, nil, addReq{A: 1, B: 2})
+		b.Run(c.Name(), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req, err := codec.DecodeRequest(c, body)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var v addReq
+				if err := bind.Bind(c, req, &v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkDecodeReply(b *testing.B) {
+	for _, c := range []codec.Codec{codec.Msgpack, codec.JSON} {
+		body, _ := codec.AppendReply(c, nil, 3)
+		b.Run(c.Name(), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ok, res, _, err := codec.DecodeReply(c, body)
+				if err != nil || !ok {
+					b.Fatal(err)
+				}
+				var n int
+				if err := c.Unmarshal(res, &n); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkCompress(b *testing.B) {
+	body := []byte(strings.Repeat("rabibridge ", 1<<20/11))
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		out := codec.Compress(body, 0)
+		if _, err := codec.Decompress(out, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
