@@ -45,12 +45,12 @@ type Config struct {
 // Caller makes calls on a connection. It is safe for concurrent use; make
 // one per connection and share it.
 type Caller struct {
-	cfg   Config
-	log   *slog.Logger
-	req   bridge.Requester
-	reply string
-	ctype string
-	cid   atomic.Uint64
+	cfg    Config
+	log    *slog.Logger
+	req    bridge.Requester
+	reply  string
+	ctype  string
+	cid    atomic.Uint64
 	keysMu sync.RWMutex
 	keys   map[string]string // function name -> routing key
 

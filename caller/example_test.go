@@ -1,0 +1,100 @@
+package caller_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/caller"
+	"github.com/rabibridge/rabibridge/registry"
+	"github.com/rabibridge/rabibridge/worker"
+)
+
+type AddReq struct {
+	A int `msgpack:"a" json:"a" jsonschema:"minimum=0"`
+	B int `msgpack:"b" json:"b"`
+}
+
+type AddResp struct {
+	Sum int `msgpack:"sum" json:"sum"`
+}
+
+func ExampleCall() {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+
+	reg := registry.New()
+	_ = registry.RegisterIn(reg, "add", func(ctx context.Context, r AddReq) (AddResp, error) {
+		return AddResp{Sum: r.A + r.B}, nil
+	}, registry.Options{Validate: true})
+
+	// mem:// is the in-process transport; amqp://... is RabbitMQ.
+	conn, err := bridge.Dial(ctx, bridge.Config{URL: "mem://example-call"})
+	if err != nil {
+		panic(err)
+	}
+	defer conn.Close()
+	w := worker.New(conn, reg, worker.Config{})
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(ctx) }()
+	defer func() { stop(); <-served }()
+
+	c, err := caller.New(conn, caller.Config{})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	resp, err := retryUntilServed(ctx, func() (AddResp, error) {
+		return caller.Call[AddReq, AddResp](ctx, c, "add", AddReq{A: 1, B: 2})
+	})
+	fmt.Println(resp.Sum, err)
+
+	// A request that fails validation: the remote side says what is wrong.
+	_, err = caller.Call[AddReq, AddResp](ctx, c, "add", AddReq{A: -1, B: 2})
+	var re *rabibridge.RemoteError
+	if errors.As(err, &re) {
+		fmt.Println(re.Code, re.Message)
+	}
+
+	_, err = caller.Call[AddReq, AddResp](ctx, c, "subtract", AddReq{})
+	fmt.Println(errors.Is(err, rabibridge.ErrNoSuchFunction))
+	// Output:
+	// 3 <nil>
+	// invalid_argument add: invalid: /a: minimum: got -1, want 0
+	// true
+}
+
+func ExampleCaller_Invoke() {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	reg := registry.New()
+	_ = registry.RegisterIn(reg, "add", func(ctx context.Context, r AddReq) (int, error) { return r.A + r.B, nil }, registry.Options{})
+	conn, _ := bridge.Dial(ctx, bridge.Config{URL: "mem://example-invoke"})
+	defer conn.Close()
+	served := make(chan error, 1)
+	go func() { served <- worker.New(conn, reg, worker.Config{}).Serve(ctx) }()
+	defer func() { stop(); <-served }()
+	c, _ := caller.New(conn, caller.Config{})
+	defer c.Close()
+
+	// Positional arguments, as a Python caller sends remote_call('add', (1, 2)).
+	v, err := retryUntilServed(ctx, func() (any, error) { return c.Invoke(ctx, "add", []any{1, 2}, nil) })
+	fmt.Println(v, err)
+	v, err = c.Invoke(ctx, "add", nil, map[string]any{"a": 3, "b": 4})
+	fmt.Println(v, err)
+	// Output:
+	// 3 <nil>
+	// 7 <nil>
+}
+
+// retryUntilServed retries f while the worker is still declaring its queues.
+func retryUntilServed[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	for {
+		v, err := f()
+		if !errors.Is(err, rabibridge.ErrNoSuchFunction) || ctx.Err() != nil {
+			return v, err
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/caller"
+	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/registry"
+	"github.com/rabibridge/rabibridge/worker"
+)
+
+// runDemo serves the demo functions and calls each once: on RabbitMQ when
+// --url or RABIBRIDGE_URL names one that answers, else in-process.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("demo", stderr)
+	url := fs.String("url", os.Getenv("RABIBRIDGE_URL"), "broker URL (default $RABIBRIDGE_URL, then amqp://guest:guest@127.0.0.1:5672/)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *url == "" {
+		*url = "amqp://guest:guest@127.0.0.1:5672/"
+	}
+	conn, where, err := dialOrMem(ctx, *url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	fmt.Fprintln(stdout, where)
+
+	reg := registry.New()
+	if err := demo.Register(reg, registry.Options{Validate: true}); err != nil {
+		return err
+	}
+	serveCtx, stopServing := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- worker.New(conn, reg, worker.Config{}).Serve(serveCtx) }()
+	c, err := caller.New(conn, caller.Config{})
+	if err != nil {
+		stopServing()
+		return err
+	}
+	defer c.Close()
+
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := waitFor(ctx, c, "echo"); err != nil {
+		stopServing()
+		return err
+	}
+	calls := []struct {
+		show   string
+		name   string
+		args   []any
+		kwargs map[string]any
+	}{
+		{"echo(5)", "echo", []any{5}, nil},
+		{`echo("héllo")`, "echo", []any{"héllo"}, nil},
+		{"add(a=1, b=2)", "add", nil, map[string]any{"a": 1, "b": 2}},
+		{"add(1, 2)", "add", []any{1, 2}, nil},
+		{"fib(10)", "fib", []any{10}, nil},
+		{"fail()", "fail", nil, nil},
+		{"sleep(50)", "sleep", []any{50}, nil},
+	}
+	failed := 0
+	for _, call := range calls {
+		v, err := c.Invoke(ctx, call.name, call.args, call.kwargs)
+		var re *rabibridge.RemoteError
+		switch {
+		case err == nil:
+			out, _ := json.Marshal(v)
+			fmt.Fprintf(stdout, "  %-16s = %s\n", call.show, out)
+		case call.name == "fail" && errors.As(err, &re):
+			fmt.Fprintf(stdout, "  %-16s ! remote error (code %s): %s\n", call.show, re.Code, re.Message)
+		default:
+			failed++
+			fmt.Fprintf(stdout, "  %-16s ! %v\n", call.show, err)
+		}
+	}
+	// Typed calls, as Go programs make them.
+	sum, err := caller.Call[demo.AddReq, int](ctx, c, "add", demo.AddReq{A: 40, B: 2})
+	if err != nil {
+		failed++
+	}
+	fmt.Fprintf(stdout, "  %-16s = %d (typed: caller.Call[demo.AddReq, int])\n", "add(40, 2)", sum)
+
+	stopServing()
+	if err := <-served; err != nil {
+		return err
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d demo calls failed", failed)
+	}
+	return nil
+}
+
+// dialOrMem dials url, falling back to the in-process transport when no
+// broker answers there. It says which in where.
+func dialOrMem(ctx context.Context, url string) (conn *bridge.Conn, where string, err error) {
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err = bridge.Dial(dctx, bridge.Config{URL: url})
+	if err == nil {
+		if strings.HasPrefix(url, "mem:") {
+			return conn, "rabibridge demo: using the in-process transport (" + url + ")", nil
+		}
+		return conn, "rabibridge demo: using RabbitMQ at " + redactURL(url), nil
+	}
+	mem, merr := bridge.Dial(ctx, bridge.Config{URL: "mem://demo"})
+	if merr != nil {
+		return nil, "", merr
+	}
+	return mem, fmt.Sprintf("rabibridge demo: using the in-process transport (mem://demo): no broker at %s (%v)", redactURL(url), err), nil
+}
+
+// waitFor waits until function name answers: a worker may need a moment to
+// declare its queues.
+func waitFor(ctx context.Context, c *caller.Caller, name string) error {
+	for {
+		_, err := c.Invoke(ctx, name, []any{0}, nil)
+		if !errors.Is(err, rabibridge.ErrNoSuchFunction) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s is not served: %w", name, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

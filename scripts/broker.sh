@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Makes sure a RabbitMQ answers where the tests look for one: $RABIBRIDGE_URL,
+# else 127.0.0.1:5672. A local broker that does not answer is started, and
+# installed first from Debian's rabbitmq-server package when it is missing.
+# A remote URL is only checked.
+set -euo pipefail
+
+url=${RABIBRIDGE_URL:-amqp://guest:guest@127.0.0.1:5672/}
+rest=${url#*://}
+rest=${rest#*@}          # drop user:password@
+hostport=${rest%%/*}
+host=${hostport%:*}
+port=${hostport##*:}
+[ "$port" != "$hostport" ] || port=5672
+case "$url" in amqps://*) [ "$port" != "$hostport" ] || port=5671 ;; esac
+
+answers() { timeout 2 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null; }
+
+if answers; then
+  echo "broker: RabbitMQ answers at $host:$port"
+  exit 0
+fi
+case "$host" in
+  127.*|localhost|::1|\[::1\]) ;;
+  *) echo "broker: nothing answers at $host:$port, and it is not local: start it there" >&2; exit 1 ;;
+esac
+
+if ! command -v rabbitmq-server >/dev/null 2>&1; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "broker: rabbitmq-server is not installed; run as root, or: sudo apt-get install rabbitmq-server" >&2
+    exit 1
+  fi
+  echo "broker: installing Debian's rabbitmq-server"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # The package tries to start its service; there may be no init system.
+  apt-get install -y -qq rabbitmq-server >/dev/null || apt-get install -y rabbitmq-server
+fi
+
+if ! answers; then
+  echo "broker: starting rabbitmq-server"
+  rabbitmq-server -detached
+fi
+for _ in $(seq 1 120); do
+  if answers; then
+    # The port opens before the node is ready for clients: wait for the app.
+    if command -v rabbitmq-diagnostics >/dev/null 2>&1; then
+      timeout 60 rabbitmq-diagnostics -q check_running >/dev/null 2>&1 || true
+    fi
+    echo "broker: RabbitMQ answers at $host:$port"
+    exit 0
+  fi
+  sleep 1
+done
+echo "broker: RabbitMQ did not come up at $host:$port within 120s" >&2
+exit 1
