@@ -6,23 +6,15 @@ import (
 	"log/slog"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/rabibridge/rabibridge"
 )
 
-// Config configures a connection. The zero value is not useful: URL must be
-// set.
-type Config struct {
-	// URL names the broker: mem://, mem://NAME, amqp://user:pass@host:port/vhost
-	// or amqps://....
-	URL string
-	// Logger receives the connection's log lines; nil discards them.
-	Logger *slog.Logger
-}
-
 // Conn is a connection to a broker, safe for concurrent use. Workers and
 // callers share one Conn; each opens what it needs on it.
 type Conn struct {
+	cfg    Config
 	t      transport
 	log    *slog.Logger
 	closed sync.Once
@@ -38,12 +30,17 @@ type transport interface {
 	close() error
 }
 
-// Dial connects to the broker cfg.URL names.
+// Dial connects to the broker cfg names. Fields cfg leaves empty are taken
+// from the environment (see Env); use LoadConfig to read a config file too.
 func Dial(ctx context.Context, cfg Config) (*Conn, error) {
-	if cfg.URL == "" {
-		return nil, fmt.Errorf("bridge: no broker URL: set Config.URL (e.g. amqp://guest:guest@127.0.0.1:5672/ or mem://)")
+	if err := cfg.overlayEnv(false); err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(cfg.URL)
+	brokerURL, err := cfg.brokerURL()
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(brokerURL)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: broker URL: %w", redact(err))
 	}
@@ -55,10 +52,18 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	switch u.Scheme {
 	case "mem":
 		t = dialMem(u.Host + u.Path)
+	case "amqp", "amqps":
+		if cfg.Heartbeat == 0 {
+			cfg.Heartbeat = 10 * time.Second
+		}
+		if t, err = dialAMQP(ctx, cfg, brokerURL, log); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("bridge: unsupported URL scheme %q: want mem, amqp or amqps", u.Scheme)
 	}
-	return &Conn{t: t, log: log}, nil
+	cfg.Password, cfg.Secret = "", "" // kept for App; the transport has what it needs
+	return &Conn{t: t, log: log, cfg: cfg}, nil
 }
 
 // redact drops the URL from a url.Error, which may hold a password.
@@ -87,6 +92,10 @@ func (c *Conn) Reply(ctx context.Context, m Message) error { return c.t.reply(ct
 
 // NewRequester opens a requester whose replies (and returned calls) go to h.
 func (c *Conn) NewRequester(h ReplyHandler) (Requester, error) { return c.t.requester(h) }
+
+// App returns the [app] settings the connection was dialled with; workers
+// and callers use them where their own Config leaves them unset.
+func (c *Conn) App() App { return c.cfg.App }
 
 // Logger returns the connection's logger.
 func (c *Conn) Logger() *slog.Logger { return c.log }

@@ -16,18 +16,18 @@ import (
 	"github.com/rabibridge/rabibridge/codec"
 )
 
-// CIDMax bounds correlation ids, which count up modulo CIDMax from a random
-// start, as RabiBridge's do (its CID_MAX).
+// CIDMax is the default bound of correlation ids, which count up modulo it
+// from a random start, as RabiBridge's do (its CID_MAX).
 const CIDMax = 1 << 30
 
 // Config configures a Caller. The zero value is useful.
 type Config struct {
-	// Codec encodes calls and is expected in replies; nil means
-	// codec.Msgpack.
+	// Codec encodes calls; nil means the connection's App.Serialiser, else
+	// codec.Msgpack. Replies are read in the codec they name.
 	Codec codec.Codec
 	// CompressThreshold is the call size above which calls are compressed
-	// with zstd; zero means codec.DefaultCompressThreshold, negative turns
-	// compression off.
+	// with zstd; zero means the connection's App.CompressThreshold, else
+	// codec.DefaultCompressThreshold; negative turns compression off.
 	CompressThreshold int
 	// MaxBodySize limits a reply's body after decompression; zero means
 	// codec.DefaultMaxBodySize.
@@ -35,6 +35,9 @@ type Config struct {
 	// Timeout bounds calls whose ctx has no deadline; zero means they wait
 	// as long as their ctx lets them. A ctx deadline always wins.
 	Timeout time.Duration
+	// CIDMax bounds correlation ids; zero means the connection's App.CIDMax,
+	// else CIDMax.
+	CIDMax int
 	// Kind is the RabiBridge function kind ("async" or "sync") of the
 	// functions called; empty means "async".
 	Kind string
@@ -61,8 +64,22 @@ type Caller struct {
 
 // New returns a caller that calls through conn.
 func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
+	app := conn.App()
 	if cfg.Codec == nil {
-		cfg.Codec = codec.Msgpack
+		c, ok := codec.ByName(app.Serialiser)
+		if !ok {
+			return nil, fmt.Errorf("caller: serialiser %q: want msgpack or json", app.Serialiser)
+		}
+		cfg.Codec = c
+	}
+	if cfg.CompressThreshold == 0 {
+		cfg.CompressThreshold = app.CompressThreshold
+	}
+	if cfg.CIDMax == 0 {
+		cfg.CIDMax = app.CIDMax
+	}
+	if cfg.CIDMax <= 0 {
+		cfg.CIDMax = CIDMax
 	}
 	if cfg.Kind == "" {
 		cfg.Kind = "async"
@@ -75,7 +92,7 @@ func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
 		log = conn.Logger()
 	}
 	c := &Caller{cfg: cfg, log: log, ctype: cfg.Codec.ContentType(), pending: map[string]*call{}, keys: map[string]string{}}
-	c.cid.Store(rand.Uint64N(CIDMax))
+	c.cid.Store(rand.Uint64N(uint64(cfg.CIDMax)))
 	req, err := conn.NewRequester((*handler)(c))
 	if err != nil {
 		return nil, fmt.Errorf("caller: %w", err)
@@ -166,7 +183,7 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, out an
 		return fmt.Errorf("caller: %s: %w", name, err)
 	}
 	deadline, _ := ctx.Deadline()
-	cid := strconv.FormatUint(c.cid.Add(1)%CIDMax, 10)
+	cid := strconv.FormatUint(c.cid.Add(1)%uint64(c.cfg.CIDMax), 10)
 	p := calls.Get().(*call)
 	c.mu.Lock()
 	if c.closed {

@@ -22,12 +22,14 @@ const DefaultDrainTimeout = 30 * time.Second
 // Config configures a Worker. The zero value is useful.
 type Config struct {
 	// Codec encodes replies to calls that name no codec (as Python
-	// RabiBridge's do); nil means codec.Msgpack. Calls that name a codec in
+	// RabiBridge's do); nil means the connection's App.Serialiser, else
+	// codec.Msgpack. Calls that name a codec in
 	// their content type are answered in it.
 	Codec codec.Codec
 	// CompressThreshold is the reply size above which replies are
-	// compressed with zstd; zero means codec.DefaultCompressThreshold,
-	// negative turns compression off.
+	// compressed with zstd; zero means the connection's
+	// App.CompressThreshold, else codec.DefaultCompressThreshold; negative
+	// turns compression off.
 	CompressThreshold int
 	// MaxBodySize limits a call's body after decompression; zero means
 	// codec.DefaultMaxBodySize. A larger call gets an invalid_argument reply.
@@ -70,8 +72,15 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 	if reg == nil {
 		reg = registry.Default
 	}
+	app := conn.App()
 	if cfg.Codec == nil {
 		cfg.Codec = codec.Msgpack
+		if c, ok := codec.ByName(app.Serialiser); ok {
+			cfg.Codec = c
+		}
+	}
+	if cfg.CompressThreshold == 0 {
+		cfg.CompressThreshold = app.CompressThreshold
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = DefaultDrainTimeout

@@ -246,7 +246,9 @@ func RemoteErrors(t *testing.T, dial Dialer) {
 			is := is.New(t)
 			_, err := caller.Call[int, int](ctx, e.c, e.name(tc.fn), 1)
 			var re *rabibridge.RemoteError
-			is.True(errors.As(err, &re))
+			if !errors.As(err, &re) {
+				t.Fatalf("want a remote error, got %v", err)
+			}
 			is.Equal(re.Code, tc.code)
 			is.True(strings.Contains(re.Message, tc.text))
 			is.Equal(re.Trace != "", tc.trace)
