@@ -1,0 +1,241 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/caller"
+	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/internal/testbroker"
+	"github.com/rabibridge/rabibridge/registry"
+	"github.com/rabibridge/rabibridge/worker"
+)
+
+func unhex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// rawChannel opens a channel with amqp091-go directly, as another
+// implementation would.
+func rawChannel(t *testing.T) *amqp.Channel {
+	t.Helper()
+	conn, err := amqp.Dial(testbroker.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+// serveDemo serves the demo functions under a prefix of the test's own.
+func serveDemo(t *testing.T) (prefix string) {
+	t.Helper()
+	prefix = fmt.Sprintf("w%08x_", rand.Uint32())
+	reg := registry.New()
+	for _, err := range []error{
+		registry.RegisterIn(reg, prefix+"add", demo.Add, registry.Options{}),
+		registry.RegisterIn(reg, prefix+"echo", demo.Echo, registry.Options{}),
+		registry.RegisterIn(reg, prefix+"fail", demo.Fail, registry.Options{}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn := dial(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- worker.New(conn, reg, worker.Config{}).Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	c, err := caller.New(conn, caller.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := c.Invoke(context.Background(), prefix+"echo", []any{1}, nil)
+		if err == nil {
+			return prefix
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo not served: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// rabiCall publishes body as RabiBridge's client does (exchange rpc, routing
+// key async_<fn>, a server-named exclusive reply queue, a decimal
+// correlation id) and returns the reply.
+func rabiCall(t *testing.T, ch *amqp.Channel, fn string, body []byte) amqp.Delivery {
+	t.Helper()
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replies, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid := fmt.Sprint(rand.IntN(1 << 30))
+	err = ch.PublishWithContext(context.Background(), "rpc", "async_"+fn, true, false,
+		amqp.Publishing{Body: body, CorrelationId: cid, ReplyTo: q.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-replies:
+		if d.CorrelationId != cid {
+			t.Fatalf("reply correlation id %q, want %q", d.CorrelationId, cid)
+		}
+		if d.Exchange != "" || d.RoutingKey != q.Name {
+			t.Fatalf("reply came by exchange %q key %q, want the default exchange and the reply queue", d.Exchange, d.RoutingKey)
+		}
+		return d
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no reply to %s", fn)
+	}
+	panic("unreachable")
+}
+
+// TestWireFromRabiBridgeClient sends WIRE.md's sample requests as a Python
+// RabiBridge client would and checks the replies byte for byte.
+func TestWireFromRabiBridgeClient(t *testing.T) {
+	prefix := serveDemo(t)
+	ch := rawChannel(t)
+	for _, tc := range []struct {
+		name, fn, body, reply string
+	}{
+		{"add(a=1, b=2)", "add", "92 90 82 a1 61 01 a1 62 02", "92 00 03"},
+		{"add(1, 2)", "add", "92 92 01 02 80", "92 00 03"},
+		{"echo(5)", "echo", "92 91 05 80", "92 00 05"},
+		{"echo('hi')", "echo", "92 91 a2 68 69 80", "92 00 a2 68 69"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			d := rabiCall(t, ch, prefix+tc.fn, unhex(t, tc.body))
+			is.Equal(d.Body, unhex(t, tc.reply))
+		})
+	}
+	t.Run("fail()", func(t *testing.T) {
+		is := is.New(t)
+		d := rabiCall(t, ch, prefix+"fail", unhex(t, "92 90 80"))
+		is.Equal(d.Body[:2], []byte{0x92, 0x01}) // [1, message]
+		ok, _, msg, err := codec.DecodeReply(codec.Msgpack, d.Body)
+		is.NoErr(err)
+		is.True(!ok)
+		is.True(strings.Contains(msg, "demo failure"))
+		is.Equal(d.Headers["x-rabibridge-code"], "internal") // the precise code travels beside
+	})
+	t.Run("compressed both ways", func(t *testing.T) {
+		is := is.New(t)
+		s := strings.Repeat("x", 5000)
+		body, _ := codec.AppendRequestArg(codec.Msgpack, nil, s)
+		d := rabiCall(t, ch, prefix+"echo", codec.Compress(body, 1024))
+		is.True(bytes.HasPrefix(d.Body, []byte{0x28, 0xb5, 0x2f, 0xfd})) // the zstd magic
+		plain, err := codec.Decompress(d.Body, 0)
+		is.NoErr(err)
+		want, _ := codec.AppendReply(codec.Msgpack, nil, s)
+		is.Equal(plain, want)
+	})
+}
+
+// pyWorker serves fn as Python RabiBridge does: RabiBridge's queue
+// arguments, no content type and no code header on replies.
+func pyWorker(t *testing.T, fn string, answer func(body []byte) []byte) {
+	t.Helper()
+	ch := rawChannel(t)
+	if err := ch.ExchangeDeclare("rpc", "direct", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	q := "rpc_async_" + fn
+	if _, err := ch.QueueDeclare(q, true, true, false, false, amqp.Table{"x-overflow": "reject-publish", "x-max-length": int32(100)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.QueueBind(q, "async_"+fn, "rpc", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := ch.Consume(q, "", false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for d := range ds {
+			_ = ch.PublishWithContext(context.Background(), "", d.ReplyTo, false, false,
+				amqp.Publishing{Body: answer(d.Body), CorrelationId: d.CorrelationId})
+			_ = d.Ack(false)
+		}
+	}()
+}
+
+// TestWireToRabiBridgeWorker calls a worker that answers as Python
+// RabiBridge does.
+func TestWireToRabiBridgeWorker(t *testing.T) {
+	is := is.New(t)
+	fn := fmt.Sprintf("py%08x", rand.Uint32())
+	got := make(chan []byte, 10) // what the Python-style worker received
+	pyWorker(t, fn+"_add", func(body []byte) []byte {
+		got <- append([]byte(nil), body...)
+		return unhex(t, "92 00 03")
+	})
+	pyWorker(t, fn+"_div", func([]byte) []byte {
+		return codec.AppendErrorReply(codec.Msgpack, nil, "Traceback ...\nZeroDivisionError: division by zero\n")
+	})
+	c, err := caller.New(dial(t), caller.Config{})
+	is.NoErr(err)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	sum, err := caller.Call[demo.AddReq, int](ctx, c, fn+"_add", demo.AddReq{A: 1, B: 2})
+	is.NoErr(err)
+	is.Equal(sum, 3)
+	is.Equal(<-got, unhex(t, "92 90 82 a1 61 01 a1 62 02")) // kwargs, as WIRE.md's add(a=1, b=2)
+	v, err := c.Invoke(ctx, fn+"_add", []any{1, 2}, nil)
+	is.NoErr(err)
+	is.Equal(v, int64(3))
+	is.Equal(<-got, unhex(t, "92 92 01 02 80")) // positional, as add(1, 2)
+
+	_, err = c.Invoke(ctx, fn+"_div", []any{1, 0}, nil)
+	var re *rabibridge.RemoteError
+	is.True(errors.As(err, &re))
+	is.Equal(re.Code, rabibridge.CodeInternal) // no code header: internal
+	is.True(strings.Contains(re.Message, "ZeroDivisionError"))
+
+	// A Go worker joins the queue the Python one declared: same arguments,
+	// no PRECONDITION_FAILED.
+	reg := registry.New()
+	is.NoErr(registry.RegisterIn(reg, fn+"_add", demo.Add, registry.Options{QueueSize: 100}))
+	wctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- worker.New(dial(t), reg, worker.Config{}).Serve(wctx) }()
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("Go worker refused the Python worker's queue: %v", err)
+	default:
+	}
+	stop()
+	is.NoErr(<-done)
+}
