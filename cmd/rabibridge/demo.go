@@ -22,14 +22,16 @@ import (
 // --url or RABIBRIDGE_URL names one that answers, else in-process.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flags("demo", stderr)
-	url := fs.String("url", os.Getenv("RABIBRIDGE_URL"), "broker URL (default $RABIBRIDGE_URL, then amqp://guest:guest@127.0.0.1:5672/)")
-	if err := fs.Parse(args); err != nil {
+	var cf connFlags
+	cf.register(fs)
+	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if *url == "" {
-		*url = "amqp://guest:guest@127.0.0.1:5672/"
+	cfg, err := cf.load(os.Getenv)
+	if err != nil {
+		return err
 	}
-	conn, where, err := dialOrMem(ctx, *url)
+	conn, where, err := dialOrMem(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -102,23 +104,23 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// dialOrMem dials url, falling back to the in-process transport when no
+// dialOrMem dials cfg, falling back to the in-process transport when no
 // broker answers there. It says which in where.
-func dialOrMem(ctx context.Context, url string) (conn *bridge.Conn, where string, err error) {
+func dialOrMem(ctx context.Context, cfg bridge.Config) (conn *bridge.Conn, where string, err error) {
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	conn, err = bridge.Dial(dctx, bridge.Config{URL: url})
+	conn, err = bridge.Dial(dctx, cfg)
 	if err == nil {
-		if strings.HasPrefix(url, "mem:") {
-			return conn, "rabibridge demo: using the in-process transport (" + url + ")", nil
+		if strings.HasPrefix(cfg.URL, "mem:") {
+			return conn, "rabibridge demo: using the in-process transport (" + cfg.URL + ")", nil
 		}
-		return conn, "rabibridge demo: using RabbitMQ at " + redactURL(url), nil
+		return conn, fmt.Sprintf("rabibridge demo: using RabbitMQ (%v)", redactURL(cfg.URL)), nil
 	}
 	mem, merr := bridge.Dial(ctx, bridge.Config{URL: "mem://demo"})
 	if merr != nil {
 		return nil, "", merr
 	}
-	return mem, fmt.Sprintf("rabibridge demo: using the in-process transport (mem://demo): no broker at %s (%v)", redactURL(url), err), nil
+	return mem, fmt.Sprintf("rabibridge demo: using the in-process transport (mem://demo): no broker answers (%v)", err), nil
 }
 
 // waitFor waits until function name answers: a worker may need a moment to

@@ -1,8 +1,12 @@
 // Command rabibridge calls rabibridge functions, serves the demo functions
 // and runs the demo.
 //
-//	rabibridge demo [--url URL]     serve the demo functions and call each once
+//	rabibridge demo                       serve the demo functions and call each once
+//	rabibridge serve-demo --url URL       serve them until SIGINT/SIGTERM
+//	rabibridge call add '{"a":1,"b":2}'   call a function, print its result as JSON
+//	rabibridge encrypt-password < pw      encrypt a password for a config file
 //
+// Every command that talks to a broker takes --url and --config.
 // Run `rabibridge help` for every command.
 package main
 
@@ -25,7 +29,10 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"demo": {"serve the demo functions and call each once (RabbitMQ if one answers, else in-process)", runDemo},
+	"demo":             {"serve the demo functions and call each once (RabbitMQ if one answers, else in-process)", runDemo},
+	"call":             {"call a function: rabibridge call NAME [JSON]", runCall},
+	"serve-demo":       {"serve the demo functions until SIGINT/SIGTERM, then drain", runServeDemo},
+	"encrypt-password": {"encrypt a password (read from stdin) for a config file", runEncryptPassword},
 }
 
 // exitError carries a process exit code with its message.

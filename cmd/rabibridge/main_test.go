@@ -3,11 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/matryer/is"
+
+	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/registry"
+	"github.com/rabibridge/rabibridge/worker"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -46,4 +52,78 @@ func TestUsage(t *testing.T) {
 	code, _, errOut := runCLI(t, "nonsense")
 	is.Equal(code, 2)
 	is.True(strings.Contains(errOut, `unknown command "nonsense"`))
+}
+
+// serveMem serves the demo functions on the in-process broker name, for
+// commands run in this process.
+func serveMem(t *testing.T, name string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	conn, err := bridge.Dial(ctx, bridge.Config{URL: "mem://" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := registry.New()
+	if err := demo.Register(reg, registry.Options{Validate: true, QueueSize: 1, FetchSize: 1}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- worker.New(conn, reg, worker.Config{}).Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; conn.Close() })
+	for {
+		if code, _, _ := runCLI(t, "call", "echo", "1", "--url", "mem://"+name); code == 0 {
+			return
+		}
+	}
+}
+
+func TestCallExitCodes(t *testing.T) {
+	serveMem(t, "cli-call")
+	url := "mem://cli-call"
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"call", "add", `{"a":1,"b":2}`, "--url", url}, 0, "3\n"},
+		{[]string{"call", "--url", url, "add", `[1,2]`}, 0, "3\n"},
+		{[]string{"call", "fib", "10", "--url", url}, 0, "55\n"},
+		{[]string{"call", "echo", `{"x":[1,2.5,"s",null]}`, "--url", url}, 0, `[1,2.5,"s",null]` + "\n"},
+		{[]string{"call", "fail", "--url", url}, 3, ""},
+		{[]string{"call", "add", `{"a":"x","b":1}`, "--url", url}, 3, ""},
+		{[]string{"call", "nosuch", "--url", url}, 5, ""},
+		{[]string{"call", "sleep", "2000", "--timeout", "100ms", "--url", url}, 6, ""},
+		{[]string{"call", "add", "{not json", "--url", url}, 2, ""},
+		{[]string{"call", "--url", url}, 2, ""},
+		{[]string{"call", "add", "--url", "amqp://guest:guest@127.0.0.1:1/"}, 7, ""},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			is := is.New(t)
+			code, out, errOut := runCLI(t, tc.args...)
+			is.Equal(code, tc.code) // exit code tells the failure's kind
+			if tc.out != "" {
+				is.Equal(out, tc.out)
+			}
+			if code != 0 {
+				is.True(errOut != "") // and a message says what happened
+			}
+		})
+	}
+}
+
+func TestEncryptPassword(t *testing.T) {
+	is := is.New(t)
+	stdin = strings.NewReader("hunter2\n")
+	t.Cleanup(func() { stdin = os.Stdin })
+	code, out, _ := runCLI(t, "encrypt-password", "--secret", "k")
+	is.Equal(code, 0)
+	pw, err := bridge.DecryptPassword("k", strings.TrimSpace(out))
+	is.NoErr(err)
+	is.Equal(pw, "hunter2")
+
+	t.Setenv("RABIBRIDGE_SECRET", "")
+	stdin = strings.NewReader("hunter2\n")
+	code, _, errOut := runCLI(t, "encrypt-password")
+	is.Equal(code, 2)
+	is.True(strings.Contains(errOut, "no secret"))
 }

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/registry"
+	"github.com/rabibridge/rabibridge/worker"
+)
+
+func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("serve-demo", stderr)
+	var cf connFlags
+	cf.register(fs)
+	queueSize := fs.Int("queue-size", 0, "QueueSize of every demo function (0: unlimited)")
+	fetchSize := fs.Int("fetch-size", 0, "FetchSize of every demo function (0: the library default)")
+	drain := fs.Duration("drain-timeout", 30*time.Second, "how long to wait for calls in flight on SIGINT/SIGTERM")
+	reregister := fs.Bool("re-register", false, "delete and redeclare the demo queues first")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	conn, cfg, err := cf.dial(ctx, os.Getenv, stderr, "INFO")
+	if err != nil {
+		return &exitError{code: exitUnavailable, err: err}
+	}
+	defer conn.Close()
+	reg := registry.New()
+	opts := registry.Options{QueueSize: *queueSize, FetchSize: *fetchSize, Validate: true, ReRegister: *reregister}
+	if err := demo.Register(reg, opts); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "serving %v until SIGINT or SIGTERM\n", demo.Names)
+	w := worker.New(conn, reg, worker.Config{DrainTimeout: *drain, Logger: logger(stderr, cfg.App.LogLevel)})
+	if err := w.Serve(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "drained")
+	return nil
+}

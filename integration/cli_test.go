@@ -1,0 +1,81 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+
+	"github.com/rabibridge/rabibridge/internal/testbroker"
+)
+
+// buildCLI builds cmd/rabibridge into the test's temporary directory.
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "rabibridge")
+	out, err := exec.Command("go", "build", "-o", bin, "../cmd/rabibridge").CombinedOutput()
+	if err != nil {
+		t.Fatalf("building the CLI: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestCLIServeAndCall runs `rabibridge serve-demo`, calls it with
+// `rabibridge call`, and stops it with SIGTERM.
+func TestCLIServeAndCall(t *testing.T) {
+	url := testbroker.URL(t)
+	bin := buildCLI(t)
+	is := is.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	serve := exec.CommandContext(ctx, bin, "serve-demo", "--url", url)
+	stdout, err := serve.StdoutPipe()
+	is.NoErr(err)
+	var stderr bytes.Buffer
+	serve.Stderr = &stderr
+	is.NoErr(serve.Start())
+	t.Cleanup(func() { _ = serve.Process.Kill() })
+	lines := bufio.NewScanner(stdout)
+	is.True(lines.Scan())
+	is.True(strings.HasPrefix(lines.Text(), "serving"))
+
+	call := func(args ...string) (string, int) {
+		cmd := exec.CommandContext(ctx, bin, append([]string{"call", "--url", url}, args...)...)
+		out, err := cmd.Output()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return string(out), ee.ExitCode()
+		}
+		is.NoErr(err)
+		return string(out), 0
+	}
+	var out string
+	var code int
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		if out, code = call("add", `{"a":1,"b":2}`); code != 5 { // 5: not served yet
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	is.Equal(code, 0)
+	is.Equal(out, "3\n")
+	out, code = call("fib", "[10]")
+	is.Equal(code, 0)
+	is.Equal(out, "55\n")
+	_, code = call("fail")
+	is.Equal(code, 3)
+
+	is.NoErr(serve.Process.Signal(syscall.SIGTERM))
+	is.True(lines.Scan())
+	is.Equal(lines.Text(), "drained")
+	is.NoErr(serve.Wait()) // exit 0 after the drain
+}
