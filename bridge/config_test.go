@@ -34,7 +34,7 @@ func TestLoadRabiBridgeFile(t *testing.T) {
 	is.Equal(parsed.Host, "broker.example:5673")
 	is.Equal(parsed.User.Username(), "svc")
 	pass, _ := parsed.User.Password()
-	is.Equal(pass, "guest pässword") // the legacy password, decrypted into the URL
+	is.Equal(pass, "guest pässword")                 // the legacy password, decrypted into the URL
 	pw, err := DecryptPassword(c.Secret, c.Password) // RabiBridge's legacy form
 	is.NoErr(err)
 	is.Equal(pw, "guest pässword")

@@ -45,7 +45,6 @@ func (c *connFlags) load(getenv func(string) string) (bridge.Config, error) {
 // defaultURL is the broker of the CLI when nothing names one.
 const defaultURL = "amqp://guest:guest@127.0.0.1:5672/"
 
-
 // dial connects as the flags say, logging to stderr at the configured
 // level, else at level.
 func (c *connFlags) dial(ctx context.Context, getenv func(string) string, stderr io.Writer, level string) (*bridge.Conn, bridge.Config, error) {
