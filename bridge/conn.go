@@ -121,8 +121,8 @@ type Subscription interface {
 
 // Requester publishes calls and receives their replies.
 type Requester interface {
-	// Publish publishes a call with the routing key and waits for the
-	// broker to take it. It returns an error wrapping
+	// Publish publishes a call with the routing key, its reply address set
+	// to ReplyTo, and waits for the broker to take it. It returns an error wrapping
 	// rabibridge.ErrQueueFull when the function's queue is full and
 	// rabibridge.ErrNoSuchFunction when no queue is bound to the key (a
 	// transport may instead report that through ReplyHandler.Returned).

@@ -394,6 +394,7 @@ func (r *memRequester) Publish(ctx context.Context, key string, m Message) error
 	if q == nil {
 		return rabibridge.ErrNoSuchFunction
 	}
+	m.ReplyTo = r.addr
 	mm := memMsg{m: m}
 	if ttl := q.q.MessageTTL; ttl > 0 {
 		mm.expires = time.Now().Add(ttl)
