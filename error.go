@@ -92,12 +92,20 @@ func CodeOf(err error) Code {
 }
 
 // Retryable reports whether a call that failed with err may succeed if made
-// again unchanged: a full queue, a lost connection, or a remote failure with
-// CodeUnavailable or CodeResourceExhausted.
+// again unchanged: a full queue, a lost connection (including a missing
+// function reported while the caller was recovering from one), or a remote
+// failure with CodeUnavailable or CodeResourceExhausted. A closed caller is
+// not retryable.
 func Retryable(err error) bool {
-	switch CodeOf(err) {
-	case CodeResourceExhausted, CodeUnavailable:
-		return !errors.Is(err, ErrClosed)
+	switch {
+	case err == nil, errors.Is(err, ErrClosed):
+		return false
+	case errors.Is(err, ErrConnectionLost), errors.Is(err, ErrQueueFull):
+		return true
+	}
+	var re *RemoteError
+	if errors.As(err, &re) {
+		return re.Code == CodeUnavailable || re.Code == CodeResourceExhausted
 	}
 	return false
 }

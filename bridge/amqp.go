@@ -2,14 +2,17 @@ package bridge
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -21,14 +24,31 @@ import (
 // no-ack on the channel that publishes the calls, it needs no queue of ours.
 const directReplyTo = "amq.rabbitmq.reply-to"
 
-// amqpTransport is the RabbitMQ transport, on one AMQP connection.
+// amqpTransport is the RabbitMQ transport. It keeps one connection, and
+// replaces it when it is lost (see reconnect.go); subscriptions and
+// requesters re-attach themselves to each new connection.
+//
+// amqp091-go's own recovery (Config.Recovery) stays off: it reopens
+// channels in-band, and rabibridge must fail the calls in flight on a lost
+// channel at once, and owns its topology.
 type amqpTransport struct {
-	conn *amqp.Connection
-	log  *slog.Logger
-	down chan struct{} // closed when the connection ends
+	cfg    Config
+	url    string
+	tls    *tls.Config
+	log    *slog.Logger
+	ctx    context.Context // ends when the transport closes
+	cancel context.CancelFunc
 
-	replyMu sync.Mutex
-	replyCh *amqp.Channel // shared by the replies of all consumers
+	mu        sync.Mutex
+	conn      *amqp.Connection // nil while disconnected
+	up        chan struct{}    // closed while connected
+	unblocked chan struct{}    // closed while the broker does not block the connection
+	blockedBy string
+	queues    map[string]Queue // declared, declared again on each new connection
+
+	replyMu   sync.Mutex
+	replyCh   *amqp.Channel // shared by all replies on one connection
+	replyConn *amqp.Connection
 
 	tags atomic.Uint64
 }
@@ -38,10 +58,25 @@ func dialAMQP(ctx context.Context, cfg Config, url string, log *slog.Logger) (*a
 	if err != nil {
 		return nil, err
 	}
+	t := &amqpTransport{cfg: cfg, url: url, tls: tlsCfg, log: log, queues: map[string]Queue{}}
+	c, err := t.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.setConn(c)
+	go t.watch(c)
+	log.Info("connected", "url", redactURL(url))
+	t.state(StateConnected, nil)
+	return t, nil
+}
+
+// dial opens one connection.
+func (t *amqpTransport) dial(ctx context.Context) (*amqp.Connection, error) {
 	host, _ := os.Hostname()
 	acfg := amqp.Config{
-		Heartbeat:       cfg.Heartbeat,
-		TLSClientConfig: tlsCfg,
+		Heartbeat:       t.cfg.Heartbeat,
+		TLSClientConfig: t.tls,
 		Properties: amqp.Table{
 			"connection_name": "rabibridge-go " + host + " " + strconv.Itoa(os.Getpid()),
 			"product":         "rabibridge-go",
@@ -61,64 +96,115 @@ func dialAMQP(ctx context.Context, cfg Config, url string, log *slog.Logger) (*a
 			return c, c.SetDeadline(deadline)
 		},
 	}
-	conn, err := amqp.DialConfig(url, acfg)
+	c, err := amqp.DialConfig(t.url, acfg)
 	if err != nil {
-		return nil, fmt.Errorf("bridge: connecting to %s: %w", redactURL(url), err)
+		return nil, fmt.Errorf("bridge: connecting to %s: %w", redactURL(t.url), err)
 	}
-	t := &amqpTransport{conn: conn, log: log, down: make(chan struct{})}
-	closed := conn.NotifyClose(make(chan *amqp.Error, 1))
-	blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
-	go func() {
-		for {
-			select {
-			case b := <-blocked:
-				if b.Active {
-					log.Warn("broker blocked the connection", "reason", b.Reason)
-				} else {
-					log.Info("broker unblocked the connection")
-				}
-			case err := <-closed:
-				if err != nil {
-					log.Error("connection lost", "error", err)
-				}
-				close(t.down)
-				for range blocked { // amqp091-go closes it: drain so it never blocks
-				}
-				return
-			}
+	return c, nil
+}
+
+func (t *amqpTransport) setConn(c *amqp.Connection) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.conn = c
+	if t.up == nil {
+		t.up = make(chan struct{})
+	}
+	close(t.up)
+	t.unblocked = make(chan struct{})
+	close(t.unblocked)
+}
+
+// current returns the live connection, waiting up to ctx for one while the
+// transport reconnects.
+func (t *amqpTransport) current(ctx context.Context) (*amqp.Connection, error) {
+	for {
+		t.mu.Lock()
+		c, up := t.conn, t.up
+		t.mu.Unlock()
+		if c != nil && !c.IsClosed() {
+			return c, nil
 		}
-	}()
-	log.Info("connected", "url", redactURL(url))
-	return t, nil
-}
-
-func (t *amqpTransport) channel() (*amqp.Channel, error) {
-	ch, err := t.conn.Channel()
-	if err != nil {
-		return nil, lost(err)
+		var wait <-chan struct{} = up
+		if c != nil { // lost a moment ago: watch has not noticed yet
+			wait = closedAfter(5 * time.Millisecond)
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bridge: %w: waiting for the broker: %w", rabibridge.ErrConnectionLost, ctx.Err())
+		case <-t.ctx.Done():
+			return nil, errClosed
+		}
 	}
-	return ch, nil
 }
 
-// lost maps errors of a dead connection or channel to ErrConnectionLost.
+func closedAfter(d time.Duration) <-chan struct{} {
+	ch := make(chan struct{})
+	time.AfterFunc(d, func() { close(ch) })
+	return ch
+}
+
+// waitUnblocked waits while the broker blocks the connection (a memory or
+// disk alarm), up to ctx.
+func (t *amqpTransport) waitUnblocked(ctx context.Context) error {
+	t.mu.Lock()
+	ch, reason := t.unblocked, t.blockedBy
+	t.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	default:
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("bridge: %w: the broker blocks publishing (%s): %w", rabibridge.ErrConnectionLost, reason, ctx.Err())
+	case <-t.ctx.Done():
+		return errClosed
+	}
+}
+
+// lost maps errors of a dead connection or channel (amqp091-go's
+// ErrClosed, and the network errors it passes through) to
+// ErrConnectionLost.
 func lost(err error) error {
-	if errors.Is(err, amqp.ErrClosed) {
+	var ne net.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, amqp.ErrClosed), errors.As(err, &ne), errors.Is(err, io.EOF),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return fmt.Errorf("bridge: %w: %w", rabibridge.ErrConnectionLost, err)
 	}
 	return err
 }
 
 func (t *amqpTransport) declare(ctx context.Context, q Queue) error {
-	if err := ctx.Err(); err != nil {
+	c, err := t.current(ctx)
+	if err != nil {
 		return err
 	}
 	// A channel of its own: a refused declaration closes the channel, and
 	// must leave the rest of the connection usable.
-	ch, err := t.channel()
+	ch, err := c.Channel()
 	if err != nil {
-		return err
+		return lost(err)
 	}
 	defer ch.Close()
+	if err := declareOn(ch, q); err != nil {
+		return err
+	}
+	q.Redeclare = false // once is enough: a new connection declares it as it is
+	t.mu.Lock()
+	t.queues[q.Name] = q
+	t.mu.Unlock()
+	return nil
+}
+
+// declareOn declares the exchange and q, and binds q, on ch.
+func declareOn(ch *amqp.Channel, q Queue) error {
 	if err := ch.ExchangeDeclare(Exchange, "direct", true, false, false, false, nil); err != nil {
 		return fmt.Errorf("bridge: declaring exchange %s: %w", Exchange, lost(err))
 	}
@@ -139,82 +225,6 @@ func (t *amqpTransport) declare(ctx context.Context, q Queue) error {
 	}
 	return nil
 }
-
-func (t *amqpTransport) consume(ctx context.Context, queue string, prefetch int, h func(*Delivery)) (Subscription, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	ch, err := t.channel()
-	if err != nil {
-		return nil, err
-	}
-	if prefetch > 0 {
-		if err := ch.Qos(prefetch, 0, false); err != nil {
-			ch.Close()
-			return nil, fmt.Errorf("bridge: qos on %s: %w", queue, lost(err))
-		}
-	}
-	s := &amqpSub{ch: ch, tag: "rabibridge-go-" + strconv.FormatUint(t.tags.Add(1), 10), done: make(chan struct{})}
-	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
-	deliveries, err := ch.Consume(queue, s.tag, false, false, false, false, nil)
-	if err != nil {
-		ch.Close()
-		return nil, fmt.Errorf("bridge: consuming %s: %w", queue, lost(err))
-	}
-	go func() {
-		<-closed // closed, or sent the error, when the channel ends
-		close(s.done)
-	}()
-	go func() {
-		for d := range deliveries {
-			h(s.delivery(d))
-		}
-		if !s.cancelled.Load() {
-			// The broker cancelled the consumer (its queue was deleted):
-			// the subscription is over.
-			t.log.Warn("the broker cancelled a consumer", "queue", queue)
-			ch.Close()
-		}
-	}()
-	return s, nil
-}
-
-type amqpSub struct {
-	ch        *amqp.Channel
-	tag       string
-	cancelled atomic.Bool
-	closeOnce sync.Once
-	done      chan struct{}
-}
-
-func (s *amqpSub) delivery(d amqp.Delivery) *Delivery {
-	return &Delivery{Message: message(d), Redelivered: d.Redelivered, acker: s, tag: d.DeliveryTag}
-}
-
-func (s *amqpSub) ack(tag uint64) error { return lost(s.ch.Ack(tag, false)) }
-
-func (s *amqpSub) nack(tag uint64, requeue bool) error {
-	return lost(s.ch.Nack(tag, false, requeue))
-}
-
-func (s *amqpSub) Cancel() error {
-	if s.cancelled.Swap(true) {
-		return nil
-	}
-	return lost(s.ch.Cancel(s.tag, false))
-}
-
-func (s *amqpSub) Close() error {
-	s.Cancel()
-	var err error
-	s.closeOnce.Do(func() { err = s.ch.Close() })
-	if errors.Is(err, amqp.ErrClosed) {
-		err = nil
-	}
-	return err
-}
-
-func (s *amqpSub) Done() <-chan struct{} { return s.done }
 
 // message converts a delivery's properties and headers.
 func message(d amqp.Delivery) Message {
@@ -258,7 +268,10 @@ func publishing(m Message) amqp.Publishing {
 
 func (t *amqpTransport) reply(ctx context.Context, m Message) error {
 	for attempt := 0; ; attempt++ {
-		ch, err := t.replyChannel()
+		if err := t.waitUnblocked(ctx); err != nil {
+			return err
+		}
+		ch, err := t.replyChannel(ctx)
 		if err != nil {
 			return err
 		}
@@ -266,116 +279,38 @@ func (t *amqpTransport) reply(ctx context.Context, m Message) error {
 		if err == nil || !errors.Is(err, amqp.ErrClosed) || attempt > 0 {
 			return lost(err)
 		}
-		t.replyMu.Lock() // the channel died: open another, once
-		if t.replyCh == ch {
-			t.replyCh = nil
-		}
-		t.replyMu.Unlock()
 	}
 }
 
-func (t *amqpTransport) replyChannel() (*amqp.Channel, error) {
-	t.replyMu.Lock()
-	defer t.replyMu.Unlock()
-	if t.replyCh != nil && !t.replyCh.IsClosed() {
-		return t.replyCh, nil
-	}
-	ch, err := t.channel()
+func (t *amqpTransport) replyChannel(ctx context.Context) (*amqp.Channel, error) {
+	c, err := t.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	t.replyCh = ch
+	t.replyMu.Lock()
+	defer t.replyMu.Unlock()
+	if t.replyCh != nil && t.replyConn == c && !t.replyCh.IsClosed() {
+		return t.replyCh, nil
+	}
+	ch, err := c.Channel()
+	if err != nil {
+		return nil, lost(err)
+	}
+	t.replyCh, t.replyConn = ch, c
 	return ch, nil
 }
 
-// amqpRequester publishes calls on a channel in confirm mode that also
-// consumes the direct reply-to pseudo-queue.
-type amqpRequester struct {
-	ch     *amqp.Channel
-	closed atomic.Bool
-}
-
-func (t *amqpTransport) requester(h ReplyHandler) (Requester, error) {
-	ch, err := t.channel()
-	if err != nil {
-		return nil, err
-	}
-	// Callers declare the exchange too, as RabiBridge's do: a publish to a
-	// missing exchange would close the channel.
-	if err := ch.ExchangeDeclare(Exchange, "direct", true, false, false, false, nil); err != nil {
-		ch.Close()
-		return nil, fmt.Errorf("bridge: declaring exchange %s: %w", Exchange, lost(err))
-	}
-	if err := ch.Confirm(false); err != nil {
-		ch.Close()
-		return nil, fmt.Errorf("bridge: confirm mode: %w", lost(err))
-	}
-	r := &amqpRequester{ch: ch}
-	returns := ch.NotifyReturn(make(chan amqp.Return, 64))
-	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
-	replies, err := ch.Consume(directReplyTo, "", true, false, false, false, nil)
-	if err != nil {
-		ch.Close()
-		return nil, fmt.Errorf("bridge: consuming %s: %w", directReplyTo, lost(err))
-	}
-	go func() {
-		for d := range replies {
-			m := message(d)
-			h.Reply(&m)
-		}
-	}()
-	go func() {
-		// A call nobody consumes comes back (mandatory) before its
-		// confirm; the caller fails it with ErrNoSuchFunction.
-		for ret := range returns {
-			h.Returned(ret.CorrelationId)
-		}
-	}()
-	go func() {
-		err, _ := <-closed
-		if r.closed.Load() {
-			return
-		}
-		if err != nil {
-			h.Lost(err)
-		} else {
-			h.Lost(errClosed)
-		}
-	}()
-	return r, nil
-}
-
-func (r *amqpRequester) ReplyTo() string { return directReplyTo }
-
-func (r *amqpRequester) Publish(ctx context.Context, key string, m Message) error {
-	m.ReplyTo = directReplyTo
-	dc, err := r.ch.PublishWithDeferredConfirmWithContext(ctx, Exchange, key, true, false, publishing(m))
-	if err != nil {
-		return lost(err)
-	}
-	ok, err := dc.WaitContext(ctx)
-	switch {
-	case err != nil:
-		return err
-	case !ok: // x-overflow reject-publish: the queue is full
-		return rabibridge.ErrQueueFull
-	}
-	return nil
-}
-
-func (r *amqpRequester) Close() error {
-	if r.closed.Swap(true) {
-		return nil
-	}
-	err := r.ch.Close()
-	if errors.Is(err, amqp.ErrClosed) {
-		return nil
-	}
-	return err
-}
-
 func (t *amqpTransport) close() error {
-	err := t.conn.Close()
+	t.cancel()
+	t.mu.Lock()
+	c := t.conn
+	t.conn = nil
+	t.mu.Unlock()
+	t.state(StateClosed, nil)
+	if c == nil {
+		return nil
+	}
+	err := c.Close()
 	if errors.Is(err, amqp.ErrClosed) {
 		return nil
 	}

@@ -39,8 +39,18 @@ type Config struct {
 	Secret string
 	// TLS configures amqps:// connections.
 	TLS TLSConfig
-	// Heartbeat is the AMQP heartbeat interval; zero means 10s.
+	// Heartbeat is the AMQP heartbeat interval; zero means 10s. A dead
+	// peer is noticed after about two intervals.
 	Heartbeat time.Duration
+	// ReconnectMin and ReconnectMax bound the backoff between attempts to
+	// reconnect after the connection is lost: it doubles from ReconnectMin
+	// up to ReconnectMax, each wait jittered down by up to half. Zero means
+	// DefaultReconnectMin and DefaultReconnectMax.
+	ReconnectMin, ReconnectMax time.Duration
+	// OnStateChange, when set, is called on each change of the connection's
+	// state, with the cause of a loss or of a failed attempt. It must not
+	// block. Each change is also logged.
+	OnStateChange func(State, error)
 	// App holds RabiBridge's [app] settings: workers and callers made on
 	// the connection use them where their own Config leaves them unset.
 	App App

@@ -2,6 +2,7 @@ package caller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -54,13 +55,21 @@ type Caller struct {
 	reply  string
 	ctype  string
 	cid    atomic.Uint64
-	keysMu sync.RWMutex
-	keys   map[string]string // function name -> routing key
+	routesMu sync.RWMutex
+	routes   map[string]*route // by function name
 
 	mu      sync.Mutex
 	pending map[string]*call
 	closed  bool
+
+	lostAt atomic.Int64 // unix ns of the latest connection loss
 }
+
+// RecoveryWindow is how long after its connection was lost, or after a
+// function last answered, a caller reports the function missing as
+// retryable too: a worker's auto-delete queue is gone until the worker has
+// reconnected and declared it again.
+const RecoveryWindow = 10 * time.Second
 
 // New returns a caller that calls through conn.
 func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
@@ -91,7 +100,7 @@ func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
 	if log == nil {
 		log = conn.Logger()
 	}
-	c := &Caller{cfg: cfg, log: log, ctype: cfg.Codec.ContentType(), pending: map[string]*call{}, keys: map[string]string{}}
+	c := &Caller{cfg: cfg, log: log, ctype: cfg.Codec.ContentType(), pending: map[string]*call{}, routes: map[string]*route{}}
 	c.cid.Store(rand.Uint64N(uint64(cfg.CIDMax)))
 	req, err := conn.NewRequester((*handler)(c))
 	if err != nil {
@@ -201,8 +210,12 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, out an
 		ContentType:   c.ctype,
 		Deadline:      deadline,
 	}
-	if err := c.req.Publish(ctx, c.routingKey(name), msg); err != nil {
+	rt := c.route(name)
+	if err := c.req.Publish(ctx, rt.key, msg); err != nil {
 		c.forget(cid, p)
+		if errors.Is(err, rabibridge.ErrNoSuchFunction) {
+			err = c.noRoute(rt)
+		}
 		return fmt.Errorf("caller: %s: %w", name, err)
 	}
 	var r result
@@ -218,8 +231,12 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, out an
 	}
 	calls.Put(p)
 	if r.err != nil {
+		if errors.Is(r.err, rabibridge.ErrNoSuchFunction) {
+			r.err = c.noRoute(rt)
+		}
 		return fmt.Errorf("caller: %s: %w", name, r.err)
 	}
+	rt.lastOK.Store(time.Now().UnixNano())
 	return c.decode(name, r.msg, out)
 }
 
@@ -236,19 +253,31 @@ func (c *Caller) forget(cid string, p *call) {
 	calls.Put(p)
 }
 
-func (c *Caller) routingKey(name string) string {
-	c.keysMu.RLock()
-	k, ok := c.keys[name]
-	c.keysMu.RUnlock()
-	if !ok {
-		k = bridge.RoutingKey(c.cfg.Kind, name)
-		c.keysMu.Lock()
-		if len(c.keys) < 4096 { // a bound against callers of ever-new names
-			c.keys[name] = k
-		}
-		c.keysMu.Unlock()
+// route is what the caller keeps per function: its routing key, and when
+// it last answered.
+type route struct {
+	key    string
+	lastOK atomic.Int64 // unix ns
+}
+
+func (c *Caller) route(name string) *route {
+	c.routesMu.RLock()
+	r, ok := c.routes[name]
+	c.routesMu.RUnlock()
+	if ok {
+		return r
 	}
-	return k
+	r = &route{key: bridge.RoutingKey(c.cfg.Kind, name)}
+	c.routesMu.Lock()
+	if len(c.routes) < 4096 { // a bound against callers of ever-new names
+		if prev, ok := c.routes[name]; ok {
+			r = prev
+		} else {
+			c.routes[name] = r
+		}
+	}
+	c.routesMu.Unlock()
+	return r
 }
 
 // decode turns a reply into the result in out, or the remote error.
@@ -299,12 +328,29 @@ func (h *handler) complete(cid string, r result) {
 
 func (h *handler) Reply(m *bridge.Message) { h.complete(m.CorrelationID, result{msg: m}) }
 
-func (h *handler) Returned(cid string) {
-	h.complete(cid, result{err: rabibridge.ErrNoSuchFunction})
+func (h *handler) Returned(cid string) { h.complete(cid, result{err: rabibridge.ErrNoSuchFunction}) }
+
+// noRoute is the error of a call no queue took: ErrNoSuchFunction; and
+// ErrConnectionLost too (so it is retryable) when the function answered this
+// caller, or the caller lost its connection, within RecoveryWindow: a
+// worker's auto-delete queue is gone while the worker reconnects.
+func (c *Caller) noRoute(rt *route) error {
+	now := time.Now().UnixNano()
+	window := int64(RecoveryWindow)
+	if at := c.lostAt.Load(); at != 0 && now-at < window {
+		return fmt.Errorf("%w (%w a moment ago: its workers may still be reconnecting)",
+			rabibridge.ErrNoSuchFunction, rabibridge.ErrConnectionLost)
+	}
+	if at := rt.lastOK.Load(); at != 0 && now-at < window {
+		return fmt.Errorf("%w (it answered a moment ago: its workers may be reconnecting; %w)",
+			rabibridge.ErrNoSuchFunction, rabibridge.ErrConnectionLost)
+	}
+	return rabibridge.ErrNoSuchFunction
 }
 
 func (h *handler) Lost(err error) {
 	c := (*Caller)(h)
+	c.lostAt.Store(time.Now().UnixNano())
 	c.mu.Lock()
 	pending := c.pending
 	c.pending = map[string]*call{}

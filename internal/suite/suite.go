@@ -302,11 +302,18 @@ func NoSuchFunction(t *testing.T, dial Dialer) {
 	for range 3 {
 		_, err := caller.Call[int, int](ctx, e.c, e.name("missing"), 1)
 		is.True(errors.Is(err, rabibridge.ErrNoSuchFunction))
+		is.True(!rabibridge.Retryable(err)) // it never answered: not worth retrying
 		is.True(strings.Contains(err.Error(), e.name("missing")))
 		sum, err := caller.Call[demo.AddReq, int](ctx, e.c, e.name("add"), demo.AddReq{A: 2, B: 2})
 		is.NoErr(err)
 		is.Equal(sum, 4)
 	}
+	// A function that answered a moment ago and has no queue now (its
+	// workers left, or are reconnecting) is missing, and retryable.
+	is.NoErr(e.shutdown())
+	_, err := caller.Call[demo.AddReq, int](ctx, e.c, e.name("add"), demo.AddReq{})
+	is.True(errors.Is(err, rabibridge.ErrNoSuchFunction))
+	is.True(rabibridge.Retryable(err))
 }
 
 // blocker is a handler that signals each start and waits for release.

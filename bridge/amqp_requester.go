@@ -1,0 +1,207 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/rabibridge/rabibridge"
+)
+
+// amqpRequester publishes calls on a channel in confirm mode that also
+// consumes the direct reply-to pseudo-queue. When the channel dies it tells
+// its handler (the calls in flight are lost) and attaches again.
+type amqpRequester struct {
+	t      *amqpTransport
+	h      ReplyHandler
+	ctx    context.Context
+	stop   context.CancelFunc
+	closed atomic.Bool
+
+	mu sync.Mutex
+	ch *amqp.Channel // nil between attachments
+	up chan struct{} // closed while ch is usable
+
+	stopped chan struct{}
+}
+
+func (t *amqpTransport) requester(h ReplyHandler) (Requester, error) {
+	r := &amqpRequester{t: t, h: h, up: make(chan struct{}), stopped: make(chan struct{})}
+	r.ctx, r.stop = context.WithCancel(t.ctx)
+	first := make(chan error, 1)
+	go r.run(first)
+	if err := <-first; err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *amqpRequester) run(first chan<- error) {
+	defer close(r.stopped)
+	b := newBackoff(r.t.cfg.ReconnectMin, r.t.cfg.ReconnectMax)
+	for {
+		c, err := r.t.current(r.ctx)
+		var ch *amqp.Channel
+		var replies <-chan amqp.Delivery
+		var closes chan *amqp.Error
+		if err == nil {
+			ch, replies, closes, err = r.attach(c)
+		}
+		if first != nil {
+			first <- err
+			first = nil
+			if err != nil {
+				return
+			}
+		}
+		if r.ctx.Err() != nil {
+			r.gone(ch)
+			return
+		}
+		if err != nil {
+			r.t.log.Warn("requester cannot attach; retrying", "error", err)
+			sleep(r.ctx, b.wait())
+			continue
+		}
+		b.reset()
+		for d := range replies {
+			m := message(d)
+			r.h.Reply(&m)
+		}
+		// The channel ended: the calls in flight on it get no reply.
+		cause := error(rabibridge.ErrConnectionLost)
+		select {
+		case e, ok := <-closes:
+			if ok && e != nil {
+				cause = fmt.Errorf("%w: %w", rabibridge.ErrConnectionLost, e)
+			}
+		default:
+		}
+		r.gone(ch)
+		if r.ctx.Err() != nil {
+			if !r.closed.Load() {
+				r.h.Lost(errClosed) // the connection was closed under us
+			}
+			return
+		}
+		r.h.Lost(cause)
+		r.t.log.Warn("requester's channel closed; attaching again", "error", cause)
+	}
+}
+
+// attach opens the requester's channel on c.
+func (r *amqpRequester) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.Delivery, chan *amqp.Error, error) {
+	ch, err := c.Channel()
+	if err != nil {
+		return nil, nil, nil, lost(err)
+	}
+	fail := func(what string, err error) (*amqp.Channel, <-chan amqp.Delivery, chan *amqp.Error, error) {
+		ch.Close()
+		return nil, nil, nil, fmt.Errorf("bridge: %s: %w", what, lost(err))
+	}
+	// Callers declare the exchange too, as RabiBridge's do: a publish to a
+	// missing exchange would close the channel.
+	if err := ch.ExchangeDeclare(Exchange, "direct", true, false, false, false, nil); err != nil {
+		return fail("declaring exchange "+Exchange, err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		return fail("confirm mode", err)
+	}
+	returns := ch.NotifyReturn(make(chan amqp.Return, 64))
+	closes := ch.NotifyClose(make(chan *amqp.Error, 1))
+	replies, err := ch.Consume(directReplyTo, "", true, false, false, false, nil)
+	if err != nil {
+		return fail("consuming "+directReplyTo, err)
+	}
+	go func() {
+		// A call nobody consumes comes back (mandatory) before its
+		// confirm; the caller fails it with ErrNoSuchFunction.
+		for ret := range returns {
+			r.h.Returned(ret.CorrelationId)
+		}
+	}()
+	r.mu.Lock()
+	r.ch = ch
+	close(r.up)
+	r.mu.Unlock()
+	return ch, replies, closes, nil
+}
+
+// gone forgets channel ch, if it is still the current one.
+func (r *amqpRequester) gone(ch *amqp.Channel) {
+	r.mu.Lock()
+	if ch != nil && r.ch == ch {
+		r.ch = nil
+		r.up = make(chan struct{})
+	}
+	r.mu.Unlock()
+}
+
+// channel returns the current channel, waiting up to ctx for one.
+func (r *amqpRequester) channel(ctx context.Context) (*amqp.Channel, error) {
+	for {
+		r.mu.Lock()
+		ch, up := r.ch, r.up
+		r.mu.Unlock()
+		if ch != nil {
+			return ch, nil
+		}
+		select {
+		case <-up:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bridge: %w: waiting for the broker: %w", rabibridge.ErrConnectionLost, ctx.Err())
+		case <-r.ctx.Done():
+			return nil, errClosed
+		}
+	}
+}
+
+func (r *amqpRequester) ReplyTo() string { return directReplyTo }
+
+func (r *amqpRequester) Publish(ctx context.Context, key string, m Message) error {
+	ch, err := r.channel(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.t.waitUnblocked(ctx); err != nil {
+		return err
+	}
+	m.ReplyTo = directReplyTo
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, Exchange, key, true, false, publishing(m))
+	if err != nil {
+		return lost(err)
+	}
+	ok, err := dc.WaitContext(ctx)
+	switch {
+	case err != nil:
+		return err
+	case !ok && ch.IsClosed(): // pending confirms read as nacks when a channel dies
+		return fmt.Errorf("bridge: %w: the channel closed before the broker confirmed the call", rabibridge.ErrConnectionLost)
+	case !ok: // x-overflow reject-publish: the queue is full
+		return rabibridge.ErrQueueFull
+	}
+	return nil
+}
+
+func (r *amqpRequester) Close() error {
+	if r.closed.Swap(true) {
+		return nil
+	}
+	r.stop()
+	r.mu.Lock()
+	ch := r.ch
+	r.mu.Unlock()
+	var err error
+	if ch != nil {
+		if err = ch.Close(); errors.Is(err, amqp.ErrClosed) {
+			err = nil
+		}
+	}
+	<-r.stopped
+	return err
+}

@@ -1,0 +1,210 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// State is a connection's state, as Config.OnStateChange reports it.
+type State string
+
+// The states of a connection.
+const (
+	// StateConnected: the connection is up (first, or again after a loss).
+	StateConnected State = "connected"
+	// StateDisconnected: the connection was lost; the transport is
+	// reconnecting. Calls in flight failed with ErrConnectionLost; new calls
+	// wait for the connection within their ctx.
+	StateDisconnected State = "disconnected"
+	// StateReconnecting: an attempt to reconnect failed; another follows
+	// after a backoff.
+	StateReconnecting State = "reconnecting"
+	// StateClosed: Close was called.
+	StateClosed State = "closed"
+)
+
+// Defaults of the reconnection backoff.
+const (
+	DefaultReconnectMin = 100 * time.Millisecond
+	DefaultReconnectMax = 10 * time.Second
+)
+
+func (t *amqpTransport) state(s State, err error) {
+	if err != nil {
+		t.log.Warn("connection "+string(s), "error", err)
+	} else {
+		t.log.Info("connection " + string(s))
+	}
+	if t.cfg.OnStateChange != nil {
+		t.cfg.OnStateChange(s, err)
+	}
+}
+
+// backoff is capped exponential backoff with equal jitter: each wait is
+// between half and all of a delay that doubles from min up to max.
+type backoff struct {
+	min, max, next time.Duration
+}
+
+func newBackoff(min, max time.Duration) *backoff {
+	if min <= 0 {
+		min = DefaultReconnectMin
+	}
+	if max < min {
+		max = DefaultReconnectMax
+	}
+	return &backoff{min: min, max: max, next: min}
+}
+
+func (b *backoff) wait() time.Duration {
+	d := b.next/2 + rand.N(b.next/2+1)
+	b.next = min(2*b.next, b.max)
+	return d
+}
+
+func (b *backoff) reset() { b.next = b.min }
+
+// sleep waits d, and reports false when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// watch follows connection c until it ends, then reconnects. It reads every
+// notification amqp091-go hands out, so none of its goroutines can block on
+// us.
+func (t *amqpTransport) watch(c *amqp.Connection) {
+	closes := c.NotifyClose(make(chan *amqp.Error, 1))
+	blocks := c.NotifyBlocked(make(chan amqp.Blocking, 4))
+	var cause error
+	for closes != nil {
+		select {
+		case b, ok := <-blocks:
+			if !ok {
+				blocks = nil
+				continue
+			}
+			t.setBlocked(c, b)
+		case err, ok := <-closes:
+			if ok && err != nil {
+				cause = err
+			}
+			closes = nil
+		}
+	}
+	t.mu.Lock()
+	if t.conn == c {
+		t.conn = nil
+		t.up = make(chan struct{})
+	}
+	t.mu.Unlock()
+	if t.ctx.Err() != nil {
+		return // closed by us
+	}
+	if cause == nil {
+		cause = errors.New("connection closed")
+	}
+	t.state(StateDisconnected, cause)
+	t.reconnect()
+}
+
+func (t *amqpTransport) setBlocked(c *amqp.Connection, b amqp.Blocking) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.conn != c {
+		return
+	}
+	select {
+	case <-t.unblocked: // not blocked now
+		if b.Active {
+			t.unblocked, t.blockedBy = make(chan struct{}), b.Reason
+			t.log.Warn("broker blocks the connection", "reason", b.Reason)
+		}
+	default:
+		if !b.Active {
+			close(t.unblocked)
+			t.log.Info("broker unblocks the connection")
+		}
+	}
+}
+
+// reconnect dials until it has a connection again, declares the topology
+// on it, and hands it to the subscriptions and requesters waiting in
+// current.
+func (t *amqpTransport) reconnect() {
+	b := newBackoff(t.cfg.ReconnectMin, t.cfg.ReconnectMax)
+	for {
+		if !sleep(t.ctx, b.wait()) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(t.ctx, 30*time.Second)
+		c, err := t.dial(ctx)
+		cancel()
+		if err == nil {
+			err = t.restore(c)
+			if err != nil {
+				c.Close()
+			}
+		}
+		if err != nil {
+			if t.ctx.Err() != nil {
+				return
+			}
+			t.state(StateReconnecting, err)
+			continue
+		}
+		t.mu.Lock()
+		if t.ctx.Err() != nil {
+			t.mu.Unlock()
+			c.Close()
+			return
+		}
+		t.mu.Unlock()
+		t.setConn(c)
+		t.state(StateConnected, nil)
+		go t.watch(c)
+		return
+	}
+}
+
+// restore declares on c the queues declared before, so that consumers find
+// them (an auto-delete queue left with its last consumer).
+func (t *amqpTransport) restore(c *amqp.Connection) error {
+	t.mu.Lock()
+	queues := make([]Queue, 0, len(t.queues))
+	for _, q := range t.queues {
+		queues = append(queues, q)
+	}
+	t.mu.Unlock()
+	ch, err := c.Channel()
+	if err != nil {
+		return err
+	}
+	defer func() { ch.Close() }() // the last channel: a refusal replaces it
+	for _, q := range queues {
+		err := declareOn(ch, q)
+		var me *MismatchError
+		if errors.As(err, &me) {
+			// Someone redeclared it meanwhile: consume it as it is.
+			t.log.Warn("queue changed while disconnected", "queue", q.Name, "error", err)
+			if ch, err = c.Channel(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,258 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/caller"
+	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/internal/testbroker"
+	"github.com/rabibridge/rabibridge/registry"
+	"github.com/rabibridge/rabibridge/worker"
+)
+
+// The fault tests run on RabbitMQ nodes of their own, never on the shared
+// broker, since they stop, restart and cut them.
+
+const callDeadline = 5 * time.Second
+
+// load is callers × concurrent loops of calls, with what came of them.
+type load struct {
+	ok, lost, other atomic.Int64
+	slowest         atomic.Int64 // ns past its deadline of the slowest call
+	mu              sync.Mutex
+	others          []error
+	lastOK          atomic.Int64 // unix ns of the latest success
+	stop            context.CancelFunc
+	wg              sync.WaitGroup
+}
+
+// run starts len(callers) × per loops that call echo until stopped.
+func runLoad(callers []*caller.Caller, per int) *load {
+	l := &load{}
+	ctx, stop := context.WithCancel(context.Background())
+	l.stop = stop
+	for _, c := range callers {
+		for range per {
+			l.wg.Go(func() {
+				for ctx.Err() == nil {
+					cctx, cancel := context.WithTimeout(context.Background(), callDeadline)
+					start := time.Now()
+					_, err := caller.Call[int, int](cctx, c, "echo", 7)
+					cancel()
+					if over := time.Since(start) - callDeadline; over > 0 && int64(over) > l.slowest.Load() {
+						l.slowest.Store(int64(over))
+					}
+					switch {
+					case err == nil:
+						l.ok.Add(1)
+						l.lastOK.Store(time.Now().UnixNano())
+					case errors.Is(err, rabibridge.ErrConnectionLost):
+						l.lost.Add(1) // retryable
+						time.Sleep(20 * time.Millisecond)
+					default:
+						l.other.Add(1)
+						l.mu.Lock()
+						if len(l.others) < 5 {
+							l.others = append(l.others, err)
+						}
+						l.mu.Unlock()
+						time.Sleep(20 * time.Millisecond)
+					}
+				}
+			})
+		}
+	}
+	return l
+}
+
+// waitServing waits until a call succeeds after since, and returns how long
+// that took.
+func (l *load) waitServing(t *testing.T, since time.Time, within time.Duration) time.Duration {
+	t.Helper()
+	deadline := since.Add(within)
+	for time.Now().Before(deadline) {
+		if last := time.Unix(0, l.lastOK.Load()); last.After(since) {
+			return last.Sub(since)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no successful call within %v of the broker's return", within)
+	return 0
+}
+
+func (l *load) finish(t *testing.T) {
+	t.Helper()
+	l.stop()
+	done := make(chan struct{})
+	go func() { l.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * callDeadline):
+		t.Fatal("calls still running long after their deadline: a call hangs")
+	}
+	t.Logf("calls: %d ok, %d connection lost (retryable), %d other", l.ok.Load(), l.lost.Load(), l.other.Load())
+	if l.other.Load() > 0 {
+		t.Errorf("%d calls failed with neither a result nor a retryable error, e.g. %v", l.other.Load(), l.others)
+	}
+	if over := time.Duration(l.slowest.Load()); over > time.Second {
+		t.Errorf("a call returned %v after its deadline", over)
+	}
+	if l.ok.Load() == 0 {
+		t.Error("no call succeeded")
+	}
+}
+
+// faultEnv is a worker and four callers on a node of the test's own, each on
+// its own connection.
+type faultEnv struct {
+	node    *testbroker.Node
+	conns   []*bridge.Conn
+	callers []*caller.Caller
+	states  chan bridge.State
+	stop    context.CancelFunc
+	served  chan error
+}
+
+func newFaultEnv(t *testing.T) *faultEnv {
+	node := testbroker.StartNode(t, testbroker.NodeOptions{})
+	e := &faultEnv{node: node, states: make(chan bridge.State, 1000)}
+	cfg := bridge.Config{
+		URL: node.URL(), ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second,
+		OnStateChange: func(s bridge.State, _ error) {
+			select {
+			case e.states <- s:
+			default:
+			}
+		},
+	}
+	dial := func() *bridge.Conn {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := bridge.Dial(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.conns = append(e.conns, conn)
+		return conn
+	}
+	reg := registry.New()
+	if err := registry.RegisterIn(reg, "echo", demo.Echo, registry.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	wconn := dial()
+	ctx, stop := context.WithCancel(context.Background())
+	e.stop, e.served = stop, make(chan error, 1)
+	go func() { e.served <- worker.New(wconn, reg, worker.Config{DrainTimeout: 5 * time.Second}).Serve(ctx) }()
+	for range 4 {
+		c, err := caller.New(dial(), caller.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.callers = append(e.callers, c)
+	}
+	return e
+}
+
+func (e *faultEnv) close(t *testing.T) {
+	e.stop()
+	select {
+	case err := <-e.served:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("worker did not stop")
+	}
+	for _, c := range e.callers {
+		c.Close()
+	}
+	for _, c := range e.conns {
+		c.Close()
+	}
+}
+
+// settledGoroutines waits for the goroutine count to fall to at most want.
+func settledGoroutines(want int) int {
+	n := runtime.NumGoroutine()
+	for i := 0; i < 100 && n > want; i++ {
+		time.Sleep(50 * time.Millisecond)
+		n = runtime.NumGoroutine()
+	}
+	return n
+}
+
+// TestBrokerRestartUnderLoad: 4 callers × 50 concurrent calls while the
+// node's app stops and starts, then while the whole node stops and starts.
+func TestBrokerRestartUnderLoad(t *testing.T) {
+	before := runtime.NumGoroutine()
+	e := newFaultEnv(t)
+	l := runLoad(e.callers, 50)
+	time.Sleep(time.Second)
+
+	for _, fault := range []struct {
+		name       string
+		down, back func() error
+	}{
+		{"stop_app", func() error { _, err := e.node.Ctl("stop_app"); return err },
+			func() error { _, err := e.node.Ctl("start_app"); return err }},
+		{"node stop", func() error { e.node.Stop(); return nil }, e.node.Start},
+	} {
+		okBefore := l.ok.Load()
+		if err := fault.down(); err != nil {
+			t.Fatalf("%s: %v", fault.name, err)
+		}
+		time.Sleep(2 * time.Second) // calls meet a broker that is gone
+		if err := fault.back(); err != nil {
+			t.Fatalf("%s: bringing it back: %v", fault.name, err)
+		}
+		back := time.Now()
+		took := l.waitServing(t, back, 10*time.Second)
+		t.Logf("%s: serving again %v after the broker's return (%d calls before)", fault.name, took.Round(time.Millisecond), okBefore)
+		time.Sleep(time.Second)
+	}
+	l.finish(t)
+	e.close(t)
+	if after := settledGoroutines(before + 5); after > before+5 {
+		t.Errorf("goroutines: %d before, %d after the run", before, after)
+	}
+}
+
+// TestConnectionsClosedByBroker: the broker force-closes every connection
+// (rabbitmqctl close_all_connections) under load.
+func TestConnectionsClosedByBroker(t *testing.T) {
+	before := runtime.NumGoroutine()
+	e := newFaultEnv(t)
+	l := runLoad(e.callers, 50)
+	time.Sleep(time.Second)
+	for i := range 2 {
+		if _, err := e.node.Ctl("close_all_connections", fmt.Sprintf("fault test %d", i)); err != nil {
+			t.Fatal(err)
+		}
+		took := l.waitServing(t, time.Now(), 10*time.Second)
+		t.Logf("serving again %v after the connections were closed", took.Round(time.Millisecond))
+		time.Sleep(time.Second)
+	}
+	l.finish(t)
+	lostSeen := false
+	for len(e.states) > 0 {
+		if <-e.states == bridge.StateDisconnected {
+			lostSeen = true
+		}
+	}
+	if !lostSeen {
+		t.Error("OnStateChange never reported the loss")
+	}
+	e.close(t)
+	if after := settledGoroutines(before + 5); after > before+5 {
+		t.Errorf("goroutines: %d before, %d after the run", before, after)
+	}
+}
