@@ -49,12 +49,12 @@ type Config struct {
 // Caller makes calls on a connection. It is safe for concurrent use; make
 // one per connection and share it.
 type Caller struct {
-	cfg    Config
-	log    *slog.Logger
-	req    bridge.Requester
-	reply  string
-	ctype  string
-	cid    atomic.Uint64
+	cfg      Config
+	log      *slog.Logger
+	req      bridge.Requester
+	reply    string
+	ctype    string
+	cid      atomic.Uint64
 	routesMu sync.RWMutex
 	routes   map[string]*route // by function name
 
