@@ -2,19 +2,16 @@ package worker_test
 
 import (
 	"context"
-	"fmt"
-	"sync/atomic"
 	"testing"
 
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/internal/suite"
 )
 
-var brokers atomic.Int64
-
-// memDial dials a fresh in-process broker for each test.
+// memDial dials the in-process broker of the test: one per test, shared by
+// the test's connections.
 func memDial(t *testing.T) *bridge.Conn {
-	conn, err := bridge.Dial(context.Background(), bridge.Config{URL: fmt.Sprintf("mem://suite-%d", brokers.Add(1))})
+	conn, err := bridge.Dial(context.Background(), bridge.Config{URL: "mem://" + t.Name()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,6 +59,7 @@ type Worker struct {
 	// one starts only when none is idle, so each keeps its grown stack.
 	jobs     chan job
 	stopping chan struct{}
+	ready    chan struct{}
 }
 
 type job struct {
@@ -89,7 +90,7 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 	if log == nil {
 		log = conn.Logger()
 	}
-	return &Worker{conn: conn, reg: reg, cfg: cfg, log: log, jobs: make(chan job), stopping: make(chan struct{})}
+	return &Worker{conn: conn, reg: reg, cfg: cfg, log: log, jobs: make(chan job), stopping: make(chan struct{}), ready: make(chan struct{})}
 }
 
 // function is a registered function as the worker serves it, resolved once.
@@ -164,6 +165,7 @@ func (w *Worker) Serve(ctx context.Context) error {
 		subs = append(subs, running{e.Name(), sub})
 	}
 	w.log.Info("worker serving", "functions", len(subs))
+	close(w.ready)
 
 	ended := make(chan string, len(subs))
 	stop := make(chan struct{})
@@ -210,6 +212,10 @@ func (w *Worker) loop(base context.Context, j job) {
 		}
 	}
 }
+
+// Ready is closed once Serve consumes the queue of every function: from
+// then on calls reach this worker. It stays open when Serve fails to start.
+func (w *Worker) Ready() <-chan struct{} { return w.ready }
 
 func (w *Worker) begin() {
 	w.mu.Lock()

@@ -42,6 +42,8 @@ func Run(t *testing.T, dial Dialer) {
 		{"QueueFull", QueueFull},
 		{"Deadline", Deadline},
 		{"TTL", TTL},
+		{"ExpiredCall", ExpiredCall},
+		{"Redelivery", Redelivery},
 		{"Concurrent", Concurrent},
 		{"Compression", Compression},
 		{"MalformedCall", MalformedCall},
@@ -95,36 +97,12 @@ func (e *env) serve(cfg worker.Config) {
 	w := worker.New(e.conn, e.reg, cfg)
 	go func() { e.served <- w.Serve(ctx) }()
 	e.t.Cleanup(func() { e.shutdown() })
-	e.waitServing()
-}
-
-// waitServing waits until every function answers (a call that finds no
-// queue is retried).
-func (e *env) waitServing() {
-	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, en := range e.reg.Entries() {
-		c := e.c
-		if en.Options().Kind == registry.Sync {
-			sc, err := caller.New(e.conn, caller.Config{Kind: string(registry.Sync)})
-			if err != nil {
-				e.t.Fatal(err)
-			}
-			defer sc.Close()
-			c = sc
-		}
-		for {
-			// An invalid call: answered by the worker without running the handler.
-			_, err := c.Invoke(ctx, en.Name(), []any{"ping"}, map[string]any{"__ping__": 1})
-			if !errors.Is(err, rabibridge.ErrNoSuchFunction) {
-				break
-			}
-			if ctx.Err() != nil {
-				e.t.Fatalf("%s is not served after 10s", en.Name())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+	select {
+	case <-w.Ready():
+	case err := <-e.served:
+		e.t.Fatalf("Serve: %v", err)
+	case <-time.After(10 * time.Second):
+		e.t.Fatal("worker not serving after 10s")
 	}
 }
 
@@ -450,6 +428,81 @@ func TTL(t *testing.T, dial Dialer) {
 		t.Fatalf("call %d ran after its TTL", n)
 	default:
 	}
+}
+
+// ExpiredCall checks that a call whose caller's deadline passed while it
+// waited in the queue never runs.
+func ExpiredCall(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	b := newBlocker()
+	register(e, "exp", b.handle, registry.Options{FetchSize: 1})
+	e.serve(worker.Config{})
+	ctx := timeout(t, 20*time.Second)
+	first := make(chan error, 1)
+	go func() { _, err := caller.Call[int, int](ctx, e.c, e.name("exp"), 1); first <- err }()
+	<-b.started
+	sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	_, err := caller.Call[int, int](sctx, e.c, e.name("exp"), 2)
+	is.True(errors.Is(err, context.DeadlineExceeded))
+	time.Sleep(200 * time.Millisecond) // call 2 is dead in the queue now
+	close(b.release)
+	is.NoErr(<-first)
+	// A later call runs: the worker took call 2 off the queue and skipped it.
+	go func() { _, err := caller.Call[int, int](ctx, e.c, e.name("exp"), 3); first <- err }()
+	is.NoErr(<-first)
+	is.Equal(<-b.started, 3) // call 2 never started
+}
+
+// Redelivery kills a worker's connection mid-call: another worker gets the
+// call, sees that it is a redelivery, and the caller gets its answer.
+func Redelivery(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	started := make(chan worker.Info, 10)
+	register(e, "job", func(ctx context.Context, n int) (string, error) {
+		info, _ := worker.InfoFrom(ctx)
+		started <- info
+		<-ctx.Done() // worker A never finishes
+		return "", ctx.Err()
+	}, registry.Options{})
+	connA := dial(t)
+	wctx, stopA := context.WithCancel(context.Background())
+	defer stopA()
+	doneA := make(chan error, 1)
+	wA := worker.New(connA, e.reg, worker.Config{DrainTimeout: 100 * time.Millisecond})
+	go func() { doneA <- wA.Serve(wctx) }()
+	<-wA.Ready()
+
+	ctx := timeout(t, 20*time.Second)
+	answer := make(chan string, 1)
+	go func() {
+		s, err := caller.Call[int, string](ctx, e.c, e.name("job"), 1)
+		if err != nil {
+			s = err.Error()
+		}
+		answer <- s
+	}()
+	first := <-started
+	is.True(!first.Redelivered)
+
+	regB := registry.New()
+	is.NoErr(registry.RegisterIn(regB, e.name("job"), func(ctx context.Context, n int) (string, error) {
+		info, _ := worker.InfoFrom(ctx)
+		started <- info
+		return "done by B", nil
+	}, registry.Options{}))
+	e2 := &env{t: t, conn: e.conn, reg: regB, prefix: e.prefix, c: e.c}
+	e2.serve(worker.Config{}) // B consumes too: the queue outlives A
+
+	connA.Close() // worker A dies with the call unacknowledged
+	is.Equal(<-answer, "done by B")
+	again := <-started
+	is.True(again.Redelivered) // the handler can tell
+	is.Equal(again.CorrelationID, first.CorrelationID)
+	stopA()
+	<-doneA
 }
 
 // Concurrent makes 1,000 calls at once.
