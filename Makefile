@@ -3,16 +3,17 @@ GO       ?= go
 PKGS     ?= ./...
 FUZZTIME ?= 60s
 
-.PHONY: demo test unit broker bench lint fuzz
+.PHONY: demo test unit broker bench lint fuzz fuzz-short
 
 ## demo: serve the demo functions and call each once (RabbitMQ if one answers, else in-process)
 demo:
 	$(GO) run ./cmd/rabibridge demo
 
-## test: every test, with the race detector, against a real broker (started or installed if needed)
+## test: every test, with the race detector, against a real broker (started or installed if needed), and each fuzz target briefly
 test: broker
 	$(GO) vet $(PKGS)
 	$(GO) test -race -timeout 20m $(PKGS)
+	@$(MAKE) --no-print-directory fuzz-short
 
 ## unit: the tests without making sure of a broker (integration tests skip without one)
 unit:
@@ -31,8 +32,12 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt wants to change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-## fuzz: each fuzz target for $(FUZZTIME)
+FUZZ_TARGETS = FuzzDecodeRequest FuzzDecodeReply FuzzDecompress
+
+## fuzz: each fuzz target of the network decoders for $(FUZZTIME)
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./codec
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeReply$$' -fuzztime $(FUZZTIME) ./codec
-	$(GO) test -run '^$$' -fuzz '^FuzzDecompress$$' -fuzztime $(FUZZTIME) ./codec
+	@for f in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./codec || exit 1; done
+
+## fuzz-short: each fuzz target for 5s (part of make test)
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=5s

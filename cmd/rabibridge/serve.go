@@ -33,9 +33,16 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := demo.Register(reg, opts); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "serving %v until SIGINT or SIGTERM\n", demo.Names)
 	w := worker.New(conn, reg, worker.Config{DrainTimeout: *drain, Logger: logger(stderr, cfg.App.LogLevel)})
-	if err := w.Serve(ctx); err != nil {
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(ctx) }()
+	select {
+	case <-w.Ready():
+		fmt.Fprintf(stdout, "serving %v until SIGINT or SIGTERM\n", demo.Names)
+	case err := <-served:
+		return err
+	}
+	if err := <-served; err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "drained")
