@@ -39,6 +39,11 @@ type Config struct {
 	// they did not finish go back to the queue. Zero means
 	// DefaultDrainTimeout.
 	DrainTimeout time.Duration
+	// Consumers is how many consumers (each its own channel, with the
+	// function's FetchSize as prefetch) each function's queue gets; zero
+	// means 1. More consumers spread one queue's deliveries over more
+	// channels.
+	Consumers int
 	// Logger receives the worker's log lines; nil means the connection's.
 	Logger *slog.Logger
 }

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/caller"
+	"github.com/rabibridge/rabibridge/internal/benchfloor"
+	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/internal/loadgen"
+	"github.com/rabibridge/rabibridge/registry"
+	"github.com/rabibridge/rabibridge/worker"
+)
+
+// benchReport is what `rabibridge bench --json` prints.
+type benchReport struct {
+	Fn      string           `json:"fn"`
+	Size    int              `json:"size"`
+	Broker  string           `json:"broker"`
+	Results []loadgen.Result `json:"results"`
+	Floor   []loadgen.Result `json:"floor,omitempty"`
+	// Ratios are rabibridge / floor, per concurrency.
+	Ratios []benchRatio `json:"ratios,omitempty"`
+}
+
+type benchRatio struct {
+	Concurrency int     `json:"concurrency"`
+	CallsPerSec float64 `json:"calls_per_sec"`
+	P50         float64 `json:"p50"`
+	P99         float64 `json:"p99"`
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("bench", stderr)
+	var cf connFlags
+	cf.register(fs)
+	fn := fs.String("fn", "echo", "function to call; it gets one argument of --size bytes")
+	conc := fs.String("concurrency", "1,64", "concurrent callers; a comma-separated list runs each in turn")
+	duration := fs.Duration("duration", 10*time.Second, "how long each concurrency is measured")
+	warmup := fs.Duration("warmup", time.Second, "calls made before measuring each concurrency")
+	size := fs.Int("size", 16, "bytes of the argument")
+	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	plotFile := fs.String("plot", "", "write a chart of throughput and latency over concurrency (.png or .svg)")
+	serve := fs.Bool("serve", false, "serve the demo functions in this process (else a worker, e.g. serve-demo, must serve --fn)")
+	floor := fs.Bool("floor", false, "also measure the raw amqp091-go floor with the same guarantees, and print the ratios")
+	fetch := fs.Int("fetch-size", 0, "with --serve: FetchSize of the demo functions")
+	consumers := fs.Int("consumers", 0, "with --serve: consumers (channels) per queue")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	levels, err := parseInts(*conc)
+	if err != nil {
+		return usageError("--concurrency: %v", err)
+	}
+	conn, cfg, err := cf.dial(ctx, os.Getenv, stderr, "WARNING")
+	if err != nil {
+		return &exitError{code: exitUnavailable, err: err}
+	}
+	defer conn.Close()
+	name := *fn
+	if *serve {
+		// The worker gets a connection of its own, as a worker process
+		// would have.
+		wconn, err := bridge.Dial(ctx, cfg)
+		if err != nil {
+			return &exitError{code: exitUnavailable, err: err}
+		}
+		defer wconn.Close()
+		stop, prefixed, err := serveForBench(ctx, wconn, name, *fetch, *consumers)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		name = prefixed
+	}
+	c, err := caller.New(conn, caller.Config{})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	payload := make([]byte, *size)
+	for i := range payload {
+		payload[i] = byte('a' + i%26)
+	}
+	rep := benchReport{Fn: *fn, Size: *size, Broker: redactURL(cfg.URL)}
+	progress := progressLine(stderr)
+	opts := func(n int) loadgen.Options {
+		return loadgen.Options{Concurrency: n, Duration: *duration, Warmup: *warmup, Progress: progress(n)}
+	}
+	for _, n := range levels {
+		rep.Results = append(rep.Results, loadgen.Run(ctx, opts(n), func(ctx context.Context) error {
+			_, err := caller.Call[[]byte, []byte](ctx, c, name, payload)
+			return err
+		}))
+	}
+	if *floor {
+		if rep.Floor, err = runFloor(ctx, cfg.URL, levels, max(*fetch, registry.DefaultFetchSize), payload, opts); err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+		for i, f := range rep.Floor {
+			r := rep.Results[i]
+			rep.Ratios = append(rep.Ratios, benchRatio{Concurrency: r.Concurrency,
+				CallsPerSec: r.CallsPerSec / f.CallsPerSec, P50: r.P50ms / f.P50ms, P99: r.P99ms / f.P99ms})
+		}
+	}
+	if *plotFile != "" {
+		if err := plotBench(*plotFile, rep); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printBench(stdout, rep, *duration)
+	return nil
+}
+
+// serveForBench serves the demo functions under a prefix of their own on
+// conn, and returns the name to call fn by.
+func serveForBench(ctx context.Context, conn *bridge.Conn, fn string, fetch, consumers int) (stop func(), name string, err error) {
+	prefix := fmt.Sprintf("bench%06x_", rand.Uint32()&0xffffff)
+	reg := registry.New()
+	opts := registry.Options{FetchSize: fetch}
+	for _, err := range []error{
+		registry.RegisterIn(reg, prefix+"echo", demo.Echo, opts),
+		registry.RegisterIn(reg, prefix+"add", demo.Add, opts),
+		registry.RegisterIn(reg, prefix+"sleep", demo.Sleep, opts),
+	} {
+		if err != nil {
+			return nil, "", err
+		}
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	w := worker.New(conn, reg, worker.Config{Consumers: consumers})
+	done := make(chan error, 1)
+	go func() { done <- w.Serve(sctx) }()
+	select {
+	case <-w.Ready():
+	case err := <-done:
+		cancel()
+		return nil, "", err
+	}
+	return func() { cancel(); <-done }, prefix + fn, nil
+}
+
+// runFloor measures the raw floor at each concurrency.
+func runFloor(ctx context.Context, url string, levels []int, prefetch int, payload []byte, opts func(int) loadgen.Options) ([]loadgen.Result, error) {
+	if !strings.HasPrefix(url, "amqp") {
+		return nil, fmt.Errorf("the floor needs RabbitMQ, not %s", url)
+	}
+	srv, err := benchfloor.Serve(url, prefetch)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	cl, err := benchfloor.Dial(url)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	var out []loadgen.Result
+	for _, n := range levels {
+		out = append(out, loadgen.Run(ctx, opts(n), func(ctx context.Context) error {
+			_, err := cl.Call(ctx, srv.Key, payload)
+			return err
+		}))
+	}
+	return out, nil
+}
+
+// progressLine returns the progress reporter for concurrency n: a line
+// rewritten in place on a terminal, nothing elsewhere.
+func progressLine(w io.Writer) func(n int) func(loadgen.Progress) {
+	if !isTerminal(w) {
+		return func(int) func(loadgen.Progress) { return nil }
+	}
+	return func(n int) func(loadgen.Progress) {
+		return func(p loadgen.Progress) {
+			fmt.Fprintf(w, "\r  concurrency %d: %5.1fs  %d calls  %.0f calls/s  %d errors   ",
+				n, p.Elapsed.Seconds(), p.Calls, p.CallsPerSec, p.Errors)
+		}
+	}
+}
+
+func printBench(w io.Writer, rep benchReport, d time.Duration) {
+	fmt.Fprintf(w, "\rrabibridge bench: %s, %d B, %v per concurrency, %s\n", rep.Fn, rep.Size, d, rep.Broker)
+	table := func(title string, rs []loadgen.Result) {
+		fmt.Fprintf(w, "%s\n  %-12s %10s %8s %8s %8s  %s\n", title, "concurrency", "calls/s", "p50 ms", "p90 ms", "p99 ms", "errors")
+		for _, r := range rs {
+			errs := "-"
+			if len(r.Errors) > 0 {
+				b, _ := json.Marshal(r.Errors)
+				errs = string(b)
+			}
+			fmt.Fprintf(w, "  %-12d %10.0f %8.3f %8.3f %8.3f  %s\n", r.Concurrency, r.CallsPerSec, r.P50ms, r.P90ms, r.P99ms, errs)
+		}
+	}
+	table("rabibridge", rep.Results)
+	if len(rep.Floor) > 0 {
+		table("floor (raw amqp091-go, same guarantees)", rep.Floor)
+		fmt.Fprintf(w, "ratio rabibridge / floor\n  %-12s %10s %8s %8s\n", "concurrency", "calls/s", "p50", "p99")
+		for _, r := range rep.Ratios {
+			fmt.Fprintf(w, "  %-12d %9.2fx %7.2fx %7.2fx\n", r.Concurrency, r.CallsPerSec, r.P50, r.P99)
+		}
+	}
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive whole number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// isTerminal reports whether w is a character device other than /dev/null.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(fi, null)
+}

@@ -1,0 +1,181 @@
+// Package loadgen drives calls from concurrent loops for a while and
+// reports throughput, latency percentiles and errors by kind. The CLI's
+// bench command and the benchmark harness use it for rabibridge and for the
+// raw floor alike, so both are measured the same way.
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rabibridge/rabibridge"
+)
+
+// Options configure a run.
+type Options struct {
+	// Concurrency is the number of loops calling at once; zero means 1.
+	Concurrency int
+	// Duration is how long calls are counted; zero means 10s.
+	Duration time.Duration
+	// Warmup is how long calls are made before counting starts.
+	Warmup time.Duration
+	// Timeout bounds each call; zero means 10s.
+	Timeout time.Duration
+	// Progress, when set, is called about twice a second with the run so far.
+	Progress func(Progress)
+}
+
+// Progress is a run so far.
+type Progress struct {
+	Elapsed     time.Duration
+	Calls       int64
+	Errors      int64
+	CallsPerSec float64
+}
+
+// Result is what a run measured.
+type Result struct {
+	Concurrency int              `json:"concurrency"`
+	Calls       int64            `json:"calls"`
+	Seconds     float64          `json:"seconds"`
+	CallsPerSec float64          `json:"calls_per_sec"`
+	P50ms       float64          `json:"p50_ms"`
+	P90ms       float64          `json:"p90_ms"`
+	P99ms       float64          `json:"p99_ms"`
+	Errors      map[string]int64 `json:"errors,omitempty"`
+}
+
+// Kind names the kind of a call's error, for Result.Errors.
+func Kind(err error) string {
+	var re *rabibridge.RemoteError
+	switch {
+	case errors.Is(err, rabibridge.ErrQueueFull):
+		return "queue_full"
+	case errors.Is(err, rabibridge.ErrNoSuchFunction):
+		return "no_such_function"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, rabibridge.ErrConnectionLost):
+		return "connection_lost"
+	case errors.As(err, &re):
+		return "remote_" + string(re.Code)
+	}
+	return "other"
+}
+
+// Run calls call from opts.Concurrency loops until opts.Duration has passed
+// after the warmup, or ctx ends.
+func Run(ctx context.Context, opts Options, call func(ctx context.Context) error) Result {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 1
+	}
+	if opts.Duration <= 0 {
+		opts.Duration = 10 * time.Second
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	var counting atomic.Bool
+	var calls, failed atomic.Int64
+	type loop struct {
+		lat  []time.Duration
+		errs map[string]int64
+	}
+	loops := make([]*loop, opts.Concurrency)
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	for i := range loops {
+		l := &loop{errs: map[string]int64{}}
+		loops[i] = l
+		wg.Go(func() {
+			for runCtx.Err() == nil {
+				cctx, cancel := context.WithTimeout(runCtx, opts.Timeout)
+				start := time.Now()
+				err := call(cctx)
+				d := time.Since(start)
+				cancel()
+				if !counting.Load() || runCtx.Err() != nil {
+					continue
+				}
+				calls.Add(1)
+				if err != nil {
+					failed.Add(1)
+					l.errs[Kind(err)]++
+					continue
+				}
+				l.lat = append(l.lat, d)
+			}
+		})
+	}
+	if !sleep(ctx, opts.Warmup) {
+		stop()
+	}
+	counting.Store(true)
+	start := time.Now()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	end := time.NewTimer(opts.Duration)
+	defer end.Stop()
+wait:
+	for {
+		select {
+		case <-tick.C:
+			if opts.Progress != nil {
+				el := time.Since(start)
+				opts.Progress(Progress{Elapsed: el, Calls: calls.Load(), Errors: failed.Load(),
+					CallsPerSec: float64(calls.Load()) / el.Seconds()})
+			}
+		case <-end.C:
+			break wait
+		case <-ctx.Done():
+			break wait
+		}
+	}
+	elapsed := time.Since(start)
+	counting.Store(false)
+	stop()
+	wg.Wait()
+
+	r := Result{Concurrency: opts.Concurrency, Calls: calls.Load(), Seconds: elapsed.Seconds()}
+	r.CallsPerSec = float64(r.Calls) / r.Seconds
+	var all []time.Duration
+	for _, l := range loops {
+		all = append(all, l.lat...)
+		for k, v := range l.errs {
+			if r.Errors == nil {
+				r.Errors = map[string]int64{}
+			}
+			r.Errors[k] += v
+		}
+	}
+	slices.Sort(all)
+	r.P50ms, r.P90ms, r.P99ms = pct(all, 0.50), pct(all, 0.90), pct(all, 0.99)
+	return r
+}
+
+func pct(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(p * float64(len(sorted)-1))
+	return float64(sorted[i]) / float64(time.Millisecond)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
