@@ -39,16 +39,20 @@ type amqpTransport struct {
 	ctx    context.Context // ends when the transport closes
 	cancel context.CancelFunc
 
+	live atomic.Pointer[amqp.Connection] // the connection while it is up: the lock-free fast path
+
 	mu        sync.Mutex
 	conn      *amqp.Connection // nil while disconnected
 	up        chan struct{}    // closed while connected
 	unblocked chan struct{}    // closed while the broker does not block the connection
+	blocked   atomic.Bool      // the fast path of waitUnblocked
 	blockedBy string
 	queues    map[string]Queue // declared, declared again on each new connection
 
 	replyMu   sync.Mutex
 	replyCh   *amqp.Channel // shared by all replies on one connection
 	replyConn *amqp.Connection
+	replyLive atomic.Pointer[amqp.Channel] // replyCh while it is usable
 
 	tags atomic.Uint64
 }
@@ -106,6 +110,8 @@ func (t *amqpTransport) dial(ctx context.Context) (*amqp.Connection, error) {
 func (t *amqpTransport) setConn(c *amqp.Connection) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.live.Store(c)
+	t.blocked.Store(false)
 	t.conn = c
 	if t.up == nil {
 		t.up = make(chan struct{})
@@ -118,6 +124,9 @@ func (t *amqpTransport) setConn(c *amqp.Connection) {
 // current returns the live connection, waiting up to ctx for one while the
 // transport reconnects.
 func (t *amqpTransport) current(ctx context.Context) (*amqp.Connection, error) {
+	if c := t.live.Load(); c != nil && !c.IsClosed() {
+		return c, nil
+	}
 	for {
 		t.mu.Lock()
 		c, up := t.conn, t.up
@@ -148,6 +157,9 @@ func closedAfter(d time.Duration) <-chan struct{} {
 // waitUnblocked waits while the broker blocks the connection (a memory or
 // disk alarm), up to ctx.
 func (t *amqpTransport) waitUnblocked(ctx context.Context) error {
+	if !t.blocked.Load() {
+		return nil
+	}
 	t.mu.Lock()
 	ch, reason := t.unblocked, t.blockedBy
 	t.mu.Unlock()
@@ -170,10 +182,15 @@ func (t *amqpTransport) waitUnblocked(ctx context.Context) error {
 // ErrClosed, and the network errors it passes through) to
 // ErrConnectionLost.
 func lost(err error) error {
+	if err == nil {
+		return nil // before anything escapes: the common case
+	}
+	return lostErr(err)
+}
+
+func lostErr(err error) error {
 	var ne net.Error
 	switch {
-	case err == nil:
-		return nil
 	case errors.Is(err, amqp.ErrClosed), errors.As(err, &ne), errors.Is(err, io.EOF),
 		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return fmt.Errorf("bridge: %w: %w", rabibridge.ErrConnectionLost, err)
@@ -283,6 +300,9 @@ func (t *amqpTransport) reply(ctx context.Context, m Message) error {
 }
 
 func (t *amqpTransport) replyChannel(ctx context.Context) (*amqp.Channel, error) {
+	if ch := t.replyLive.Load(); ch != nil && !ch.IsClosed() {
+		return ch, nil
+	}
 	c, err := t.current(ctx)
 	if err != nil {
 		return nil, err
@@ -297,6 +317,7 @@ func (t *amqpTransport) replyChannel(ctx context.Context) (*amqp.Channel, error)
 		return nil, lost(err)
 	}
 	t.replyCh, t.replyConn = ch, c
+	t.replyLive.Store(ch)
 	return ch, nil
 }
 
@@ -305,6 +326,7 @@ func (t *amqpTransport) close() error {
 	t.mu.Lock()
 	c := t.conn
 	t.conn = nil
+	t.live.Store(nil)
 	t.mu.Unlock()
 	t.state(StateClosed, nil)
 	if c == nil {

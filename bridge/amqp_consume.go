@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -29,15 +30,92 @@ type amqpSub struct {
 	stopped   chan struct{} // closed when the attach loop has ended
 	done      chan struct{} // closed when the subscription is over
 	closeOnce sync.Once
+
+	outbox  chan outgoing  // replies and acks, in order, for the sender
+	pending sync.WaitGroup // items in the outbox and being sent
+	quit    chan struct{}  // ends the sender
+
+	replyCh *amqp.Channel // the subscription's reply channel, the sender's own
+}
+
+// outgoing is a reply to publish and the call to acknowledge after it.
+type outgoing struct {
+	m  Message
+	d  *Delivery
+	on chAcker
 }
 
 // chAcker acknowledges deliveries on the channel that delivered them: a tag
 // means nothing on another channel.
-type chAcker struct{ ch *amqp.Channel }
+type chAcker struct {
+	s  *amqpSub
+	ch *amqp.Channel
+}
 
 func (a chAcker) ack(tag uint64) error { return lost(a.ch.Ack(tag, false)) }
 func (a chAcker) nack(tag uint64, requeue bool) error {
 	return lost(a.ch.Nack(tag, false, requeue))
+}
+
+func (a chAcker) reply(d *Delivery, m Message) error {
+	select {
+	case <-a.s.quit:
+		return errClosed
+	default:
+	}
+	a.s.pending.Add(1)
+	a.s.outbox <- outgoing{m, d, a}
+	return nil
+}
+
+// send publishes the queued replies, each followed by its ack, from one
+// goroutine and on a reply channel of the subscription's own.
+func (s *amqpSub) send() {
+	for {
+		var o outgoing
+		select {
+		case o = <-s.outbox:
+		case <-s.quit:
+			return
+		}
+		s.sendOne(o)
+		s.pending.Done()
+	}
+}
+
+// sendOne publishes a reply and then acknowledges its call.
+func (s *amqpSub) sendOne(o outgoing) {
+	if err := s.publishReply(&s.replyCh, o.m); err != nil {
+		s.t.log.Warn("publishing a reply; the call goes back to its queue", "queue", s.queue, "correlation_id", o.m.CorrelationID, "error", err)
+		_ = o.on.nack(o.d.tag, true) // on a dead channel the broker requeues it anyway
+		return
+	}
+	_ = o.on.ack(o.d.tag) // fails only on a dead channel: the broker requeues the call
+}
+
+func (s *amqpSub) publishReply(replyCh **amqp.Channel, m Message) error {
+	ctx, cancel := context.WithTimeout(s.t.ctx, 10*time.Second)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		if err := s.t.waitUnblocked(ctx); err != nil {
+			return err
+		}
+		if *replyCh == nil || (*replyCh).IsClosed() {
+			c, err := s.t.current(ctx)
+			if err != nil {
+				return err
+			}
+			ch, err := c.Channel()
+			if err != nil {
+				return lost(err)
+			}
+			*replyCh = ch
+		}
+		err := (*replyCh).PublishWithContext(ctx, "", m.ReplyTo, false, false, publishing(m))
+		if err == nil || !errors.Is(err, amqp.ErrClosed) || attempt > 0 {
+			return lost(err)
+		}
+	}
 }
 
 func (t *amqpTransport) consume(ctx context.Context, queue string, prefetch int, h func(*Delivery)) (Subscription, error) {
@@ -45,8 +123,10 @@ func (t *amqpTransport) consume(ctx context.Context, queue string, prefetch int,
 		t: t, queue: queue, prefetch: prefetch, h: h,
 		tag:     "rabibridge-go-" + strconv.FormatUint(t.tags.Add(1), 10),
 		stopped: make(chan struct{}), done: make(chan struct{}),
+		outbox: make(chan outgoing, max(prefetch, 64)), quit: make(chan struct{}),
 	}
 	s.ctx, s.stop = context.WithCancel(t.ctx)
+	go s.send()
 	first := make(chan error, 1)
 	go s.run(ctx, first)
 	select {
@@ -99,7 +179,7 @@ func (s *amqpSub) run(startCtx context.Context, first chan<- error) {
 			continue
 		}
 		b.reset()
-		acker := chAcker{ch}
+		acker := chAcker{s, ch}
 		for d := range deliveries {
 			s.h(&Delivery{Message: message(d), Redelivered: d.Redelivered, acker: acker, tag: d.DeliveryTag})
 		}
@@ -160,7 +240,17 @@ func (s *amqpSub) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.Deliver
 	return ch, deliveries, nil
 }
 
-func (s *amqpSub) end() { s.closeOnce.Do(func() { close(s.done) }) }
+// end marks the subscription over from the inside (its queue is gone): the
+// sender stops once what is queued is sent.
+func (s *amqpSub) end() {
+	s.closeOnce.Do(func() {
+		go func() {
+			s.pending.Wait()
+			close(s.quit)
+		}()
+		close(s.done)
+	})
+}
 
 // Cancel stops deliveries and waits until no delivery is being handed to h.
 func (s *amqpSub) Cancel() error {
@@ -179,10 +269,16 @@ func (s *amqpSub) Cancel() error {
 	return err
 }
 
-// Close cancels and closes the channel: the broker requeues what was
-// delivered and not acknowledged.
+// Close cancels, publishes the replies queued so far (each followed by its
+// ack), and closes the channel: the broker requeues what was delivered and
+// not acknowledged.
 func (s *amqpSub) Close() error {
 	err := s.Cancel()
+	s.closeOnce.Do(func() {
+		s.pending.Wait()
+		close(s.quit)
+		close(s.done)
+	})
 	s.mu.Lock()
 	ch := s.ch
 	s.ch = nil
@@ -192,7 +288,6 @@ func (s *amqpSub) Close() error {
 			err = cerr
 		}
 	}
-	s.end()
 	return err
 }
 

@@ -22,6 +22,8 @@ type amqpRequester struct {
 	stop   context.CancelFunc
 	closed atomic.Bool
 
+	live atomic.Pointer[amqp.Channel] // ch, for the lock-free fast path
+
 	mu sync.Mutex
 	ch *amqp.Channel // nil between attachments
 	up chan struct{} // closed while ch is usable
@@ -70,8 +72,7 @@ func (r *amqpRequester) run(first chan<- error) {
 		}
 		b.reset()
 		for d := range replies {
-			m := message(d)
-			r.h.Reply(&m)
+			r.h.Reply(message(d))
 		}
 		// The channel ended: the calls in flight on it get no reply.
 		cause := error(rabibridge.ErrConnectionLost)
@@ -127,6 +128,7 @@ func (r *amqpRequester) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.D
 	}()
 	r.mu.Lock()
 	r.ch = ch
+	r.live.Store(ch)
 	close(r.up)
 	r.mu.Unlock()
 	return ch, replies, closes, nil
@@ -137,6 +139,7 @@ func (r *amqpRequester) gone(ch *amqp.Channel) {
 	r.mu.Lock()
 	if ch != nil && r.ch == ch {
 		r.ch = nil
+		r.live.Store(nil)
 		r.up = make(chan struct{})
 	}
 	r.mu.Unlock()
@@ -144,6 +147,9 @@ func (r *amqpRequester) gone(ch *amqp.Channel) {
 
 // channel returns the current channel, waiting up to ctx for one.
 func (r *amqpRequester) channel(ctx context.Context) (*amqp.Channel, error) {
+	if ch := r.live.Load(); ch != nil {
+		return ch, nil
+	}
 	for {
 		r.mu.Lock()
 		ch, up := r.ch, r.up

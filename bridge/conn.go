@@ -137,7 +137,7 @@ type Requester interface {
 // called from the transport's goroutines and must not block.
 type ReplyHandler interface {
 	// Reply receives a reply.
-	Reply(m *Message)
+	Reply(m Message)
 	// Returned receives the correlation id of a call the broker could not
 	// route: no function queue is bound to its key.
 	Returned(correlationID string)

@@ -275,6 +275,14 @@ func (s *memSub) ack(tag uint64) error {
 	return nil
 }
 
+func (s *memSub) reply(d *Delivery, m Message) error {
+	if err := s.t.reply(context.Background(), m); err != nil {
+		s.nack(d.tag, true)
+		return err
+	}
+	return s.ack(d.tag)
+}
+
 func (s *memSub) nack(tag uint64, requeue bool) error {
 	q := s.q
 	q.mu.Lock()
@@ -353,7 +361,7 @@ func (t *memTransport) reply(ctx context.Context, m Message) error {
 	h := t.b.replies[m.ReplyTo]
 	t.b.mu.RUnlock()
 	if h != nil {
-		h.Reply(&m)
+		h.Reply(m)
 	}
 	return nil
 }

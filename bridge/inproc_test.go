@@ -15,7 +15,7 @@ import (
 
 type discard struct{}
 
-func (discard) Reply(*bridge.Message) {}
+func (discard) Reply(bridge.Message) {}
 func (discard) Returned(string)       {}
 func (discard) Lost(error)            {}
 

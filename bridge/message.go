@@ -48,25 +48,50 @@ type Delivery struct {
 type acker interface {
 	ack(tag uint64) error
 	nack(tag uint64, requeue bool) error
+	reply(d *Delivery, m Message) error
 }
 
 // Ack acknowledges the delivery: the broker forgets the call.
 func (d *Delivery) Ack() error { return d.acker.ack(d.tag) }
 
+// Reply publishes m to the call's reply address (m.ReplyTo and
+// m.CorrelationID are set from the call) and then acknowledges the call:
+// never the other way round, so a call is not forgotten before its reply
+// is out. If the reply cannot be published the call goes back to the queue.
+//
+// On RabbitMQ, Reply queues both steps to the subscription, which publishes
+// replies and acknowledgements from one goroutine (so concurrent handlers
+// do not contend for the channel), and returns at once; closing the
+// subscription first publishes what is queued.
+func (d *Delivery) Reply(m Message) error {
+	m.ReplyTo, m.CorrelationID = d.ReplyTo, d.CorrelationID
+	return d.acker.reply(d, m)
+}
+
 // Nack gives the delivery back: to the queue when requeue is true, so that
 // another consumer takes it, and to nowhere otherwise.
 func (d *Delivery) Nack(requeue bool) error { return d.acker.nack(d.tag, requeue) }
 
-// NewDelivery returns a delivery of m whose Ack and Nack call the given
-// functions; nil functions do nothing. It is for tests of code that handles
-// deliveries.
-func NewDelivery(m Message, ack func() error, nack func(requeue bool) error) *Delivery {
-	return &Delivery{Message: m, acker: funcAcker{ack, nack}}
+// NewDelivery returns a delivery of m whose Ack, Nack and Reply call the
+// given functions (Reply: reply, then ack); nil functions do nothing. It is
+// for tests of code that handles deliveries.
+func NewDelivery(m Message, ack func() error, nack func(requeue bool) error, reply func(Message) error) *Delivery {
+	return &Delivery{Message: m, acker: funcAcker{ack, nack, reply}}
 }
 
 type funcAcker struct {
 	a func() error
 	n func(bool) error
+	r func(Message) error
+}
+
+func (f funcAcker) reply(d *Delivery, m Message) error {
+	if f.r != nil {
+		if err := f.r(m); err != nil {
+			return err
+		}
+	}
+	return f.ack(d.tag)
 }
 
 func (f funcAcker) ack(uint64) error {

@@ -105,6 +105,7 @@ func (t *amqpTransport) watch(c *amqp.Connection) {
 	t.mu.Lock()
 	if t.conn == c {
 		t.conn = nil
+		t.live.Store(nil)
 		t.up = make(chan struct{})
 	}
 	t.mu.Unlock()
@@ -128,11 +129,13 @@ func (t *amqpTransport) setBlocked(c *amqp.Connection, b amqp.Blocking) {
 	case <-t.unblocked: // not blocked now
 		if b.Active {
 			t.unblocked, t.blockedBy = make(chan struct{}), b.Reason
+			t.blocked.Store(true)
 			t.log.Warn("broker blocks the connection", "reason", b.Reason)
 		}
 	default:
 		if !b.Active {
 			close(t.unblocked)
+			t.blocked.Store(false)
 			t.log.Info("broker unblocks the connection")
 		}
 	}

@@ -134,7 +134,7 @@ type call struct {
 }
 
 type result struct {
-	msg *bridge.Message
+	msg bridge.Message
 	err error
 }
 
@@ -237,7 +237,7 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, out an
 		return fmt.Errorf("caller: %s: %w", name, r.err)
 	}
 	rt.lastOK.Store(time.Now().UnixNano())
-	return c.decode(name, r.msg, out)
+	return c.decode(name, &r.msg, out)
 }
 
 // forget removes a call that will not wait for its reply, and recycles it
@@ -281,7 +281,7 @@ func (c *Caller) route(name string) *route {
 }
 
 // decode turns a reply into the result in out, or the remote error.
-func (c *Caller) decode(name string, m *bridge.Message, out any) error {
+func (c *Caller) decode(name string, m *bridge.Message, out any) error { // m: no copy of the result
 	cc := c.cfg.Codec
 	if m.ContentType != "" {
 		if byType, ok := codec.ByContentType(m.ContentType); ok {
@@ -326,7 +326,7 @@ func (h *handler) complete(cid string, r result) {
 	p.done <- r
 }
 
-func (h *handler) Reply(m *bridge.Message) { h.complete(m.CorrelationID, result{msg: m}) }
+func (h *handler) Reply(m bridge.Message) { h.complete(m.CorrelationID, result{msg: m}) }
 
 func (h *handler) Returned(cid string) { h.complete(cid, result{err: rabibridge.ErrNoSuchFunction}) }
 

@@ -102,10 +102,16 @@ func DecodeReply(c Codec, body []byte) (ok bool, result []byte, message string, 
 	if err := pair(c, body, &parts); err != nil {
 		return false, nil, "", fmt.Errorf("codec: reply: %w", err)
 	}
-	var code int
 	if p := parts[0]; len(p) == 1 && (c == Msgpack && p[0] == 0 || c == JSON && p[0] == '0') {
 		return true, parts[1], "", nil // the common case, without a decoder
 	}
+	return decodeReplySlow(c, parts)
+}
+
+// decodeReplySlow reads a reply that is not the plain success [0, result]:
+// apart, so that its decoding targets do not escape on the common path.
+func decodeReplySlow(c Codec, parts [2][]byte) (ok bool, result []byte, message string, err error) {
+	var code int
 	if err := c.Unmarshal(parts[0], &code); err != nil {
 		return false, nil, "", fmt.Errorf("codec: reply code: %w", err)
 	}
@@ -126,13 +132,13 @@ func DecodeReply(c Codec, body []byte) (ok bool, result []byte, message string, 
 // pair splits a two-element array. The msgpack case avoids the interface
 // call so that nothing escapes to the heap.
 func pair(c Codec, body []byte, parts *[2][]byte) error {
-	var buf [2][]byte
 	var els [][]byte
 	var err error
 	if m, ok := c.(msgpackCodec); ok {
+		var buf [2][]byte // stays on the stack: a static call
 		els, err = m.elements(buf[:0], body)
 	} else {
-		els, err = c.elements(buf[:0], body)
+		els, err = c.elements(nil, body)
 	}
 	if err != nil {
 		return err

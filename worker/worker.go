@@ -319,7 +319,7 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 	}
 	start := time.Now()
 	out, err := w.run(base, f, c, d)
-	reply := bridge.Message{CorrelationID: d.CorrelationID, ReplyTo: d.ReplyTo, ContentType: c.ContentType()}
+	reply := bridge.Message{ContentType: c.ContentType()}
 	if err != nil {
 		re := remote(err)
 		reply.Body = codec.AppendErrorReply(c, nil, re.Message)
@@ -336,15 +336,15 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 	} else {
 		reply.Body = codec.Compress(out, w.cfg.CompressThreshold)
 	}
-	if err := w.conn.Reply(base, reply); err != nil {
-		// Not acknowledged: the call goes back to the queue, so another
-		// worker (or this one, reconnected) answers it.
-		w.log.Error("publishing a reply", "function", f.name, "correlation_id", d.CorrelationID, "error", err)
-		d.Nack(true)
+	if !d.Deadline.IsZero() && time.Now().After(d.Deadline) {
+		d.Ack() // nobody waits for the reply any more
 		return
 	}
-	if err := d.Ack(); err != nil {
-		w.log.Warn("acknowledging a call", "function", f.name, "correlation_id", d.CorrelationID, "error", err)
+	// The reply, then the ack; if the reply cannot be published the call
+	// goes back to the queue, so another worker (or this one, reconnected)
+	// answers it.
+	if err := d.Reply(reply); err != nil {
+		w.log.Error("publishing a reply", "function", f.name, "correlation_id", d.CorrelationID, "error", err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ type benchRatio struct {
 	CallsPerSec float64 `json:"calls_per_sec"`
 	P50         float64 `json:"p50"`
 	P99         float64 `json:"p99"`
+	CPU         float64 `json:"cpu"`
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -53,8 +55,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	floor := fs.Bool("floor", false, "also measure the raw amqp091-go floor with the same guarantees, and print the ratios")
 	fetch := fs.Int("fetch-size", 0, "with --serve: FetchSize of the demo functions")
 	consumers := fs.Int("consumers", 0, "with --serve: consumers (channels) per queue")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof)")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	levels, err := parseInts(*conc)
 	if err != nil {
@@ -108,7 +122,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		for i, f := range rep.Floor {
 			r := rep.Results[i]
 			rep.Ratios = append(rep.Ratios, benchRatio{Concurrency: r.Concurrency,
-				CallsPerSec: r.CallsPerSec / f.CallsPerSec, P50: r.P50ms / f.P50ms, P99: r.P99ms / f.P99ms})
+				CallsPerSec: r.CallsPerSec / f.CallsPerSec, P50: r.P50ms / f.P50ms, P99: r.P99ms / f.P99ms, CPU: r.CPUus / f.CPUus})
 		}
 	}
 	if *plotFile != "" {
@@ -195,22 +209,22 @@ func progressLine(w io.Writer) func(n int) func(loadgen.Progress) {
 func printBench(w io.Writer, rep benchReport, d time.Duration) {
 	fmt.Fprintf(w, "\rrabibridge bench: %s, %d B, %v per concurrency, %s\n", rep.Fn, rep.Size, d, rep.Broker)
 	table := func(title string, rs []loadgen.Result) {
-		fmt.Fprintf(w, "%s\n  %-12s %10s %8s %8s %8s  %s\n", title, "concurrency", "calls/s", "p50 ms", "p90 ms", "p99 ms", "errors")
+		fmt.Fprintf(w, "%s\n  %-12s %10s %8s %8s %8s %9s  %s\n", title, "concurrency", "calls/s", "p50 ms", "p90 ms", "p99 ms", "CPU µs", "errors")
 		for _, r := range rs {
 			errs := "-"
 			if len(r.Errors) > 0 {
 				b, _ := json.Marshal(r.Errors)
 				errs = string(b)
 			}
-			fmt.Fprintf(w, "  %-12d %10.0f %8.3f %8.3f %8.3f  %s\n", r.Concurrency, r.CallsPerSec, r.P50ms, r.P90ms, r.P99ms, errs)
+			fmt.Fprintf(w, "  %-12d %10.0f %8.3f %8.3f %8.3f %9.1f  %s\n", r.Concurrency, r.CallsPerSec, r.P50ms, r.P90ms, r.P99ms, r.CPUus, errs)
 		}
 	}
 	table("rabibridge", rep.Results)
 	if len(rep.Floor) > 0 {
 		table("floor (raw amqp091-go, same guarantees)", rep.Floor)
-		fmt.Fprintf(w, "ratio rabibridge / floor\n  %-12s %10s %8s %8s\n", "concurrency", "calls/s", "p50", "p99")
+		fmt.Fprintf(w, "ratio rabibridge / floor\n  %-12s %10s %8s %8s %8s\n", "concurrency", "calls/s", "p50", "p99", "CPU")
 		for _, r := range rep.Ratios {
-			fmt.Fprintf(w, "  %-12d %9.2fx %7.2fx %7.2fx\n", r.Concurrency, r.CallsPerSec, r.P50, r.P99)
+			fmt.Fprintf(w, "  %-12d %9.2fx %7.2fx %7.2fx %7.2fx\n", r.Concurrency, r.CallsPerSec, r.P50, r.P99, r.CPU)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rabibridge/rabibridge"
@@ -47,6 +48,10 @@ type Result struct {
 	P90ms       float64          `json:"p90_ms"`
 	P99ms       float64          `json:"p99_ms"`
 	Errors      map[string]int64 `json:"errors,omitempty"`
+	// CPUus is the CPU time this process spent per call, in microseconds
+	// (user and system, all goroutines): steadier than throughput on a
+	// shared machine, and the part of the cost the broker does not pay.
+	CPUus float64 `json:"cpu_us_per_call"`
 }
 
 // Kind names the kind of a call's error, for Result.Errors.
@@ -117,6 +122,7 @@ func Run(ctx context.Context, opts Options, call func(ctx context.Context) error
 	}
 	counting.Store(true)
 	start := time.Now()
+	cpu0 := cpuTime()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	end := time.NewTimer(opts.Duration)
@@ -137,12 +143,16 @@ wait:
 		}
 	}
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	counting.Store(false)
 	stop()
 	wg.Wait()
 
 	r := Result{Concurrency: opts.Concurrency, Calls: calls.Load(), Seconds: elapsed.Seconds()}
 	r.CallsPerSec = float64(r.Calls) / r.Seconds
+	if r.Calls > 0 {
+		r.CPUus = float64(cpu) / float64(time.Microsecond) / float64(r.Calls)
+	}
 	var all []time.Duration
 	for _, l := range loops {
 		all = append(all, l.lat...)
@@ -178,4 +188,13 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// cpuTime is the CPU time (user and system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -557,9 +557,9 @@ func Compression(t *testing.T, dial Dialer) {
 }
 
 // replies is a bridge.ReplyHandler that collects replies.
-type replies chan *bridge.Message
+type replies chan bridge.Message
 
-func (r replies) Reply(m *bridge.Message) { r <- m }
+func (r replies) Reply(m bridge.Message) { r <- m }
 func (r replies) Returned(string)         {}
 func (r replies) Lost(error)              {}
 
