@@ -16,8 +16,8 @@ import (
 type discard struct{}
 
 func (discard) Reply(bridge.Message) {}
-func (discard) Returned(string)       {}
-func (discard) Lost(error)            {}
+func (discard) Returned(string)      {}
+func (discard) Lost(error)           {}
 
 func dialMem(t *testing.T) *bridge.Conn {
 	t.Helper()

@@ -61,7 +61,7 @@ func TestHostileCalls(t *testing.T) {
 	is := is.New(t)
 	// Calls nobody could be answered are acknowledged and dropped.
 	for _, p := range []amqp.Publishing{
-		{Body: []byte{0x92, 0x90, 0x80}, CorrelationId: "1"},       // no reply_to
+		{Body: []byte{0x92, 0x90, 0x80}, CorrelationId: "1"},        // no reply_to
 		{Body: []byte{0x92, 0x90, 0x80}, ReplyTo: "amq.gen-nobody"}, // no correlation id
 	} {
 		is.NoErr(ch.PublishWithContext(context.Background(), "rpc", "async_"+prefix+"add", true, false, p))
