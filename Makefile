@@ -3,7 +3,7 @@ GO       ?= go
 PKGS     ?= ./...
 FUZZTIME ?= 60s
 
-.PHONY: demo test unit broker bench lint fuzz fuzz-short
+.PHONY: demo test unit broker bench lint fuzz fuzz-short soak
 
 ## demo: serve the demo functions and call each once (RabbitMQ if one answers, else in-process)
 demo:
@@ -23,9 +23,15 @@ unit:
 broker:
 	@scripts/broker.sh
 
-## bench: the benchmarks (figures go in docs/benchmarks.md)
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+## bench: the Go benchmarks, then rabibridge against the raw amqp091-go floor in one run (figures in docs/benchmarks.md)
+bench: broker
+	$(GO) test -run '^$$' -bench . -benchmem ./codec ./caller ./integration
+	$(GO) run ./cmd/rabibridge bench --serve --floor --concurrency 1,16,64 --size 16 --duration 10s
+	$(GO) run ./cmd/rabibridge bench --serve --floor --concurrency 1,4 --size 1048576 --compress-threshold -1 --duration 10s
+
+## soak: 2,000,000 calls, a tenth with deadlines that expire; goroutines and heap must come back
+soak: broker
+	SOAK_CALLS=2000000 $(GO) test -run '^TestSoak$$' -count=1 -v -timeout 60m ./integration
 
 ## lint: formatting and vet
 lint:

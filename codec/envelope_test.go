@@ -2,6 +2,7 @@ package codec_test
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"encoding/hex"
 	"errors"
 	"reflect"
@@ -185,6 +186,15 @@ func TestCompressionThreshold(t *testing.T) {
 		is.NoErr(err)
 		is.Equal(back, body)
 	}
+}
+
+func TestCompressKeepsIncompressible(t *testing.T) {
+	is := is.New(t)
+	rnd := make([]byte, 4096) // random bytes: no zstd frame is shorter
+	_, _ = crand.Read(rnd)
+	out := codec.Compress(rnd, 0)
+	is.True(!codec.Compressed(out))
+	is.Equal(out, rnd)
 }
 
 func TestDecodeLimits(t *testing.T) {

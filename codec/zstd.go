@@ -42,8 +42,9 @@ func zdec(limit int) (*zstd.Decoder, error) {
 }
 
 // Compress returns body compressed with zstd (level 3, one frame) when it is
-// longer than threshold bytes, and body itself otherwise. A negative threshold
-// turns compression off; zero means DefaultCompressThreshold.
+// longer than threshold bytes and compression makes it shorter, and body
+// itself otherwise. A negative threshold turns compression off; zero means
+// DefaultCompressThreshold.
 func Compress(body []byte, threshold int) []byte {
 	if threshold == 0 {
 		threshold = DefaultCompressThreshold
@@ -51,7 +52,11 @@ func Compress(body []byte, threshold int) []byte {
 	if threshold < 0 || len(body) <= threshold {
 		return body
 	}
-	return zenc().EncodeAll(body, make([]byte, 0, len(body)/2))
+	out := zenc().EncodeAll(body, make([]byte, 0, len(body)/2))
+	if len(out) >= len(body) {
+		return body // incompressible: send it as it is
+	}
+	return out
 }
 
 // Compressed reports whether body starts with the zstd frame magic.

@@ -16,8 +16,14 @@ import (
 	"github.com/rabibridge/rabibridge/registry"
 )
 
-// DefaultDrainTimeout bounds a drain when Config.DrainTimeout is zero.
-const DefaultDrainTimeout = 30 * time.Second
+// Defaults of Config.
+const (
+	// DefaultDrainTimeout bounds a drain when Config.DrainTimeout is zero.
+	DefaultDrainTimeout = 30 * time.Second
+	// DefaultIdleTimeout is how long an idle handler goroutine waits for a
+	// call when Config.IdleTimeout is zero.
+	DefaultIdleTimeout = 10 * time.Second
+)
 
 // Config configures a Worker. The zero value is useful.
 type Config struct {
@@ -39,6 +45,10 @@ type Config struct {
 	// they did not finish go back to the queue. Zero means
 	// DefaultDrainTimeout.
 	DrainTimeout time.Duration
+	// IdleTimeout is how long a handler goroutine waits for another call
+	// before it exits; zero means DefaultIdleTimeout. Goroutines are reused
+	// while calls keep coming, so their stacks stay grown.
+	IdleTimeout time.Duration
 	// Consumers is how many consumers (each its own channel, with the
 	// function's FetchSize as prefetch) each function's queue gets; zero
 	// means 1. More consumers spread one queue's deliveries over more
@@ -90,6 +100,9 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = DefaultDrainTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -151,23 +164,25 @@ func (w *Worker) Serve(ctx context.Context) error {
 			return fmt.Errorf("worker: %s: %w", e.Name(), err)
 		}
 		f := &function{entry: e, name: e.Name()}
-		prefetch := o.FetchSize
+		prefetch, consumers := o.FetchSize, max(w.cfg.Consumers, 1)
 		if o.Kind == registry.Sync {
-			f.one, prefetch = new(sync.Mutex), 1
+			f.one, prefetch, consumers = new(sync.Mutex), 1, 1
 		}
-		sub, err := w.conn.Consume(ctx, q.Name, prefetch, func(d *bridge.Delivery) {
-			w.begin()
-			select {
-			case w.jobs <- job{f, d}:
-			default:
-				go w.loop(base, job{f, d})
+		for range consumers {
+			sub, err := w.conn.Consume(ctx, q.Name, prefetch, func(d *bridge.Delivery) {
+				w.begin()
+				select {
+				case w.jobs <- job{f, d}:
+				default:
+					go w.loop(base, job{f, d})
+				}
+			})
+			if err != nil {
+				closeAll()
+				return fmt.Errorf("worker: %s: %w", e.Name(), err)
 			}
-		})
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("worker: %s: %w", e.Name(), err)
+			subs = append(subs, running{e.Name(), sub})
 		}
-		subs = append(subs, running{e.Name(), sub})
 	}
 	w.log.Info("worker serving", "functions", len(subs))
 	close(w.ready)
@@ -206,12 +221,18 @@ func (w *Worker) Serve(ctx context.Context) error {
 	return serveErr
 }
 
-// loop handles j, then further jobs, until the worker stops.
+// loop handles j, then further jobs, until it has waited IdleTimeout for
+// one or the worker stops.
 func (w *Worker) loop(base context.Context, j job) {
+	idle := time.NewTimer(w.cfg.IdleTimeout)
+	defer idle.Stop()
 	for {
 		w.handle(base, j.f, j.d)
+		idle.Reset(w.cfg.IdleTimeout)
 		select {
 		case j = <-w.jobs:
+		case <-idle.C:
+			return
 		case <-w.stopping:
 			return
 		}

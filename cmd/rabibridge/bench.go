@@ -56,6 +56,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fetch := fs.Int("fetch-size", 0, "with --serve: FetchSize of the demo functions")
 	consumers := fs.Int("consumers", 0, "with --serve: consumers (channels) per queue")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof)")
+	threshold := fs.Int("compress-threshold", 0, "the caller's compression threshold (0: the config's, else 1024; -1: off)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer stop()
 		name = prefixed
 	}
-	c, err := caller.New(conn, caller.Config{})
+	c, err := caller.New(conn, caller.Config{CompressThreshold: *threshold})
 	if err != nil {
 		return err
 	}

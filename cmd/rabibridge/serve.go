@@ -20,8 +20,24 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fetchSize := fs.Int("fetch-size", 0, "FetchSize of every demo function (0: the library default)")
 	drain := fs.Duration("drain-timeout", 30*time.Second, "how long to wait for calls in flight on SIGINT/SIGTERM")
 	reregister := fs.Bool("re-register", false, "delete and redeclare the demo queues first")
+	procs := fs.Int("procs", 1, "worker processes (0: one per CPU); more than 1 runs them under a supervisor")
+	bindCores := fs.Bool("bind-cores", false, "pin each worker process to a core of its own")
+	consumers := fs.Int("consumers", 0, "consumers (channels) per queue in each process (0: 1)")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if *procs != 1 || *bindCores {
+		child, err := worker.Spawn(ctx, worker.SpawnConfig{Procs: *procs, BindCores: *bindCores, StopTimeout: *drain + 10*time.Second,
+			Logger: logger(stderr, os.Getenv("RABIBRIDGE_LOG_LEVEL"))})
+		if !child {
+			if err == nil {
+				fmt.Fprintln(stdout, "drained")
+			}
+			return err // the supervisor: every worker process has drained
+		}
+		if err != nil {
+			return err
+		}
 	}
 	conn, cfg, err := cf.dial(ctx, os.Getenv, stderr, "INFO")
 	if err != nil {
@@ -33,7 +49,7 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := demo.Register(reg, opts); err != nil {
 		return err
 	}
-	w := worker.New(conn, reg, worker.Config{DrainTimeout: *drain, Logger: logger(stderr, cfg.App.LogLevel)})
+	w := worker.New(conn, reg, worker.Config{DrainTimeout: *drain, Consumers: *consumers, Logger: logger(stderr, cfg.App.LogLevel)})
 	served := make(chan error, 1)
 	go func() { served <- w.Serve(ctx) }()
 	select {
@@ -45,6 +61,8 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := <-served; err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "drained")
+	if _, child := os.LookupEnv(worker.EnvChild); !child {
+		fmt.Fprintln(stdout, "drained")
+	}
 	return nil
 }

@@ -50,6 +50,7 @@ func Run(t *testing.T, dial Dialer) {
 		{"Drain", Drain},
 		{"Redeclare", Redeclare},
 		{"Sync", Sync},
+		{"Consumers", Consumers},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -709,4 +710,30 @@ func Sync(t *testing.T, dial Dialer) {
 	is.Equal(most, 1)
 	_, err = caller.Call[int, int](ctx, e.c, e.name("one"), 1) // the async key is not bound
 	is.True(errors.Is(err, rabibridge.ErrNoSuchFunction))
+}
+
+// Consumers checks that worker.Config.Consumers gives a queue more
+// consumers: with FetchSize 1, two consumers run two calls at once.
+func Consumers(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	b := newBlocker()
+	register(e, "two", b.handle, registry.Options{FetchSize: 1})
+	e.serve(worker.Config{Consumers: 2})
+	ctx := timeout(t, 20*time.Second)
+	done := make(chan error, 3)
+	for n := 1; n <= 3; n++ {
+		go func() { _, err := caller.Call[int, int](ctx, e.c, e.name("two"), n); done <- err }()
+	}
+	<-b.started
+	<-b.started // two at once: one per consumer
+	select {
+	case n := <-b.started:
+		t.Fatalf("call %d started while two consumers with prefetch 1 were busy", n)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(b.release)
+	for range 3 {
+		is.NoErr(<-done)
+	}
 }

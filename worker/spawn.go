@@ -1,0 +1,224 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Environment variables Spawn sets in each child.
+const (
+	// EnvChild holds the child's index, 0 to Procs-1; its presence marks a
+	// child.
+	EnvChild = "RABIBRIDGE_WORKER_INDEX"
+	// EnvProcs holds the number of children.
+	EnvProcs = "RABIBRIDGE_WORKER_PROCS"
+	// EnvCPU holds the core a child is pinned to, with BindCores.
+	EnvCPU = "RABIBRIDGE_WORKER_CPU"
+)
+
+// SpawnConfig configures Spawn. The zero value is useful.
+type SpawnConfig struct {
+	// Procs is the number of worker processes; zero means runtime.NumCPU().
+	Procs int
+	// BindCores pins child i to core i modulo the number of cores.
+	BindCores bool
+	// RestartMin and RestartMax bound the backoff before a crashed child
+	// is started again; zero means 100ms and 10s.
+	RestartMin, RestartMax time.Duration
+	// StopTimeout bounds how long the parent waits for its children to
+	// drain after SIGTERM before it kills them; zero means 40s (a worker's
+	// default drain of 30s, and some).
+	StopTimeout time.Duration
+	// Args are the children's arguments; nil means the parent's own.
+	Args []string
+	// Stdout and Stderr receive the children's output; nil means the
+	// parent's.
+	Stdout, Stderr io.Writer
+	// Logger receives the supervisor's log lines; nil discards them.
+	Logger *slog.Logger
+}
+
+// Spawn runs copies of the current program as worker processes, the Go
+// counterpart of RabiBridge's multiprocess_spawn_helper.
+//
+// In a child (EnvChild is set) it pins the process to its core when the
+// parent asked for that and returns (true, nil) at once: the child goes on
+// to serve. In the parent it starts cfg.Procs children, restarts any that
+// crash (with backoff), and when ctx ends sends each SIGTERM, waits for
+// them to drain and exit, and returns (false, nil), or an error if a child
+// had to be killed. Children get SIGTERM too should the parent die.
+//
+//	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+//	defer stop()
+//	if child, err := worker.Spawn(ctx, worker.SpawnConfig{BindCores: true}); err != nil {
+//		log.Fatal(err)
+//	} else if !child {
+//		return // the parent: all children have drained
+//	}
+//	err := worker.New(conn, registry.Default, worker.Config{}).Serve(ctx)
+func Spawn(ctx context.Context, cfg SpawnConfig) (child bool, err error) {
+	if _, ok := os.LookupEnv(EnvChild); ok {
+		if c := os.Getenv(EnvCPU); c != "" {
+			cpu, err := strconv.Atoi(c)
+			if err != nil {
+				return true, fmt.Errorf("worker: %s=%q: %w", EnvCPU, c, err)
+			}
+			if err := pin(cpu); err != nil {
+				return true, err
+			}
+		}
+		return true, nil
+	}
+	return false, supervise(ctx, cfg)
+}
+
+// pin binds every thread of this process to cpu; threads made later
+// inherit it from the thread that makes them.
+func pin(cpu int) error {
+	var set unix.CPUSet
+	set.Set(cpu)
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return fmt.Errorf("worker: pinning to core %d: %w", cpu, err)
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("worker: pinning to core %d: %w", cpu, err)
+		}
+	}
+	return nil
+}
+
+type supervisor struct {
+	cfg  SpawnConfig
+	exe  string
+	log  *slog.Logger
+	ncpu int
+}
+
+func supervise(ctx context.Context, cfg SpawnConfig) error {
+	if cfg.Procs <= 0 {
+		cfg.Procs = runtime.NumCPU()
+	}
+	if cfg.RestartMin <= 0 {
+		cfg.RestartMin = 100 * time.Millisecond
+	}
+	if cfg.RestartMax < cfg.RestartMin {
+		cfg.RestartMax = 10 * time.Second
+	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = 40 * time.Second
+	}
+	if cfg.Args == nil {
+		cfg.Args = os.Args[1:]
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = os.Stdout
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = os.Stderr
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("worker: spawn: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &supervisor{cfg: cfg, exe: exe, log: log, ncpu: runtime.NumCPU()}
+	errs := make([]error, cfg.Procs)
+	var wg sync.WaitGroup
+	for i := range cfg.Procs {
+		wg.Go(func() { errs[i] = s.keep(ctx, i) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// keep runs child i, again after each crash, until ctx ends.
+func (s *supervisor) keep(ctx context.Context, i int) error {
+	delay := s.cfg.RestartMin
+	for {
+		started := time.Now()
+		cmd, err := s.start(i)
+		if err != nil {
+			return err
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			if ctx.Err() != nil {
+				return nil
+			}
+			if time.Since(started) > 10*time.Second {
+				delay = s.cfg.RestartMin // it ran well: start the backoff over
+			}
+			wait := delay/2 + rand.N(delay/2+1)
+			s.log.Warn("worker process exited; restarting", "index", i, "pid", cmd.Process.Pid, "error", err, "after", wait)
+			delay = min(2*delay, s.cfg.RestartMax)
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			}
+		case <-ctx.Done():
+			return s.stop(i, cmd, exited)
+		}
+	}
+}
+
+func (s *supervisor) start(i int) (*exec.Cmd, error) {
+	cmd := exec.Command(s.exe, s.cfg.Args...)
+	cmd.Stdout, cmd.Stderr = s.cfg.Stdout, s.cfg.Stderr
+	cmd.Env = append(os.Environ(), EnvChild+"="+strconv.Itoa(i), EnvProcs+"="+strconv.Itoa(s.cfg.Procs))
+	if s.cfg.BindCores {
+		cmd.Env = append(cmd.Env, EnvCPU+"="+strconv.Itoa(i%s.ncpu))
+	}
+	// Its own process group, so a terminal's Ctrl-C reaches the parent
+	// alone, which drains the children in order; SIGTERM if the parent dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("worker: starting worker process %d: %w", i, err)
+	}
+	s.log.Info("worker process started", "index", i, "pid", cmd.Process.Pid)
+	return cmd, nil
+}
+
+// stop drains child i: SIGTERM, then SIGKILL after StopTimeout.
+func (s *supervisor) stop(i int, cmd *exec.Cmd, exited <-chan error) error {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	t := time.NewTimer(s.cfg.StopTimeout)
+	defer t.Stop()
+	select {
+	case err := <-exited:
+		if err != nil {
+			return fmt.Errorf("worker: worker process %d: %w", i, err)
+		}
+		return nil
+	case <-t.C:
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("worker: worker process %d did not drain within %v: killed", i, s.cfg.StopTimeout)
+	}
+}
