@@ -84,3 +84,28 @@ func BenchmarkInvokeInProc(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkChanRoundTrip is the baseline of BenchmarkCallInProc: a request
+// and its response between two goroutines over channels, the two hand-offs
+// any in-process call to a worker goroutine pays, with no encoding.
+func BenchmarkChanRoundTrip(b *testing.B) {
+	type req struct {
+		a, b  int
+		reply chan int
+	}
+	reqs := make(chan req)
+	go func() {
+		for r := range reqs {
+			r.reply <- r.a + r.b
+		}
+	}()
+	defer close(reqs)
+	reply := make(chan int)
+	b.ReportAllocs()
+	for b.Loop() {
+		reqs <- req{1, 2, reply}
+		if <-reply != 3 {
+			b.Fatal("wrong sum")
+		}
+	}
+}

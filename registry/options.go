@@ -45,8 +45,10 @@ type Options struct {
 	Validate bool
 	// ReRegister deletes the function's queue and declares it anew when the
 	// worker starts, so that changed QueueSize or Timeout take effect.
-	// Calls waiting in the old queue are lost; do not use it while other
-	// worker processes serve the same queue.
+	// Calls waiting in the old queue are lost. Do not set it in several
+	// worker processes of one function: each would delete the queue the
+	// others consume. Redeclare once, before starting them (serve-demo
+	// --procs N --re-register does that in its supervisor).
 	ReRegister bool
 	// Kind selects RabiBridge's function kind; empty means Async.
 	Kind Kind

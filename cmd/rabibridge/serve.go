@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/internal/demo"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
@@ -25,6 +26,17 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	consumers := fs.Int("consumers", 0, "consumers (channels) per queue in each process (0: 1)")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if _, child := os.LookupEnv(worker.EnvChild); !child && *reregister && (*procs != 1 || *bindCores) {
+		// Redeclare once, here: children that each redeclared would delete
+		// the queues their siblings consume.
+		if err := redeclareDemo(ctx, &cf, stderr, *queueSize); err != nil {
+			return err
+		}
+		*reregister = false
+	}
+	if _, child := os.LookupEnv(worker.EnvChild); child {
+		*reregister = false
 	}
 	if *procs != 1 || *bindCores {
 		child, err := worker.Spawn(ctx, worker.SpawnConfig{Procs: *procs, BindCores: *bindCores, StopTimeout: *drain + 10*time.Second,
@@ -63,6 +75,23 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if _, child := os.LookupEnv(worker.EnvChild); !child {
 		fmt.Fprintln(stdout, "drained")
+	}
+	return nil
+}
+
+// redeclareDemo deletes and declares the demo functions' queues.
+func redeclareDemo(ctx context.Context, cf *connFlags, stderr io.Writer, queueSize int) error {
+	conn, _, err := cf.dial(ctx, os.Getenv, stderr, "WARNING")
+	if err != nil {
+		return &exitError{code: exitUnavailable, err: err}
+	}
+	defer conn.Close()
+	for _, name := range demo.Names {
+		q := bridge.Queue{Name: bridge.QueueName("async", name), RoutingKey: bridge.RoutingKey("async", name),
+			MaxLength: queueSize, Redeclare: true}
+		if err := conn.Declare(ctx, q); err != nil {
+			return err
+		}
 	}
 	return nil
 }
