@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -178,25 +177,27 @@ func (e *Entry) Handle(ctx context.Context, c codec.Codec, req codec.Request, ds
 	return e.handle(ctx, c, req, dst)
 }
 
-// Info is the description of a function, as discovery and documents show it.
-type Info struct {
-	Name        string          `json:"name"`
-	Kind        Kind            `json:"kind"`
-	Description string          `json:"description,omitempty"`
-	QueueSize   int             `json:"queue_size,omitempty"`
-	FetchSize   int             `json:"fetch_size"`
-	TimeoutMS   int64           `json:"timeout_ms,omitempty"`
-	Validate    bool            `json:"validate"`
-	Request     json.RawMessage `json:"request"`
-	Response    json.RawMessage `json:"response"`
-}
+// Info is the description of a function, as documents and discovery show
+// it.
+type Info = schema.Function
 
 // Info describes the entry.
 func (e *Entry) Info() Info {
 	return Info{
-		Name: e.name, Kind: e.opts.Kind, Description: e.opts.Description,
+		Name: e.name, Kind: string(e.opts.Kind), Description: e.opts.Description,
 		QueueSize: e.opts.QueueSize, FetchSize: e.opts.FetchSize,
 		TimeoutMS: e.opts.Timeout.Milliseconds(), Validate: e.opts.Validate,
 		Request: e.req.JSON(), Response: e.resp.JSON(),
 	}
+}
+
+// Functions describes every entry, sorted by name: what schema.Markdown and
+// schema.AsyncAPI document.
+func (r *Registry) Functions() []schema.Function {
+	es := r.Entries()
+	out := make([]schema.Function, len(es))
+	for i, e := range es {
+		out[i] = e.Info()
+	}
+	return out
 }

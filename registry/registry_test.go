@@ -65,7 +65,7 @@ func TestEntryDefaultsAndInfo(t *testing.T) {
 	is.Equal(es[1].Options().Kind, registry.Async)
 	info := es[0].Info()
 	is.Equal(info.TimeoutMS, int64(1500))
-	is.Equal(info.Kind, registry.Sync)
+	is.Equal(info.Kind, string(registry.Sync))
 	is.True(strings.Contains(string(info.Request), `"minimum":0`))
 	is.True(r.Remove("a"))
 	_, ok := r.Lookup("a")

@@ -33,6 +33,7 @@ var commands = map[string]command{
 	"call":             {"call a function: rabibridge call NAME [JSON]", runCall},
 	"serve-demo":       {"serve the demo functions until SIGINT/SIGTERM, then drain", runServeDemo},
 	"encrypt-password": {"encrypt a password (read from stdin) for a config file", runEncryptPassword},
+	"docs":             {"write Markdown or AsyncAPI 3.0 documents of functions (--demo)", runDocs},
 	"bench":            {"measure calls/s and latency of a deployment (--floor: against raw amqp091-go)", runBench},
 }
 

@@ -127,3 +127,23 @@ func TestEncryptPassword(t *testing.T) {
 	is.Equal(code, 2)
 	is.True(strings.Contains(errOut, "no secret"))
 }
+
+// TestGeneratedDocsCurrent fails when docs/api.md or docs/asyncapi.yaml
+// differ from what `go generate ./internal/demo` writes now.
+func TestGeneratedDocsCurrent(t *testing.T) {
+	for file, format := range map[string]string{"../../docs/api.md": "markdown", "../../docs/asyncapi.yaml": "asyncapi"} {
+		t.Run(format, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "docs", "--demo", "--format", format)
+			if code != 0 {
+				t.Fatal(errOut)
+			}
+			have, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(have) != out {
+				t.Errorf("%s is stale: run `go generate ./internal/demo`", file)
+			}
+		})
+	}
+}

@@ -57,7 +57,8 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer conn.Close()
 	reg := registry.New()
-	opts := registry.Options{QueueSize: *queueSize, FetchSize: *fetchSize, Validate: true, ReRegister: *reregister}
+	opts := demo.Options
+	opts.QueueSize, opts.FetchSize, opts.ReRegister = *queueSize, *fetchSize, *reregister
 	if err := demo.Register(reg, opts); err != nil {
 		return err
 	}

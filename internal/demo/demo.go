@@ -18,6 +18,15 @@ type AddReq struct {
 	B int `msgpack:"b" json:"b"`
 }
 
+// Descriptions document the demo functions.
+var descriptions = map[string]string{
+	"echo":  "Returns its one argument unchanged, whatever its type.",
+	"add":   "Returns the integer a + b.",
+	"fib":   "Returns the n-th Fibonacci number (fib(10) = 55); n must be in [0, 92].",
+	"fail":  "Always fails with a remote error whose message contains \"demo failure\".",
+	"sleep": "Sleeps ms milliseconds, or until the call's deadline, and returns ms.",
+}
+
 // Echo returns its one argument unchanged, whatever its type.
 func Echo(_ context.Context, x any) (any, error) { return x, nil }
 
@@ -55,16 +64,28 @@ func Sleep(ctx context.Context, ms int) (int, error) {
 	}
 }
 
+//go:generate go run ../../cmd/rabibridge docs --demo --format markdown --out ../../docs/api.md
+//go:generate go run ../../cmd/rabibridge docs --demo --format asyncapi --out ../../docs/asyncapi.yaml
+
+// Options are the options the demo functions are served with.
+var Options = registry.Options{Validate: true}
+
 // Names lists the demo functions in the order the demo calls them.
 var Names = []string{"echo", "add", "fib", "fail", "sleep"}
 
-// Register adds the demo functions to r with opts.
+// Register adds the demo functions to r with opts, each with its
+// description.
 func Register(r *registry.Registry, opts registry.Options) error {
+	with := func(name string) registry.Options {
+		o := opts
+		o.Description = descriptions[name]
+		return o
+	}
 	return errors.Join(
-		registry.RegisterIn(r, "echo", Echo, opts),
-		registry.RegisterIn(r, "add", Add, opts),
-		registry.RegisterIn(r, "fib", Fib, opts),
-		registry.RegisterIn(r, "fail", Fail, opts),
-		registry.RegisterIn(r, "sleep", Sleep, opts),
+		registry.RegisterIn(r, "echo", Echo, with("echo")),
+		registry.RegisterIn(r, "add", Add, with("add")),
+		registry.RegisterIn(r, "fib", Fib, with("fib")),
+		registry.RegisterIn(r, "fail", Fail, with("fail")),
+		registry.RegisterIn(r, "sleep", Sleep, with("sleep")),
 	)
 }

@@ -1,0 +1,243 @@
+package schema
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// AsyncAPIOptions configure an AsyncAPI document.
+type AsyncAPIOptions struct {
+	// Title and Version describe the API; empty means "rabibridge functions"
+	// and "1.0.0".
+	Title, Version string
+	// Description is the document's description.
+	Description string
+	// Server, when set, is the broker's URL, listed as the server (no
+	// password is written).
+	Server string
+	// ContentType is the default content type; empty means
+	// application/msgpack.
+	ContentType string
+}
+
+const amqpBindingVersion = "0.3.0"
+
+// AsyncAPI returns an AsyncAPI 3.0 document of fns: one channel per function
+// queue with its AMQP bindings (exchange rpc, queue name and arguments), a
+// receive operation per function with its reply (to the call's reply_to), and
+// the payload schemas of the request and reply envelopes. Marshal it with
+// WriteAsyncAPI, or encoding/json.
+func AsyncAPI(fns []Function, opts AsyncAPIOptions) (map[string]any, error) {
+	if opts.Title == "" {
+		opts.Title = "rabibridge functions"
+	}
+	if opts.Version == "" {
+		opts.Version = "1.0.0"
+	}
+	if opts.ContentType == "" {
+		opts.ContentType = "application/msgpack"
+	}
+	info := map[string]any{"title": opts.Title, "version": opts.Version}
+	if opts.Description != "" {
+		info["description"] = opts.Description
+	}
+	doc := map[string]any{"asyncapi": "3.0.0", "info": info, "defaultContentType": opts.ContentType}
+	if opts.Server != "" {
+		u, err := url.Parse(opts.Server)
+		if err != nil {
+			return nil, fmt.Errorf("schema: server URL: %w", err)
+		}
+		protocol := "amqp"
+		if u.Scheme == "amqps" {
+			protocol = "amqps"
+		}
+		doc["servers"] = map[string]any{"rabbitmq": map[string]any{"host": u.Host, "protocol": protocol, "protocolVersion": "0.9.1"}}
+	}
+	channels, operations := map[string]any{}, map[string]any{}
+	messages, schemas := map[string]any{}, map[string]any{}
+	for _, f := range sorted(fns) {
+		req, err := hoist(f.Request, schemas, f.Name)
+		if err != nil {
+			return nil, fmt.Errorf("schema: %s: request: %w", f.Name, err)
+		}
+		resp, err := hoist(f.Response, schemas, f.Name)
+		if err != nil {
+			return nil, fmt.Errorf("schema: %s: response: %w", f.Name, err)
+		}
+		id := msgID(f.Name)
+		call, reply := id+"_call", id+"_reply"
+		messages[call] = map[string]any{
+			"name": call, "title": f.Name + ": call", "contentType": opts.ContentType,
+			"summary":       "The call envelope [args, kwargs].",
+			"correlationId": map[string]any{"location": "$message.header#/correlation_id", "description": "The AMQP correlation_id property."},
+			"payload":       requestEnvelope(req),
+		}
+		messages[reply] = map[string]any{
+			"name": reply, "title": f.Name + ": reply", "contentType": opts.ContentType,
+			"summary":       "The reply envelope [0, result] or [1, message]; a failure's code is in the header x-rabibridge-code.",
+			"correlationId": map[string]any{"location": "$message.header#/correlation_id", "description": "The call's correlation_id."},
+			"payload":       replyEnvelope(resp),
+		}
+		chID := f.Queue()
+		args, _ := json.Marshal(f.QueueArgs())
+		var argMap map[string]any
+		_ = json.Unmarshal(args, &argMap)
+		channels[chID] = map[string]any{
+			"address":     f.RoutingKey(),
+			"title":       f.Name,
+			"description": fmt.Sprintf("Calls of %s: routing key %s on exchange rpc, queue %s.", f.Name, f.RoutingKey(), f.Queue()),
+			"messages":    map[string]any{call: ref("#/components/messages/" + call)},
+			"bindings": map[string]any{"amqp": map[string]any{
+				"is":       "routingKey",
+				"exchange": map[string]any{"name": "rpc", "type": "direct", "durable": true, "autoDelete": false, "vhost": "/"},
+				// The binding describes an exchange or a queue, not both:
+				// the function's queue goes in an extension.
+				"x-queue": map[string]any{"name": f.Queue(), "durable": true, "exclusive": false, "autoDelete": true,
+					"vhost": "/", "arguments": argMap},
+				"bindingVersion": amqpBindingVersion,
+			}},
+		}
+		channels[reply] = map[string]any{
+			"address":     nil,
+			"title":       f.Name + " replies",
+			"description": "The caller's reply address (its reply_to: direct reply-to or a queue of its own), through the default exchange.",
+			"messages":    map[string]any{reply: ref("#/components/messages/" + reply)},
+		}
+		op := map[string]any{
+			"action":   "receive",
+			"title":    f.Name,
+			"channel":  ref("#/channels/" + chID),
+			"messages": []any{ref("#/channels/" + chID + "/messages/" + call)},
+			"reply": map[string]any{
+				"address":  map[string]any{"location": "$message.header#/reply_to", "description": "The AMQP reply_to property of the call."},
+				"channel":  ref("#/channels/" + reply),
+				"messages": []any{ref("#/channels/" + reply + "/messages/" + reply)},
+			},
+			"bindings": map[string]any{"amqp": map[string]any{"ack": true, "bindingVersion": amqpBindingVersion}},
+		}
+		if f.Description != "" {
+			op["description"] = f.Description
+		}
+		operations[id] = op
+	}
+	doc["channels"] = channels
+	doc["operations"] = operations
+	components := map[string]any{"messages": messages}
+	if len(schemas) > 0 {
+		components["schemas"] = schemas
+	}
+	doc["components"] = components
+	return doc, nil
+}
+
+// WriteAsyncAPI writes the document as YAML (format "yaml") or JSON.
+func WriteAsyncAPI(w io.Writer, doc map[string]any, format string) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	}
+	// Through JSON first, so yaml sees plain maps: keys come out sorted.
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	var plain map[string]any
+	if err := json.Unmarshal(b, &plain); err != nil {
+		return err
+	}
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(plain); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+func ref(to string) map[string]any { return map[string]any{"$ref": to} }
+
+// msgID turns a function name into a component key.
+func msgID(name string) string { return strings.NewReplacer("-", "_").Replace(name) }
+
+// requestEnvelope is the schema of [args, kwargs] carrying req.
+func requestEnvelope(req map[string]any) map[string]any {
+	if req["type"] == "object" {
+		return tuple(
+			map[string]any{"type": "array", "description": "Positional arguments, filling the fields in declaration order (callers in other languages)."},
+			req,
+		)
+	}
+	return tuple(
+		map[string]any{"type": "array", "description": "The one positional argument.", "items": []any{req}, "maxItems": 1},
+		map[string]any{"type": "object", "description": "No keyword arguments, or the one argument by name."},
+	)
+}
+
+// replyEnvelope is the schema of [0, result] or [1, message].
+func replyEnvelope(resp map[string]any) map[string]any {
+	return map[string]any{"oneOf": []any{
+		tuple(map[string]any{"const": 0}, resp),
+		tuple(map[string]any{"const": 1}, map[string]any{"type": "string", "description": "What went wrong."}),
+	}}
+}
+
+func tuple(a, b map[string]any) map[string]any {
+	return map[string]any{"type": "array", "minItems": 2, "maxItems": 2, "items": []any{a, b}}
+}
+
+// hoist parses a JSON Schema document for use inside an AsyncAPI document:
+// its $defs move to components.schemas (renamed after fn when another
+// function's differ) and its references follow them; $schema goes.
+func hoist(raw json.RawMessage, schemas map[string]any, fn string) (map[string]any, error) {
+	var s map[string]any
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, err
+	}
+	delete(s, "$schema")
+	renames := map[string]string{}
+	defs, _ := s["$defs"].(map[string]any)
+	delete(s, "$defs")
+	for name, def := range defs {
+		key := name
+		if prev, taken := schemas[key]; taken && !sameJSON(prev, def) {
+			key = msgID(fn) + "." + name
+		}
+		renames[name] = key
+	}
+	rewrite := func(v any) any { return rewriteRefs(v, renames) }
+	for name, def := range defs {
+		schemas[renames[name]] = rewrite(def)
+	}
+	return rewrite(s).(map[string]any), nil
+}
+
+func rewriteRefs(v any, renames map[string]string) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if k == "$ref" {
+				if r, ok := x.(string); ok && strings.HasPrefix(r, "#/$defs/") {
+					v[k] = "#/components/schemas/" + renames[strings.TrimPrefix(r, "#/$defs/")]
+				}
+				continue
+			}
+			v[k] = rewriteRefs(x, renames)
+		}
+	case []any:
+		for i := range v {
+			v[i] = rewriteRefs(v[i], renames)
+		}
+	}
+	return v
+}
+
+func sameJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
