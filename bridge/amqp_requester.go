@@ -24,9 +24,11 @@ type amqpRequester struct {
 
 	live atomic.Pointer[amqp.Channel] // ch, for the lock-free fast path
 
-	mu sync.Mutex
-	ch *amqp.Channel // nil between attachments
-	up chan struct{} // closed while ch is usable
+	mu        sync.Mutex
+	ch        *amqp.Channel // nil between attachments
+	up        chan struct{} // closed while ch is usable
+	fanouts   map[string]bool
+	fanoutsOn *amqp.Channel // the channel fanouts were declared on
 
 	stopped chan struct{}
 }

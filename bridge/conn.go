@@ -26,6 +26,7 @@ type transport interface {
 	declare(ctx context.Context, q Queue) error
 	consume(ctx context.Context, queue string, prefetch int, h func(*Delivery)) (Subscription, error)
 	reply(ctx context.Context, m Message) error
+	listen(ctx context.Context, exchange string, h func(Message)) (Subscription, error)
 	requester(h ReplyHandler) (Requester, error)
 	close() error
 }
@@ -90,6 +91,15 @@ func (c *Conn) Consume(ctx context.Context, queue string, prefetch int, h func(*
 // longer exists is dropped, as the broker drops it.
 func (c *Conn) Reply(ctx context.Context, m Message) error { return c.t.reply(ctx, m) }
 
+// Listen binds a queue of its own (exclusive, deleted with its connection)
+// to the fanout exchange and passes every message published there to h, on
+// one goroutine; the messages need no acknowledgement. It follows the
+// connection through reconnects until the subscription is closed. Worker
+// instances listen for discovery requests this way.
+func (c *Conn) Listen(ctx context.Context, exchange string, h func(Message)) (Subscription, error) {
+	return c.t.listen(ctx, exchange, h)
+}
+
 // NewRequester opens a requester whose replies (and returned calls) go to h.
 func (c *Conn) NewRequester(h ReplyHandler) (Requester, error) { return c.t.requester(h) }
 
@@ -127,6 +137,11 @@ type Requester interface {
 	// rabibridge.ErrNoSuchFunction when no queue is bound to the key (a
 	// transport may instead report that through ReplyHandler.Returned).
 	Publish(ctx context.Context, routingKey string, m Message) error
+	// Broadcast publishes m, its reply address set to ReplyTo, to the
+	// fanout exchange: every listener gets it, and their replies come to
+	// the ReplyHandler with m's correlation id. Nobody listening is not an
+	// error.
+	Broadcast(ctx context.Context, exchange string, m Message) error
 	// ReplyTo is the address replies to this requester's calls go to.
 	ReplyTo() string
 	// Close closes the requester. It is idempotent.

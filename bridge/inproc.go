@@ -28,6 +28,7 @@ type memBroker struct {
 	queues  map[string]*memQueue // by name
 	routes  map[string]*memQueue // by routing key
 	replies map[string]ReplyHandler
+	fanouts map[string]map[*memListener]struct{} // by exchange
 	next    uint64
 }
 
@@ -45,7 +46,8 @@ func dialMem(name string) *memTransport {
 	defer memBrokers.Unlock()
 	b := memBrokers.m[name]
 	if b == nil {
-		b = &memBroker{name: name, queues: map[string]*memQueue{}, routes: map[string]*memQueue{}, replies: map[string]ReplyHandler{}}
+		b = &memBroker{name: name, queues: map[string]*memQueue{}, routes: map[string]*memQueue{}, replies: map[string]ReplyHandler{},
+			fanouts: map[string]map[*memListener]struct{}{}}
 		memBrokers.m[name] = b
 	}
 	b.refs++
@@ -475,5 +477,69 @@ func (t *memTransport) close() error {
 		delete(memBrokers.m, t.b.name)
 	}
 	memBrokers.Unlock()
+	return nil
+}
+
+// memListener is a queue of its own bound to a fanout exchange.
+type memListener struct {
+	b        *memBroker
+	exchange string
+	in       chan Message
+	done     chan struct{}
+	once     sync.Once
+}
+
+func (t *memTransport) listen(ctx context.Context, exchange string, h func(Message)) (Subscription, error) {
+	if err := t.check(ctx); err != nil {
+		return nil, err
+	}
+	l := &memListener{b: t.b, exchange: exchange, in: make(chan Message, 64), done: make(chan struct{})}
+	t.b.mu.Lock()
+	if t.b.fanouts[exchange] == nil {
+		t.b.fanouts[exchange] = map[*memListener]struct{}{}
+	}
+	t.b.fanouts[exchange][l] = struct{}{}
+	t.b.mu.Unlock()
+	go func() {
+		for {
+			select {
+			case m := <-l.in:
+				h(m)
+			case <-l.done:
+				return
+			}
+		}
+	}()
+	return l, nil
+}
+
+func (l *memListener) Cancel() error {
+	l.b.mu.Lock()
+	delete(l.b.fanouts[l.exchange], l)
+	l.b.mu.Unlock()
+	return nil
+}
+
+func (l *memListener) Close() error {
+	l.Cancel()
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *memListener) Done() <-chan struct{} { return l.done }
+
+func (r *memRequester) Broadcast(ctx context.Context, exchange string, m Message) error {
+	if err := r.t.check(ctx); err != nil {
+		return err
+	}
+	m.ReplyTo = r.addr
+	r.t.b.mu.RLock()
+	defer r.t.b.mu.RUnlock()
+	for l := range r.t.b.fanouts[exchange] {
+		select {
+		case l.in <- m:
+		default: // a listener that does not keep up misses it, as a full queue would drop it
+		}
+	}
 	return nil
 }

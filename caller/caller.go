@@ -60,6 +60,7 @@ type Caller struct {
 
 	mu      sync.Mutex
 	pending map[string]*call
+	collect map[string]chan bridge.Message // discovery requests, by correlation id
 	closed  bool
 
 	lostAt atomic.Int64 // unix ns of the latest connection loss
@@ -100,7 +101,7 @@ func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
 	if log == nil {
 		log = conn.Logger()
 	}
-	c := &Caller{cfg: cfg, log: log, ctype: cfg.Codec.ContentType(), pending: map[string]*call{}, routes: map[string]*route{}}
+	c := &Caller{cfg: cfg, log: log, ctype: cfg.Codec.ContentType(), pending: map[string]*call{}, collect: map[string]chan bridge.Message{}, routes: map[string]*route{}}
 	c.cid.Store(rand.Uint64N(uint64(cfg.CIDMax)))
 	req, err := conn.NewRequester((*handler)(c))
 	if err != nil {
@@ -318,12 +319,22 @@ func (h *handler) complete(cid string, r result) {
 	c.mu.Lock()
 	p := c.pending[cid]
 	delete(c.pending, cid)
-	c.mu.Unlock()
+	var answers chan bridge.Message
 	if p == nil {
-		c.log.Debug("dropping a reply nobody waits for", "correlation_id", cid)
-		return
+		answers = c.collect[cid] // a discovery answer
 	}
-	p.done <- r
+	c.mu.Unlock()
+	switch {
+	case p != nil:
+		p.done <- r
+	case answers != nil && r.err == nil:
+		select {
+		case answers <- r.msg:
+		default: // more answers than Discover holds: drop the rest
+		}
+	default:
+		c.log.Debug("dropping a reply nobody waits for", "correlation_id", cid)
+	}
 }
 
 func (h *handler) Reply(m bridge.Message) { h.complete(m.CorrelationID, result{msg: m}) }

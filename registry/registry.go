@@ -181,6 +181,19 @@ func (e *Entry) Handle(ctx context.Context, c codec.Codec, req codec.Request, ds
 // it.
 type Info = schema.Function
 
+// Discovery's types, for workers, which describe themselves with them.
+type (
+	// Instance is what a worker instance says of itself.
+	Instance = schema.Instance
+	// FunctionStats is a function as one instance serves it.
+	FunctionStats = schema.FunctionStats
+	// Stats count a function's calls on one instance.
+	Stats = schema.Stats
+)
+
+// DiscoveryExchange is the fanout exchange of discovery requests.
+const DiscoveryExchange = schema.DiscoveryExchange
+
 // Info describes the entry.
 func (e *Entry) Info() Info {
 	return Info{

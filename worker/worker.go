@@ -75,6 +75,10 @@ type Worker struct {
 	jobs     chan job
 	stopping chan struct{}
 	ready    chan struct{}
+
+	id        string
+	startedAt time.Time
+	functions []*function // guarded by mu
 }
 
 type job struct {
@@ -108,7 +112,7 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 	if log == nil {
 		log = conn.Logger()
 	}
-	return &Worker{conn: conn, reg: reg, cfg: cfg, log: log, jobs: make(chan job), stopping: make(chan struct{}), ready: make(chan struct{})}
+	return &Worker{conn: conn, reg: reg, cfg: cfg, log: log, jobs: make(chan job), stopping: make(chan struct{}), ready: make(chan struct{}), id: newID()}
 }
 
 // function is a registered function as the worker serves it, resolved once.
@@ -116,6 +120,7 @@ type function struct {
 	entry *registry.Entry
 	name  string
 	one   *sync.Mutex // for Sync functions: one call at a time
+	stats stats
 }
 
 // Serve declares the queue of every function in the registry, consumes them
@@ -130,6 +135,7 @@ func (w *Worker) Serve(ctx context.Context) error {
 	if !w.started.CompareAndSwap(false, true) {
 		return errors.New("worker: Serve called twice")
 	}
+	w.startedAt = time.Now()
 	entries := w.reg.Entries()
 	if len(entries) == 0 {
 		return errors.New("worker: the registry has no functions: register some before Serve")
@@ -164,6 +170,9 @@ func (w *Worker) Serve(ctx context.Context) error {
 			return fmt.Errorf("worker: %s: %w", e.Name(), err)
 		}
 		f := &function{entry: e, name: e.Name()}
+		w.mu.Lock()
+		w.functions = append(w.functions, f)
+		w.mu.Unlock()
 		prefetch, consumers := o.FetchSize, max(w.cfg.Consumers, 1)
 		if o.Kind == registry.Sync {
 			f.one, prefetch, consumers = new(sync.Mutex), 1, 1
@@ -184,7 +193,12 @@ func (w *Worker) Serve(ctx context.Context) error {
 			subs = append(subs, running{e.Name(), sub})
 		}
 	}
-	w.log.Info("worker serving", "functions", len(subs))
+	// Discovery: answer who we are. Optional: a worker serves without it.
+	disc, err := w.conn.Listen(ctx, registry.DiscoveryExchange, func(m bridge.Message) { w.answer(base, m) })
+	if err != nil {
+		w.log.Warn("not answering discovery", "error", err)
+	}
+	w.log.Info("worker serving", "functions", len(entries), "id", w.id)
 	close(w.ready)
 
 	ended := make(chan string, len(subs))
@@ -216,6 +230,9 @@ func (w *Worker) Serve(ctx context.Context) error {
 		serveErr = errors.Join(serveErr, err)
 	}
 	closeAll() // what was not finished goes back to its queue
+	if disc != nil {
+		disc.Close()
+	}
 	close(w.stopping)
 	w.log.Info("worker drained")
 	return serveErr
@@ -339,7 +356,10 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 		}
 	}
 	start := time.Now()
+	f.stats.inFlight.Add(1)
 	out, err := w.run(base, f, c, d)
+	f.stats.inFlight.Add(-1)
+	f.stats.observe(time.Since(start), rabibridge.CodeOf(err))
 	reply := bridge.Message{ContentType: c.ContentType()}
 	if err != nil {
 		re := remote(err)

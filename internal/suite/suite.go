@@ -6,6 +6,7 @@ package suite
 
 import (
 	"context"
+	"os"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -51,6 +52,7 @@ func Run(t *testing.T, dial Dialer) {
 		{"Redeclare", Redeclare},
 		{"Sync", Sync},
 		{"Consumers", Consumers},
+		{"Discovery", Discovery},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -736,4 +738,62 @@ func Consumers(t *testing.T, dial Dialer) {
 	for range 3 {
 		is.NoErr(<-done)
 	}
+}
+
+// Discovery asks the live worker instances to describe themselves: both of
+// the test's instances answer, with their functions and live counts.
+func Discovery(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	register(e, "add", demo.Add, registry.Options{Description: "adds"})
+	register(e, "fail", func(ctx context.Context, _ int) (int, error) {
+		_, err := demo.Fail(ctx, struct{}{})
+		return 0, err
+	}, registry.Options{})
+	e.serve(worker.Config{})
+	regB := registry.New()
+	is.NoErr(registry.RegisterIn(regB, e.name("add"), demo.Add, registry.Options{Description: "adds"}))
+	e2 := &env{t: t, conn: dial(t), reg: regB, prefix: e.prefix, c: e.c}
+	e2.serve(worker.Config{})
+
+	ctx := timeout(t, 20*time.Second)
+	for i := range 4 {
+		_, err := caller.Call[demo.AddReq, int](ctx, e.c, e.name("add"), demo.AddReq{A: i})
+		is.NoErr(err)
+	}
+	_, err := caller.Call[int, int](ctx, e.c, e.name("fail"), 1)
+	is.True(err != nil)
+
+	dctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	all, err := e.c.Discover(dctx)
+	is.NoErr(err)
+	var mine []registry.Instance // other tests' workers may answer too
+	adds, fails := int64(0), int64(0)
+	for _, in := range all {
+		for _, f := range in.Functions {
+			if !strings.HasPrefix(f.Name, e.prefix) {
+				continue
+			}
+			if f.Name == e.name("add") {
+				mine = append(mine, in)
+				adds += f.Stats.Calls
+				is.Equal(f.Description, "adds")
+				is.True(strings.Contains(string(f.Request), `"a"`)) // the schema travels
+			}
+			if f.Name == e.name("fail") {
+				fails += f.Stats.Errors["internal"]
+			}
+		}
+	}
+	is.Equal(len(mine), 2) // both instances answered
+	is.Equal(adds, int64(4))
+	is.Equal(fails, int64(1))
+	for _, in := range mine {
+		is.Equal(in.PID, os.Getpid())
+		is.Equal(in.Version, rabibridge.Version)
+		is.True(!in.Started.IsZero())
+		is.True(in.ID != "")
+	}
+	is.True(mine[0].ID != mine[1].ID)
 }

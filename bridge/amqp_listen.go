@@ -1,0 +1,154 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// amqpListener consumes a server-named exclusive queue bound to a fanout
+// exchange, attaching again to each new connection.
+type amqpListener struct {
+	t        *amqpTransport
+	exchange string
+	h        func(Message)
+	ctx      context.Context
+	stop     context.CancelFunc
+	done     chan struct{}
+	once     sync.Once
+}
+
+func (t *amqpTransport) listen(ctx context.Context, exchange string, h func(Message)) (Subscription, error) {
+	l := &amqpListener{t: t, exchange: exchange, h: h, done: make(chan struct{})}
+	l.ctx, l.stop = context.WithCancel(t.ctx)
+	first := make(chan error, 1)
+	go l.run(ctx, first)
+	if err := <-first; err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *amqpListener) run(startCtx context.Context, first chan<- error) {
+	defer l.once.Do(func() { close(l.done) })
+	b := newBackoff(l.t.cfg.ReconnectMin, l.t.cfg.ReconnectMax)
+	for {
+		waitCtx := l.ctx
+		if first != nil {
+			waitCtx = startCtx
+		}
+		c, err := l.t.current(waitCtx)
+		var ch *amqp.Channel
+		var msgs <-chan amqp.Delivery
+		if err == nil {
+			ch, msgs, err = l.attach(c)
+		}
+		if first != nil {
+			first <- err
+			first = nil
+			if err != nil {
+				return
+			}
+		}
+		if l.ctx.Err() != nil {
+			if ch != nil {
+				ch.Close()
+			}
+			return
+		}
+		if err != nil {
+			sleep(l.ctx, b.wait())
+			continue
+		}
+		b.reset()
+		stop := context.AfterFunc(l.ctx, func() { ch.Close() })
+		for d := range msgs {
+			l.h(message(d))
+		}
+		stop()
+		if l.ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+func (l *amqpListener) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.Delivery, error) {
+	ch, err := c.Channel()
+	if err != nil {
+		return nil, nil, lost(err)
+	}
+	fail := func(err error) (*amqp.Channel, <-chan amqp.Delivery, error) {
+		ch.Close()
+		return nil, nil, fmt.Errorf("bridge: listening on %s: %w", l.exchange, lost(err))
+	}
+	if err := ch.ExchangeDeclare(l.exchange, "fanout", true, false, false, false, nil); err != nil {
+		return fail(err)
+	}
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		return fail(err)
+	}
+	if err := ch.QueueBind(q.Name, "", l.exchange, false, nil); err != nil {
+		return fail(err)
+	}
+	msgs, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+	if err != nil {
+		return fail(err)
+	}
+	return ch, msgs, nil
+}
+
+func (l *amqpListener) Cancel() error { return l.Close() }
+
+func (l *amqpListener) Close() error {
+	l.stop()
+	<-l.done
+	return nil
+}
+
+func (l *amqpListener) Done() <-chan struct{} { return l.done }
+
+// Broadcast publishes m to a fanout exchange, declaring it first so that a
+// request with no listener yet is not an error.
+func (r *amqpRequester) Broadcast(ctx context.Context, exchange string, m Message) error {
+	ch, err := r.channel(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.declared(ch, exchange); err != nil {
+		return err
+	}
+	m.ReplyTo = directReplyTo
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, "", false, false, publishing(m))
+	if err != nil {
+		return lost(err)
+	}
+	if _, err := dc.WaitContext(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// declared declares a fanout exchange on ch once per channel.
+func (r *amqpRequester) declared(ch *amqp.Channel, exchange string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fanouts == nil || r.fanoutsOn != ch {
+		r.fanouts, r.fanoutsOn = map[string]bool{}, ch
+	}
+	if r.fanouts[exchange] {
+		return nil
+	}
+	if err := ch.ExchangeDeclare(exchange, "fanout", true, false, false, false, nil); err != nil {
+		if errors.Is(err, amqp.ErrClosed) {
+			return lost(err)
+		}
+		return fmt.Errorf("bridge: declaring %s: %w", exchange, err)
+	}
+	r.fanouts[exchange] = true
+	return nil
+}

@@ -1,0 +1,65 @@
+package caller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/schema"
+)
+
+// DefaultDiscoverWait is how long Discover collects answers when its ctx
+// has no deadline.
+const DefaultDiscoverWait = time.Second
+
+// Discover asks every live worker instance to describe itself (its
+// functions with their schemas, options and stats) and returns the answers
+// that arrive before ctx ends, sorted by instance id; with no deadline on
+// ctx it waits DefaultDiscoverWait. Workers that do not answer discovery
+// (Python RabiBridge's) are not listed.
+func (c *Caller) Discover(ctx context.Context) ([]schema.Instance, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultDiscoverWait)
+		defer cancel()
+	}
+	cid := "discover-" + strconv.FormatUint(c.cid.Add(1), 10)
+	answers := make(chan bridge.Message, 256)
+	c.mu.Lock()
+	c.collect[cid] = answers
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.collect, cid)
+		c.mu.Unlock()
+	}()
+	err := c.req.Broadcast(ctx, schema.DiscoveryExchange, bridge.Message{
+		Body: []byte("{}"), CorrelationID: cid, ContentType: "application/json",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("caller: discover: %w", err)
+	}
+	byID := map[string]schema.Instance{}
+	for {
+		select {
+		case m := <-answers:
+			var in schema.Instance
+			if err := json.Unmarshal(m.Body, &in); err != nil {
+				c.log.Debug("ignoring a discovery answer", "error", err)
+				continue
+			}
+			byID[in.ID] = in
+		case <-ctx.Done():
+			out := make([]schema.Instance, 0, len(byID))
+			for _, in := range byID {
+				out = append(out, in)
+			}
+			sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+			return out, nil
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"time"
+
+	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/registry"
+)
+
+// Instance describes this worker as discovery shows it: its id, host, pid,
+// version, start time, and its functions with their stats so far.
+func (w *Worker) Instance() registry.Instance {
+	host, _ := os.Hostname()
+	in := registry.Instance{ID: w.id, Host: host, PID: os.Getpid(), Version: rabibridge.Version, Started: w.startedAt}
+	w.mu.Lock()
+	fns := w.functions
+	w.mu.Unlock()
+	for _, f := range fns {
+		in.Functions = append(in.Functions, registry.FunctionStats{Function: f.entry.Info(), Stats: f.stats.snapshot()})
+	}
+	return in
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// answer replies to a discovery request with the worker's Instance, as JSON.
+func (w *Worker) answer(base context.Context, m bridge.Message) {
+	if m.ReplyTo == "" {
+		return
+	}
+	body, err := json.Marshal(w.Instance())
+	if err != nil {
+		w.log.Warn("encoding the discovery answer", "error", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(base, 5*time.Second)
+	defer cancel()
+	reply := bridge.Message{Body: body, CorrelationID: m.CorrelationID, ReplyTo: m.ReplyTo, ContentType: "application/json"}
+	if err := w.conn.Reply(ctx, reply); err != nil {
+		w.log.Debug("answering discovery", "error", err)
+	}
+}
