@@ -6,10 +6,10 @@ package suite
 
 import (
 	"context"
-	"os"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"testing"
