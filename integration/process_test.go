@@ -162,3 +162,47 @@ func TestSIGTERMDrain(t *testing.T) {
 	is.Equal(w.lines.Text(), "drained")
 	is.NoErr(w.cmd.Wait()) // exit 0
 }
+
+// TestFleetCommands runs two serve-demo processes and asks the fleet with
+// `rabibridge list`, `describe` and `docs`.
+func TestFleetCommands(t *testing.T) {
+	node := testbroker.StartNode(t, testbroker.NodeOptions{})
+	bin := buildCLI(t)
+	is := is.New(t)
+	startWorker(t, bin, node.URL()) // two instances of the demo
+	startWorker(t, bin, node.URL())
+	c := nodeCaller(t, node)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for range 6 {
+		_, err := caller.Call[int, int](ctx, c, "fib", 10)
+		is.NoErr(err)
+	}
+	run := func(args ...string) string {
+		out, err := exec.CommandContext(ctx, bin, append(args, "--url", node.URL())...).Output()
+		is.NoErr(err)
+		return string(out)
+	}
+	list := run("list")
+	t.Logf("rabibridge list:\n%s", list)
+	rows := map[string][]string{}
+	for _, line := range strings.Split(list, "\n") {
+		if f := strings.Fields(line); len(f) == 5 {
+			rows[f[0]] = f[1:]
+		}
+	}
+	for _, fn := range []string{"add", "echo", "fail", "fib", "sleep"} {
+		is.Equal(rows[fn][0], "2") // both instances serve every demo function
+	}
+	is.Equal(rows["fib"][2], "6") // the calls, summed over the instances
+	is.True(strings.Contains(list, "2 instances:"))
+
+	desc := run("describe", "fib")
+	is.True(strings.Contains(desc, "fib: served by 2 instances"))
+	is.True(strings.Contains(desc, `"type": "integer"`))
+	is.True(!strings.Contains(desc, "warning")) // the instances agree
+
+	docs := run("docs", "--format", "asyncapi")
+	is.True(strings.Contains(docs, "asyncapi: 3.0.0"))
+	is.True(strings.Contains(docs, "rpc_async_fib:"))
+}

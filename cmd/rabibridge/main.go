@@ -33,7 +33,9 @@ var commands = map[string]command{
 	"call":             {"call a function: rabibridge call NAME [JSON]", runCall},
 	"serve-demo":       {"serve the demo functions until SIGINT/SIGTERM, then drain", runServeDemo},
 	"encrypt-password": {"encrypt a password (read from stdin) for a config file", runEncryptPassword},
-	"docs":             {"write Markdown or AsyncAPI 3.0 documents of functions (--demo)", runDocs},
+	"docs":             {"write Markdown or AsyncAPI 3.0 documents of the live fleet's functions (or --demo)", runDocs},
+	"list":             {"list the functions live worker instances serve, with their counts", runList},
+	"describe":         {"describe a function: options and schemas, across its live instances", runDescribe},
 	"bench":            {"measure calls/s and latency of a deployment (--floor: against raw amqp091-go)", runBench},
 }
 

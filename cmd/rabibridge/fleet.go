@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rabibridge/rabibridge/caller"
+	"github.com/rabibridge/rabibridge/schema"
+)
+
+// discover asks the fleet the flags name to describe itself.
+func discover(ctx context.Context, cf *connFlags, wait time.Duration, stderr io.Writer) ([]schema.Instance, error) {
+	conn, _, err := cf.dial(ctx, os.Getenv, stderr, "WARNING")
+	if err != nil {
+		return nil, &exitError{code: exitUnavailable, err: err}
+	}
+	defer conn.Close()
+	c, err := caller.New(conn, caller.Config{})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	return c.Discover(ctx)
+}
+
+// served is one function across the instances that serve it.
+type served struct {
+	name      string
+	instances []schema.Instance
+	fns       []schema.FunctionStats
+}
+
+func byFunction(ins []schema.Instance) []*served {
+	m := map[string]*served{}
+	for _, in := range ins {
+		for _, f := range in.Functions {
+			s := m[f.Name]
+			if s == nil {
+				s = &served{name: f.Name}
+				m[f.Name] = s
+			}
+			s.instances = append(s.instances, in)
+			s.fns = append(s.fns, f)
+		}
+	}
+	out := make([]*served, 0, len(m))
+	for _, s := range m {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("list", stderr)
+	var cf connFlags
+	cf.register(fs)
+	wait := fs.Duration("wait", time.Second, "how long to collect the instances' answers")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	ins, err := discover(ctx, &cf, *wait, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%-24s %9s %9s %10s %8s\n", "FUNCTION", "INSTANCES", "IN FLIGHT", "CALLS", "ERRORS")
+	for _, s := range byFunction(ins) {
+		var inFlight, calls, errs int64
+		for _, f := range s.fns {
+			inFlight += f.Stats.InFlight
+			calls += f.Stats.Calls
+			for _, n := range f.Stats.Errors {
+				errs += n
+			}
+		}
+		fmt.Fprintf(stdout, "%-24s %9d %9d %10d %8d\n", s.name, len(s.instances), inFlight, calls, errs)
+	}
+	fmt.Fprintf(stdout, "\n%d instances", len(ins))
+	if len(ins) > 0 {
+		fmt.Fprint(stdout, ":")
+	}
+	fmt.Fprintln(stdout)
+	for _, in := range ins {
+		fmt.Fprintf(stdout, "  %s  %s pid %d  v%s  up %v\n", in.ID, in.Host, in.PID, in.Version, time.Since(in.Started).Round(time.Second))
+	}
+	return nil
+}
+
+func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("describe", stderr)
+	var cf connFlags
+	cf.register(fs)
+	wait := fs.Duration("wait", time.Second, "how long to collect the instances' answers")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("want the name of one function")
+	}
+	ins, err := discover(ctx, &cf, *wait, stderr)
+	if err != nil {
+		return err
+	}
+	for _, s := range byFunction(ins) {
+		if s.name != pos[0] {
+			continue
+		}
+		f := s.fns[0].Function
+		fmt.Fprintf(stdout, "%s: served by %d instances\n", f.Name, len(s.instances))
+		if f.Description != "" {
+			fmt.Fprintf(stdout, "  %s\n", f.Description)
+		}
+		fmt.Fprintf(stdout, "  kind %s, queue %s, queue size %d (0: unlimited), fetch size %d, timeout %dms (0: none), validation %v\n",
+			f.Kind, f.Queue(), f.QueueSize, f.FetchSize, f.TimeoutMS, f.Validate)
+		for i, other := range s.fns[1:] {
+			if d := differ(f, other.Function); d != "" {
+				msg := fmt.Sprintf("warning: instance %s disagrees with %s on %s", s.instances[i+1].ID, s.instances[0].ID, d)
+				fmt.Fprintln(stdout, "  "+msg)
+				fmt.Fprintln(stderr, "rabibridge describe: "+msg)
+			}
+		}
+		fmt.Fprintf(stdout, "request schema:\n%s\nresponse schema:\n%s\n", pretty(f.Request), pretty(f.Response))
+		return nil
+	}
+	return &exitError{code: exitNoSuchFunc, err: fmt.Errorf("no live instance serves %q", pos[0])}
+}
+
+// differ names what two instances' descriptions of a function disagree on.
+func differ(a, b schema.Function) string {
+	var d []string
+	if !bytes.Equal(compact(a.Request), compact(b.Request)) {
+		d = append(d, "the request schema")
+	}
+	if !bytes.Equal(compact(a.Response), compact(b.Response)) {
+		d = append(d, "the response schema")
+	}
+	if a.QueueSize != b.QueueSize || a.TimeoutMS != b.TimeoutMS || a.Kind != b.Kind || a.FetchSize != b.FetchSize || a.Validate != b.Validate {
+		d = append(d, "the options")
+	}
+	return strings.Join(d, " and ")
+}
+
+func compact(raw json.RawMessage) []byte {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return raw
+	}
+	return b.Bytes()
+}
+
+func pretty(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Indent(&b, raw, "  ", "  ") != nil {
+		return "  " + string(raw)
+	}
+	return "  " + b.String()
+}
+
+// fleetFunctions are the functions the live instances serve, one
+// description per name.
+func fleetFunctions(ins []schema.Instance) []schema.Function {
+	var out []schema.Function
+	for _, s := range byFunction(ins) {
+		out = append(out, s.fns[0].Function)
+	}
+	return out
+}
