@@ -79,19 +79,34 @@ func RegisterIn[Req, Resp any](r *Registry, name string, fn Func[Req, Resp], opt
 		return fmt.Errorf("registry: %s: response: %w", name, err)
 	}
 	e := &Entry{name: name, opts: opts, req: reqSchema, resp: respSchema}
-	e.handle = func(ctx context.Context, c codec.Codec, in codec.Request, dst []byte) ([]byte, error) {
+	decode := func(c codec.Codec, in codec.Request) (Req, error) {
+		var req Req
 		if opts.Validate {
 			g, err := bind.Generic(c, in)
 			if err != nil {
-				return dst, invalid(name, err)
+				return req, invalid(name, err)
 			}
 			if err := reqSchema.Validate(g); err != nil {
-				return dst, invalid(name, err)
+				return req, invalid(name, err)
 			}
 		}
-		var req Req
 		if err := bind.Bind(c, in, &req); err != nil {
-			return dst, invalid(name, err)
+			return req, invalid(name, err)
+		}
+		return req, nil
+	}
+	e.decode = func(c codec.Codec, in codec.Request) (any, error) { return decode(c, in) }
+	e.invoke = func(ctx context.Context, req any) (any, error) {
+		r, ok := req.(Req)
+		if !ok {
+			return nil, rabibridge.Errorf(rabibridge.CodeInternal, "%s: a middleware passed on a %T, want %T", name, req, r)
+		}
+		return fn(ctx, r)
+	}
+	e.handle = func(ctx context.Context, c codec.Codec, in codec.Request, dst []byte) ([]byte, error) {
+		req, err := decode(c, in)
+		if err != nil {
+			return dst, err
 		}
 		resp, err := fn(ctx, req)
 		if err != nil {
@@ -154,6 +169,8 @@ type Entry struct {
 	opts      Options
 	req, resp *schema.Schema
 	handle    func(ctx context.Context, c codec.Codec, req codec.Request, dst []byte) ([]byte, error)
+	decode    func(c codec.Codec, req codec.Request) (any, error)
+	invoke    func(ctx context.Context, req any) (any, error)
 }
 
 // Name returns the function's name.
@@ -176,6 +193,14 @@ func (e *Entry) Response() *schema.Schema { return e.resp }
 func (e *Entry) Handle(ctx context.Context, c codec.Codec, req codec.Request, dst []byte) ([]byte, error) {
 	return e.handle(ctx, c, req, dst)
 }
+
+// Decode decodes req with c into a value of the handler's request type
+// (validating it if the function asks for that), for middleware to see.
+// Errors are *rabibridge.RemoteError with CodeInvalidArgument.
+func (e *Entry) Decode(c codec.Codec, req codec.Request) (any, error) { return e.decode(c, req) }
+
+// Invoke runs the handler on a request Decode returned.
+func (e *Entry) Invoke(ctx context.Context, req any) (any, error) { return e.invoke(ctx, req) }
 
 // Info is the description of a function, as documents and discovery show
 // it.

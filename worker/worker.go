@@ -54,6 +54,10 @@ type Config struct {
 	// means 1. More consumers spread one queue's deliveries over more
 	// channels.
 	Consumers int
+	// Middleware wraps every function's handler, the first outermost. With
+	// none, a call decodes, runs and encodes in one typed step; with some,
+	// the decoded request passes through them as an any.
+	Middleware []Middleware
 	// Logger receives the worker's log lines; nil means the connection's.
 	Logger *slog.Logger
 }
@@ -121,6 +125,7 @@ type function struct {
 	name  string
 	one   *sync.Mutex // for Sync functions: one call at a time
 	stats stats
+	chain Handler // the middleware around the handler; nil without middleware
 }
 
 // Serve declares the queue of every function in the registry, consumes them
@@ -170,6 +175,13 @@ func (w *Worker) Serve(ctx context.Context) error {
 			return fmt.Errorf("worker: %s: %w", e.Name(), err)
 		}
 		f := &function{entry: e, name: e.Name()}
+		if len(w.cfg.Middleware) > 0 {
+			entry := e
+			f.chain = func(ctx context.Context, call *Call) (any, error) { return entry.Invoke(ctx, call.Request) }
+			for i := len(w.cfg.Middleware) - 1; i >= 0; i-- {
+				f.chain = w.cfg.Middleware[i](f.chain)
+			}
+		}
 		w.mu.Lock()
 		w.functions = append(w.functions, f)
 		w.mu.Unlock()
@@ -400,7 +412,8 @@ func (w *Worker) run(base context.Context, f *function, c codec.Codec, d *bridge
 	if err != nil {
 		return nil, rabibridge.Errorf(rabibridge.CodeInvalidArgument, "%s: %v", f.name, err)
 	}
-	var ctx context.Context = &callCtx{Context: base, info: Info{Function: f.name, CorrelationID: d.CorrelationID, Redelivered: d.Redelivered, Deadline: d.Deadline}}
+	cc := &callCtx{Context: base, info: Info{Function: f.name, CorrelationID: d.CorrelationID, Redelivered: d.Redelivered, Deadline: d.Deadline}}
+	var ctx context.Context = cc
 	if !d.Deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, d.Deadline)
@@ -417,7 +430,22 @@ func (w *Worker) run(base context.Context, f *function, c codec.Codec, d *bridge
 				Message: fmt.Sprintf("%s: panic: %v", f.name, p), Trace: trim(string(debug.Stack()), 4096)}
 		}
 	}()
-	return f.entry.Handle(ctx, c, req, nil)
+	if f.chain == nil {
+		return f.entry.Handle(ctx, c, req, nil)
+	}
+	in, err := f.entry.Decode(c, req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := f.chain(ctx, &Call{Function: f.name, Info: cc.info, Headers: d.Headers, Request: in})
+	if err != nil {
+		return nil, err
+	}
+	out, err = codec.AppendReply(c, nil, resp)
+	if err != nil {
+		return nil, rabibridge.Errorf(rabibridge.CodeInternal, "%s: encoding the response: %v", f.name, err)
+	}
+	return out, nil
 }
 
 // remote returns err as the RemoteError the caller will see.
