@@ -42,6 +42,10 @@ type Config struct {
 	// Kind is the RabiBridge function kind ("async" or "sync") of the
 	// functions called; empty means "async".
 	Kind string
+	// Interceptors wrap every call, the first outermost: to log, measure,
+	// trace (they may set outgoing headers), retry. With none, calls take
+	// the direct path.
+	Interceptors []Interceptor
 	// Logger receives the caller's log lines; nil means the connection's.
 	Logger *slog.Logger
 }
@@ -64,6 +68,8 @@ type Caller struct {
 	closed  bool
 
 	lostAt atomic.Int64 // unix ns of the latest connection loss
+
+	chain Invoker // the interceptors around the round trip; nil without any
 }
 
 // RecoveryWindow is how long after its connection was lost, or after a
@@ -108,6 +114,12 @@ func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
 		return nil, fmt.Errorf("caller: %w", err)
 	}
 	c.req, c.reply = req, req.ReplyTo()
+	if len(cfg.Interceptors) > 0 {
+		c.chain = c.final
+		for i := len(cfg.Interceptors) - 1; i >= 0; i-- {
+			c.chain = cfg.Interceptors[i](c.chain)
+		}
+	}
 	return c, nil
 }
 
@@ -157,7 +169,10 @@ func Call[Req, Resp any](ctx context.Context, c *Caller, name string, req Req) (
 	if err != nil {
 		return resp, fmt.Errorf("caller: %s: encoding the request: %w", name, err)
 	}
-	err = c.roundTrip(ctx, name, body, &resp)
+	if c.chain != nil {
+		return resp, c.chain(ctx, &Invocation{Function: name, Request: req, Response: &resp, body: body})
+	}
+	err = c.roundTrip(ctx, name, body, nil, &resp)
 	return resp, err
 }
 
@@ -175,13 +190,17 @@ func (c *Caller) Invoke(ctx context.Context, name string, args []any, kwargs map
 		return nil, fmt.Errorf("caller: %s: encoding the request: %w", name, err)
 	}
 	var out any
-	err = c.roundTrip(ctx, name, body, &out)
+	if c.chain != nil {
+		err = c.chain(ctx, &Invocation{Function: name, Request: Args{args, kwargs}, Response: &out, body: body})
+		return out, err
+	}
+	err = c.roundTrip(ctx, name, body, nil, &out)
 	return out, err
 }
 
 // roundTrip publishes body as a call of name and decodes the reply's result
 // into out.
-func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, out any) error {
+func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, headers map[string]string, out any) error {
 	if c.cfg.Timeout > 0 {
 		if _, ok := ctx.Deadline(); !ok {
 			var cancel context.CancelFunc
@@ -210,6 +229,7 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, out an
 		ReplyTo:       c.reply,
 		ContentType:   c.ctype,
 		Deadline:      deadline,
+		Headers:       headers,
 	}
 	rt := c.route(name)
 	if err := c.req.Publish(ctx, rt.key, msg); err != nil {
