@@ -4,11 +4,18 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
+	"strconv"
 	"time"
+
+	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/observability/prometheus"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
 )
@@ -24,6 +31,7 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	procs := fs.Int("procs", 1, "worker processes (0: one per CPU); more than 1 runs them under a supervisor")
 	bindCores := fs.Bool("bind-cores", false, "pin each worker process to a core of its own")
 	consumers := fs.Int("consumers", 0, "consumers (channels) per queue in each process (0: 1)")
+	metrics := fs.String("metrics", "", "serve Prometheus metrics at /metrics on this address, e.g. :9464 (with --procs, process i uses the port + i)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -62,7 +70,15 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := demo.Register(reg, opts); err != nil {
 		return err
 	}
-	w := worker.New(conn, reg, worker.Config{DrainTimeout: *drain, Consumers: *consumers, Logger: logger(stderr, cfg.App.LogLevel)})
+	wcfg := worker.Config{DrainTimeout: *drain, Consumers: *consumers, Logger: logger(stderr, cfg.App.LogLevel)}
+	if *metrics != "" {
+		stop, err := serveMetrics(ctx, *metrics, &wcfg, stderr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	w := worker.New(conn, reg, wcfg)
 	served := make(chan error, 1)
 	go func() { served <- w.Serve(ctx) }()
 	select {
@@ -95,4 +111,37 @@ func redeclareDemo(ctx context.Context, cf *connFlags, stderr io.Writer, queueSi
 		}
 	}
 	return nil
+}
+
+// serveMetrics registers the Prometheus middleware in cfg and serves
+// /metrics on addr until stop is called.
+func serveMetrics(ctx context.Context, addr string, cfg *worker.Config, stderr io.Writer) (stop func(), err error) {
+	if i, child := os.LookupEnv(worker.EnvChild); child {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, usageError("--metrics %q: %v", addr, err)
+		}
+		p, _ := strconv.Atoi(port)
+		n, _ := strconv.Atoi(i)
+		addr = net.JoinHostPort(host, strconv.Itoa(p+n))
+	}
+	m, err := prometheus.New(prom.DefaultRegisterer)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Middleware = append(cfg.Middleware, m.Middleware())
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	fmt.Fprintf(stderr, "metrics at http://%s/metrics\n", ln.Addr())
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}, nil
 }
