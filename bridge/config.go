@@ -54,7 +54,9 @@ type Config struct {
 	// App holds RabiBridge's [app] settings: workers and callers made on
 	// the connection use them where their own Config leaves them unset.
 	App App
-	// Logger receives the connection's log lines; nil discards them.
+	// Logger receives the connection's log lines (workers and callers made
+	// on the connection use it too, unless given their own); nil means
+	// slog.Default(), which logs Info and above.
 	Logger *slog.Logger
 }
 

@@ -47,7 +47,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = slog.Default() // Info and above, to wherever the program's default logger writes
 	}
 	var t transport
 	switch u.Scheme {

@@ -47,7 +47,7 @@ type SpawnConfig struct {
 	// Stdout and Stderr receive the children's output; nil means the
 	// parent's.
 	Stdout, Stderr io.Writer
-	// Logger receives the supervisor's log lines; nil discards them.
+	// Logger receives the supervisor's log lines; nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -141,7 +141,7 @@ func supervise(ctx context.Context, cfg SpawnConfig) error {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = slog.Default()
 	}
 	s := &supervisor{cfg: cfg, exe: exe, log: log, ncpu: runtime.NumCPU()}
 	errs := make([]error, cfg.Procs)

@@ -31,6 +31,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if cfg.App.LogLevel == "" {
+		cfg.App.LogLevel = "WARNING"
+	}
+	cfg.Logger = logger(stderr, cfg.App.LogLevel)
 	conn, where, err := dialOrMem(ctx, cfg)
 	if err != nil {
 		return err
@@ -116,7 +120,7 @@ func dialOrMem(ctx context.Context, cfg bridge.Config) (conn *bridge.Conn, where
 		}
 		return conn, fmt.Sprintf("rabibridge demo: using RabbitMQ (%v)", redactURL(cfg.URL)), nil
 	}
-	mem, merr := bridge.Dial(ctx, bridge.Config{URL: "mem://demo"})
+	mem, merr := bridge.Dial(ctx, bridge.Config{URL: "mem://demo", Logger: cfg.Logger})
 	if merr != nil {
 		return nil, "", merr
 	}
