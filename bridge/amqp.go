@@ -220,6 +220,25 @@ func (t *amqpTransport) declare(ctx context.Context, q Queue) error {
 	return nil
 }
 
+func (t *amqpTransport) deleteQueue(ctx context.Context, name string) error {
+	c, err := t.current(ctx)
+	if err != nil {
+		return err
+	}
+	ch, err := c.Channel()
+	if err != nil {
+		return lost(err)
+	}
+	defer ch.Close()
+	if _, err := ch.QueueDelete(name, false, false, false); err != nil {
+		return fmt.Errorf("bridge: deleting queue %s: %w", name, lost(err))
+	}
+	t.mu.Lock()
+	delete(t.queues, name)
+	t.mu.Unlock()
+	return nil
+}
+
 // declareOn declares the exchange and q, and binds q, on ch.
 func declareOn(ch *amqp.Channel, q Queue) error {
 	if err := ch.ExchangeDeclare(Exchange, "direct", true, false, false, false, nil); err != nil {
@@ -230,7 +249,7 @@ func declareOn(ch *amqp.Channel, q Queue) error {
 			return fmt.Errorf("bridge: deleting queue %s: %w", q.Name, lost(err))
 		}
 	}
-	if _, err := ch.QueueDeclare(q.Name, true, true, false, false, amqp.Table(q.Args())); err != nil {
+	if _, err := ch.QueueDeclare(q.Name, true, q.AutoDelete(), false, false, amqp.Table(q.Args())); err != nil {
 		var ae *amqp.Error
 		if errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed {
 			return &MismatchError{Queue: q.Name, Want: q.Args(), Cause: err}

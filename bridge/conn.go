@@ -24,6 +24,7 @@ type Conn struct {
 // transport is what a kind of broker implements.
 type transport interface {
 	declare(ctx context.Context, q Queue) error
+	deleteQueue(ctx context.Context, name string) error
 	consume(ctx context.Context, queue string, prefetch int, h func(*Delivery)) (Subscription, error)
 	reply(ctx context.Context, m Message) error
 	listen(ctx context.Context, exchange string, h func(Message)) (Subscription, error)
@@ -79,6 +80,11 @@ func redact(err error) error {
 // Exchange. A queue of that name with other arguments gives a
 // *MismatchError, unless q.Redeclare is set.
 func (c *Conn) Declare(ctx context.Context, q Queue) error { return c.t.declare(ctx, q) }
+
+// DeleteQueue deletes the queue name with the calls waiting in it: how a
+// retired function's quorum queue (which outlives its workers) goes.
+// Deleting a queue that does not exist is not an error.
+func (c *Conn) DeleteQueue(ctx context.Context, name string) error { return c.t.deleteQueue(ctx, name) }
 
 // Consume starts taking calls from queue, at most prefetch unacknowledged at
 // a time (zero: no limit), and passes each to h on one goroutine per

@@ -75,7 +75,7 @@ func (t *memTransport) declare(ctx context.Context, q Queue) error {
 	defer b.mu.Unlock()
 	if old := b.queues[q.Name]; old != nil {
 		if !q.Redeclare {
-			if old.q.MaxLength == q.MaxLength && old.q.MessageTTL.Milliseconds() == q.MessageTTL.Milliseconds() {
+			if old.q.MaxLength == q.MaxLength && old.q.MessageTTL.Milliseconds() == q.MessageTTL.Milliseconds() && old.q.Quorum == q.Quorum {
 				b.routes[q.RoutingKey] = old
 				return nil
 			}
@@ -86,6 +86,18 @@ func (t *memTransport) declare(ctx context.Context, q Queue) error {
 	nq := &memQueue{b: b, q: q}
 	b.queues[q.Name] = nq
 	b.routes[q.RoutingKey] = nq
+	return nil
+}
+
+func (t *memTransport) deleteQueue(ctx context.Context, name string) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	t.b.mu.Lock()
+	defer t.b.mu.Unlock()
+	if q := t.b.queues[name]; q != nil {
+		t.b.deleteLocked(q)
+	}
 	return nil
 }
 
@@ -315,7 +327,7 @@ func (s *memSub) Cancel() error {
 	}
 	s.cancelled = true
 	q.subs = slices.DeleteFunc(q.subs, func(c *memSub) bool { return c == s })
-	last := len(q.subs) == 0 && !q.deleted
+	last := len(q.subs) == 0 && !q.deleted && q.q.AutoDelete()
 	q.mu.Unlock()
 	s.handing.Wait()
 	if last {

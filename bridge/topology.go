@@ -30,7 +30,14 @@ type Queue struct {
 	MessageTTL time.Duration
 	// Redeclare deletes an existing queue of that name first.
 	Redeclare bool
+	// Quorum declares a quorum queue (x-queue-type: quorum, durable, not
+	// auto-delete) instead of RabiBridge's classic one.
+	Quorum bool
 }
+
+// AutoDelete reports whether the queue goes when its last consumer does:
+// classic queues, as RabiBridge declares them.
+func (q Queue) AutoDelete() bool { return !q.Quorum }
 
 // Args returns the queue arguments RabiBridge declares: always x-overflow
 // reject-publish, x-max-length and x-message-ttl only when set.
@@ -41,6 +48,9 @@ func (q Queue) Args() map[string]any {
 	}
 	if q.MessageTTL > 0 {
 		args["x-message-ttl"] = q.MessageTTL.Milliseconds()
+	}
+	if q.Quorum {
+		args["x-queue-type"] = "quorum"
 	}
 	return args
 }

@@ -23,6 +23,18 @@ const (
 	Sync Kind = "sync"
 )
 
+// QueueType is the type of a function's queue.
+type QueueType string
+
+// The queue types.
+const (
+	// Classic is RabiBridge's queue: durable, auto-delete, on one node.
+	Classic QueueType = "classic"
+	// Quorum is RabbitMQ's replicated queue: it survives the loss of a
+	// minority of a cluster's nodes, and its workers.
+	Quorum QueueType = "quorum"
+)
+
 // Options configure a registered function. The zero value is useful: every
 // zero field means the default documented on it.
 type Options struct {
@@ -52,6 +64,13 @@ type Options struct {
 	ReRegister bool
 	// Kind selects RabiBridge's function kind; empty means Async.
 	Kind Kind
+	// QueueType selects the queue's type: Classic (empty; RabiBridge's
+	// declaration, wire-compatible with Python peers) or Quorum (replicated
+	// across a cluster's nodes, durable, not auto-delete: it outlives its
+	// workers; delete it with `rabbitmqctl delete_queue` when the function
+	// is retired). A queue of the other type already there is a declaration
+	// conflict.
+	QueueType QueueType
 	// Description documents the function, in discovery and generated docs.
 	Description string
 }
@@ -67,6 +86,13 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.FetchSize == 0 {
 		o.FetchSize = DefaultFetchSize
+	}
+	switch o.QueueType {
+	case "":
+		o.QueueType = Classic
+	case Classic, Quorum:
+	default:
+		return o, fmt.Errorf("QueueType %q is neither %q nor %q", o.QueueType, Classic, Quorum)
 	}
 	switch o.Kind {
 	case "":

@@ -224,7 +224,7 @@ func (e *Entry) Info() Info {
 	return Info{
 		Name: e.name, Kind: string(e.opts.Kind), Description: e.opts.Description,
 		QueueSize: e.opts.QueueSize, FetchSize: e.opts.FetchSize,
-		TimeoutMS: e.opts.Timeout.Milliseconds(), Validate: e.opts.Validate,
+		TimeoutMS: e.opts.Timeout.Milliseconds(), Validate: e.opts.Validate, QueueType: string(e.opts.QueueType),
 		Request: e.req.JSON(), Response: e.resp.JSON(),
 	}
 }

@@ -97,7 +97,7 @@ func AsyncAPI(fns []Function, opts AsyncAPIOptions) (map[string]any, error) {
 				"exchange": map[string]any{"name": "rpc", "type": "direct", "durable": true, "autoDelete": false, "vhost": "/"},
 				// The binding describes an exchange or a queue, not both:
 				// the function's queue goes in an extension.
-				"x-queue": map[string]any{"name": f.Queue(), "durable": true, "exclusive": false, "autoDelete": true,
+				"x-queue": map[string]any{"name": f.Queue(), "durable": true, "exclusive": false, "autoDelete": f.QueueType != "quorum",
 					"vhost": "/", "arguments": argMap},
 				"bindingVersion": amqpBindingVersion,
 			}},

@@ -16,6 +16,7 @@ type Function struct {
 	FetchSize   int             `json:"fetch_size"`
 	TimeoutMS   int64           `json:"timeout_ms,omitempty"`
 	Validate    bool            `json:"validate"`
+	QueueType   string          `json:"queue_type,omitempty"`
 	Request     json.RawMessage `json:"request"`
 	Response    json.RawMessage `json:"response"`
 }
@@ -42,6 +43,9 @@ func (f Function) QueueArgs() map[string]any {
 	}
 	if f.TimeoutMS > 0 {
 		args["x-message-ttl"] = f.TimeoutMS
+	}
+	if f.QueueType == "quorum" {
+		args["x-queue-type"] = "quorum"
 	}
 	return args
 }

@@ -46,8 +46,12 @@ func markdownFunction(b *bytes.Buffer, f Function) error {
 	}
 	fmt.Fprintf(b, "| option | value |\n|---|---|\n")
 	fmt.Fprintf(b, "| kind | %s (queue `%s`, routing key `%s` on exchange `rpc`) |\n", f.kind(), f.Queue(), f.RoutingKey())
-	fmt.Fprintf(b, "| queue size | %s |\n| fetch size | %d |\n| timeout in queue | %s |\n| validation | %v |\n\n",
-		queueSize, f.FetchSize, timeout, f.Validate)
+	qtype := f.QueueType
+	if qtype == "" {
+		qtype = "classic"
+	}
+	fmt.Fprintf(b, "| queue type | %s |\n| queue size | %s |\n| fetch size | %d |\n| timeout in queue | %s |\n| validation | %v |\n\n",
+		qtype, queueSize, f.FetchSize, timeout, f.Validate)
 
 	var req, resp map[string]any
 	if err := json.Unmarshal(f.Request, &req); err != nil {

@@ -169,6 +169,7 @@ func (w *Worker) Serve(ctx context.Context) error {
 			MaxLength:  o.QueueSize,
 			MessageTTL: o.Timeout,
 			Redeclare:  o.ReRegister,
+			Quorum:     o.QueueType == registry.Quorum,
 		}
 		if err := w.conn.Declare(ctx, q); err != nil {
 			closeAll()

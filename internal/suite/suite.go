@@ -53,6 +53,7 @@ func Run(t *testing.T, dial Dialer) {
 		{"Sync", Sync},
 		{"Consumers", Consumers},
 		{"Discovery", Discovery},
+		{"Quorum", Quorum},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -796,4 +797,42 @@ func Discovery(t *testing.T, dial Dialer) {
 		is.True(in.ID != "")
 	}
 	is.True(mine[0].ID != mine[1].ID)
+}
+
+// Quorum checks a quorum queue: it outlives its workers (a call made while
+// none serves waits for the next), and it conflicts with a classic queue of
+// the same name.
+func Quorum(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	register(e, "q", demo.Add, registry.Options{QueueType: registry.Quorum})
+	t.Cleanup(func() { e.conn.DeleteQueue(context.Background(), bridge.QueueName("async", e.name("q"))) })
+	e.serve(worker.Config{})
+	ctx := timeout(t, 20*time.Second)
+	sum, err := caller.Call[demo.AddReq, int](ctx, e.c, e.name("q"), demo.AddReq{A: 1, B: 1})
+	is.NoErr(err)
+	is.Equal(sum, 2)
+	is.NoErr(e.shutdown())
+
+	answered := make(chan error, 1)
+	go func() { // no worker now: the call waits in the queue
+		sum, err := caller.Call[demo.AddReq, int](ctx, e.c, e.name("q"), demo.AddReq{A: 2, B: 2})
+		if err == nil && sum != 4 {
+			err = fmt.Errorf("sum %d", sum)
+		}
+		answered <- err
+	}()
+	select {
+	case err := <-answered:
+		t.Fatalf("answered with no worker: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	e2 := &env{t: t, conn: e.conn, reg: e.reg, prefix: e.prefix, c: e.c}
+	e2.serve(worker.Config{})
+	is.NoErr(<-answered) // the next worker answers it
+
+	classic := registry.New()
+	is.NoErr(registry.RegisterIn(classic, e.name("q"), demo.Add, registry.Options{}))
+	err = worker.New(e.conn, classic, worker.Config{}).Serve(timeout(t, 10*time.Second))
+	is.True(errors.Is(err, bridge.ErrQueueMismatch))
 }
