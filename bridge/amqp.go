@@ -2,11 +2,11 @@ package bridge
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
@@ -33,8 +33,8 @@ const directReplyTo = "amq.rabbitmq.reply-to"
 // channel at once, and owns its topology.
 type amqpTransport struct {
 	cfg    Config
-	url    string
-	tls    *tls.Config
+	urls   []string // the nodes to try, in turn
+	next   int      // the one to try next; guarded by mu
 	log    *slog.Logger
 	ctx    context.Context // ends when the transport closes
 	cancel context.CancelFunc
@@ -57,12 +57,13 @@ type amqpTransport struct {
 	tags atomic.Uint64
 }
 
-func dialAMQP(ctx context.Context, cfg Config, url string, log *slog.Logger) (*amqpTransport, error) {
-	tlsCfg, err := cfg.TLS.config(url)
-	if err != nil {
-		return nil, err
+func dialAMQP(ctx context.Context, cfg Config, urls []string, log *slog.Logger) (*amqpTransport, error) {
+	for _, u := range urls {
+		if _, err := cfg.TLS.config(u); err != nil {
+			return nil, err
+		}
 	}
-	t := &amqpTransport{cfg: cfg, url: url, tls: tlsCfg, log: log, queues: map[string]Queue{}}
+	t := &amqpTransport{cfg: cfg, urls: urls, next: rand.IntN(len(urls)), log: log, queues: map[string]Queue{}}
 	c, err := t.dial(ctx)
 	if err != nil {
 		return nil, err
@@ -70,17 +71,42 @@ func dialAMQP(ctx context.Context, cfg Config, url string, log *slog.Logger) (*a
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.setConn(c)
 	go t.watch(c)
-	log.Info("connected", "url", redactURL(url))
 	t.state(StateConnected, nil)
 	return t, nil
 }
 
-// dial opens one connection.
+// dial opens one connection, to the first of the nodes that answers,
+// starting with the one after the last it connected to.
 func (t *amqpTransport) dial(ctx context.Context) (*amqp.Connection, error) {
+	var errs []error
+	for range t.urls {
+		t.mu.Lock()
+		i := t.next % len(t.urls)
+		t.next = i + 1
+		t.mu.Unlock()
+		c, err := t.dialURL(ctx, t.urls[i])
+		if err == nil {
+			t.log.Info("connected", "url", redactURL(t.urls[i]))
+			return c, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+// dialURL opens one connection to url.
+func (t *amqpTransport) dialURL(ctx context.Context, url string) (*amqp.Connection, error) {
+	tlsCfg, err := t.cfg.TLS.config(url)
+	if err != nil {
+		return nil, err
+	}
 	host, _ := os.Hostname()
 	acfg := amqp.Config{
 		Heartbeat:       t.cfg.Heartbeat,
-		TLSClientConfig: t.tls,
+		TLSClientConfig: tlsCfg,
 		Properties: amqp.Table{
 			"connection_name": "rabibridge-go " + host + " " + strconv.Itoa(os.Getpid()),
 			"product":         "rabibridge-go",
@@ -100,9 +126,9 @@ func (t *amqpTransport) dial(ctx context.Context) (*amqp.Connection, error) {
 			return c, c.SetDeadline(deadline)
 		},
 	}
-	c, err := amqp.DialConfig(t.url, acfg)
+	c, err := amqp.DialConfig(url, acfg)
 	if err != nil {
-		return nil, fmt.Errorf("bridge: connecting to %s: %w", redactURL(t.url), err)
+		return nil, fmt.Errorf("bridge: connecting to %s: %w", redactURL(url), err)
 	}
 	return c, nil
 }

@@ -23,8 +23,14 @@ import (
 type Config struct {
 	// URL names the broker: mem://, mem://NAME, amqp://user:pass@host:port/vhost
 	// or amqps://.... When empty, the broker is built from Host, Port,
-	// Username, Password and VHost.
+	// Username, Password and VHost. Several RabbitMQ URLs may be given,
+	// separated by commas, as with URLs.
 	URL string
+	// URLs name the nodes of a RabbitMQ cluster: connecting and reconnecting
+	// try them in turn from a random one, so connections spread over the
+	// nodes and move to a live one when theirs dies. URL, when set, comes
+	// first.
+	URLs []string
 	// Host, Port, Username, Password and VHost name a RabbitMQ broker piece
 	// by piece, as RabiBridge's [rabbitmq] section does. Port defaults to
 	// 5672 (5671 with TLS), Username and Password to guest, VHost to "/".
@@ -180,7 +186,7 @@ func (c *Config) overlayEnv(override bool) error {
 			*dst = n
 		}
 	}
-	if override || (c.URL == "" && c.Host == "") {
+	if override || (c.URL == "" && len(c.URLs) == 0 && c.Host == "") {
 		str(&c.URL, "RABIBRIDGE_URL")
 	}
 	str(&c.Host, "RABBITMQ_HOST")
@@ -277,6 +283,25 @@ func (t TLSConfig) config(brokerURL string) (*tls.Config, error) {
 	return cfg, nil
 }
 
+// brokerURLs returns every URL to try: URL's (split at commas), then
+// URLs, or the one built from the pieces.
+func (c *Config) brokerURLs() ([]string, error) {
+	var out []string
+	for _, u := range append(strings.Split(c.URL, ","), c.URLs...) {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	u, err := c.brokerURL()
+	if err != nil {
+		return nil, err
+	}
+	return []string{u}, nil
+}
+
 // redacted returns c with its password, secret and URL password hidden.
 func (c Config) redacted() Config {
 	if c.Password != "" {
@@ -285,7 +310,15 @@ func (c Config) redacted() Config {
 	if c.Secret != "" {
 		c.Secret = "xxxxx"
 	}
-	c.URL = redactURL(c.URL)
+	var urls []string
+	for _, u := range strings.Split(c.URL, ",") {
+		urls = append(urls, redactURL(u))
+	}
+	c.URL = strings.Join(urls, ",")
+	c.URLs = append([]string(nil), c.URLs...)
+	for i, u := range c.URLs {
+		c.URLs[i] = redactURL(u)
+	}
 	return c
 }
 

@@ -130,3 +130,16 @@ func TestTLSConfig(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(u, "amqps://guest:guest@h:5671/")
 }
+
+func TestSeveralURLs(t *testing.T) {
+	is := is.New(t)
+	clearEnv(t)
+	c := Config{URL: "amqp://u:pw1@a:5672/, amqp://u:pw2@b:5672/", URLs: []string{"amqp://u:pw3@c:5672/"}}
+	urls, err := c.brokerURLs()
+	is.NoErr(err)
+	is.Equal(urls, []string{"amqp://u:pw1@a:5672/", "amqp://u:pw2@b:5672/", "amqp://u:pw3@c:5672/"})
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c)} {
+		is.True(!strings.Contains(s, "pw")) // no password of any node
+	}
+	is.Equal(c.URLs[0], "amqp://u:pw3@c:5672/") // printing did not change the Config
+}

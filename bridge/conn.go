@@ -38,11 +38,11 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if err := cfg.overlayEnv(false); err != nil {
 		return nil, err
 	}
-	brokerURL, err := cfg.brokerURL()
+	urls, err := cfg.brokerURLs()
 	if err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(brokerURL)
+	u, err := url.Parse(urls[0])
 	if err != nil {
 		return nil, fmt.Errorf("bridge: broker URL: %w", redact(err))
 	}
@@ -53,12 +53,15 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	var t transport
 	switch u.Scheme {
 	case "mem":
+		if len(urls) > 1 {
+			return nil, fmt.Errorf("bridge: mem:// takes one URL, got %d", len(urls))
+		}
 		t = dialMem(u.Host + u.Path)
 	case "amqp", "amqps":
 		if cfg.Heartbeat == 0 {
 			cfg.Heartbeat = 10 * time.Second
 		}
-		if t, err = dialAMQP(ctx, cfg, brokerURL, log); err != nil {
+		if t, err = dialAMQP(ctx, cfg, urls, log); err != nil {
 			return nil, err
 		}
 	default:

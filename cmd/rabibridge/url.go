@@ -1,12 +1,21 @@
 package main
 
-import "net/url"
+import (
+	"net/url"
+	"strings"
+)
 
-// redactURL returns u with its password replaced by "xxxxx", for messages.
+// redactURL returns u, or each of several comma-separated URLs, with any
+// password replaced by "xxxxx", for messages.
 func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable URL)"
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		pu, err := url.Parse(strings.TrimSpace(p))
+		if err != nil {
+			parts[i] = "(unparsable URL)"
+			continue
+		}
+		parts[i] = pu.Redacted()
 	}
-	return p.Redacted()
+	return strings.Join(parts, ",")
 }
