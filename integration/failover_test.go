@@ -51,8 +51,25 @@ func TestFailoverAcrossURLs(t *testing.T) {
 		victim, other = b, a
 	}
 	is.Equal(connected(victim), 1)
-	c, err := caller.New(dial(), caller.Config{})
-	is.NoErr(err)
+	// The nodes are not clustered: the caller must start on the worker's
+	// node to reach its queue. Dial until it lands there.
+	var c *caller.Caller
+	for deadline := time.Now().Add(20 * time.Second); c == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the caller never landed on the worker's node")
+		}
+		conn := dial()
+		if connected(victim) == 2 {
+			cc, err := caller.New(conn, caller.Config{})
+			is.NoErr(err)
+			c = cc
+			break
+		}
+		conn.Close()
+		for settle := time.Now().Add(5 * time.Second); connected(other) > 0 && time.Now().Before(settle); {
+			time.Sleep(20 * time.Millisecond) // the broker notices the close
+		}
+	}
 	defer c.Close()
 	call := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -71,7 +88,7 @@ func TestFailoverAcrossURLs(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("serving again %v after the node was killed", time.Since(killed).Round(time.Millisecond))
-	is.Equal(connected(other), 2) // the worker moved to the live node, beside the caller
+	is.Equal(connected(other), 2) // both moved to the live node
 	stop()
 	is.NoErr(<-done)
 }
