@@ -66,10 +66,13 @@ type MismatchError struct {
 	Cause      error          // the broker's error, if any
 }
 
+// Error names the queue, both argument sets (when known) and the fix.
 func (e *MismatchError) Error() string {
 	have := "other arguments"
 	if e.Have != nil {
 		have = fmt.Sprint(e.Have)
+	} else if e.Cause != nil {
+		have = "other arguments (" + e.Cause.Error() + ")" // the broker's words name the argument
 	}
 	return fmt.Sprintf("bridge: queue %s exists with %s, want %v: set ReRegister to redeclare it (calls waiting in it are lost), or delete the queue", e.Queue, have, e.Want)
 }

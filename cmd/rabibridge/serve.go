@@ -31,6 +31,7 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	procs := fs.Int("procs", 1, "worker processes (0: one per CPU); more than 1 runs them under a supervisor")
 	bindCores := fs.Bool("bind-cores", false, "pin each worker process to a core of its own")
 	consumers := fs.Int("consumers", 0, "consumers (channels) per queue in each process (0: 1)")
+	quorum := fs.Bool("quorum", false, "declare replicated quorum queues (for a cluster) instead of RabiBridge's classic ones")
 	metrics := fs.String("metrics", "", "serve Prometheus metrics at /metrics on this address, e.g. :9464 (with --procs, process i uses the port + i)")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -38,7 +39,7 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if _, child := os.LookupEnv(worker.EnvChild); !child && *reregister && (*procs != 1 || *bindCores) {
 		// Redeclare once, here: children that each redeclared would delete
 		// the queues their siblings consume.
-		if err := redeclareDemo(ctx, &cf, stderr, *queueSize); err != nil {
+		if err := redeclareDemo(ctx, &cf, stderr, *queueSize, *quorum); err != nil {
 			return err
 		}
 		*reregister = false
@@ -67,6 +68,9 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	reg := registry.New()
 	opts := demo.Options
 	opts.QueueSize, opts.FetchSize, opts.ReRegister = *queueSize, *fetchSize, *reregister
+	if *quorum {
+		opts.QueueType = registry.Quorum
+	}
 	if err := demo.Register(reg, opts); err != nil {
 		return err
 	}
@@ -97,7 +101,7 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 // redeclareDemo deletes and declares the demo functions' queues.
-func redeclareDemo(ctx context.Context, cf *connFlags, stderr io.Writer, queueSize int) error {
+func redeclareDemo(ctx context.Context, cf *connFlags, stderr io.Writer, queueSize int, quorum bool) error {
 	conn, _, err := cf.dial(ctx, os.Getenv, stderr, "WARNING")
 	if err != nil {
 		return &exitError{code: exitUnavailable, err: err}
@@ -105,7 +109,7 @@ func redeclareDemo(ctx context.Context, cf *connFlags, stderr io.Writer, queueSi
 	defer conn.Close()
 	for _, name := range demo.Names {
 		q := bridge.Queue{Name: bridge.QueueName("async", name), RoutingKey: bridge.RoutingKey("async", name),
-			MaxLength: queueSize, Redeclare: true}
+			MaxLength: queueSize, Redeclare: true, Quorum: quorum}
 		if err := conn.Declare(ctx, q); err != nil {
 			return err
 		}
