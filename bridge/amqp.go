@@ -103,12 +103,16 @@ func (t *amqpTransport) dialURL(ctx context.Context, url string) (*amqp.Connecti
 	if err != nil {
 		return nil, err
 	}
-	host, _ := os.Hostname()
+	name := t.cfg.Name
+	if name == "" {
+		host, _ := os.Hostname()
+		name = "rabibridge-go " + host + " " + strconv.Itoa(os.Getpid())
+	}
 	acfg := amqp.Config{
 		Heartbeat:       t.cfg.Heartbeat,
 		TLSClientConfig: tlsCfg,
 		Properties: amqp.Table{
-			"connection_name": "rabibridge-go " + host + " " + strconv.Itoa(os.Getpid()),
+			"connection_name": name,
 			"product":         "rabibridge-go",
 		},
 		Dial: func(network, addr string) (net.Conn, error) {

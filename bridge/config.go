@@ -45,6 +45,10 @@ type Config struct {
 	Secret string
 	// TLS configures amqps:// connections.
 	TLS TLSConfig
+	// Name names the connection to the broker: the management UI shows it,
+	// and `rabbitmqctl list_connections client_properties` as
+	// connection_name. Empty means "rabibridge-go <host> <pid>".
+	Name string
 	// Heartbeat is the AMQP heartbeat interval; zero means 10s. A dead
 	// peer is noticed after about two intervals.
 	Heartbeat time.Duration

@@ -28,6 +28,9 @@ type NodeOptions struct {
 	TLS bool
 	// Config holds further rabbitmq.conf lines.
 	Config string
+	// Cookie is the Erlang cookie; nodes of one cluster share one. Empty
+	// means a random one.
+	Cookie string
 }
 
 // Node is a RabbitMQ node of one test's own: its own name, loopback ports,
@@ -69,7 +72,11 @@ func StartNode(t testing.TB, opts NodeOptions) *Node {
 	n.Port = ports[0]
 	home := filepath.Join(dir, "home")
 	must(t, os.MkdirAll(home, 0o700))
-	must(t, os.WriteFile(filepath.Join(home, ".erlang.cookie"), []byte(fmt.Sprintf("RBTEST%016X", rand.Uint64())), 0o400))
+	cookie := opts.Cookie
+	if cookie == "" {
+		cookie = fmt.Sprintf("RBTEST%016X", rand.Uint64())
+	}
+	must(t, os.WriteFile(filepath.Join(home, ".erlang.cookie"), []byte(cookie), 0o400))
 	conf := fmt.Sprintf("listeners.tcp.default = 127.0.0.1:%d\nloopback_users = none\n", n.Port)
 	if opts.TLS {
 		n.TLSPort = ports[2]
