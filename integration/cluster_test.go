@@ -138,7 +138,7 @@ func TestQuorumCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second) // the queue's replica catches up
-	wn = workerNode() // it may have moved when the leader stopped
+	wn = workerNode()           // it may have moved when the leader stopped
 	if wn == nil {
 		t.Fatal("cannot find the worker's connection")
 	}
