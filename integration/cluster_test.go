@@ -152,6 +152,29 @@ func TestQuorumCluster(t *testing.T) {
 	if other.Load() > 0 {
 		t.Errorf("%d calls failed otherwise, e.g. %v", other.Load(), others[:min(3, len(others))])
 	}
+	// No confirmed call is lost: the quorum queue keeps even those whose
+	// callers gave up, and the worker takes every one.
+	live := nodes[0]
+	if live == wn {
+		live = nodes[1]
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		out, err := live.Ctl("list_queues", "--no-table-headers", "name", "messages")
+		if err == nil && strings.Contains(out, "rpc_async_add\t0") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("calls still waiting 15s after the load stopped: %s %v", out, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	handled := int64(0)
+	for _, f := range w.Instance().Functions {
+		handled += f.Stats.Calls
+	}
+	if handled < ok.Load() {
+		t.Errorf("the worker handled %d calls, fewer than the %d answered", handled, ok.Load())
+	}
 	stop()
 	<-served
 }
