@@ -228,19 +228,24 @@ func lostErr(err error) error {
 	return err
 }
 
-func (t *amqpTransport) declare(ctx context.Context, q Queue) error {
+// withChannel runs f on a channel of its own on the current connection:
+// a refused operation closes its channel, and must leave the rest of the
+// connection usable.
+func (t *amqpTransport) withChannel(ctx context.Context, f func(ch *amqp.Channel) error) error {
 	c, err := t.current(ctx)
 	if err != nil {
 		return err
 	}
-	// A channel of its own: a refused declaration closes the channel, and
-	// must leave the rest of the connection usable.
 	ch, err := c.Channel()
 	if err != nil {
 		return lost(err)
 	}
 	defer ch.Close()
-	if err := declareOn(ch, q); err != nil {
+	return f(ch)
+}
+
+func (t *amqpTransport) declare(ctx context.Context, q Queue) error {
+	if err := t.withChannel(ctx, func(ch *amqp.Channel) error { return declareOn(ch, q) }); err != nil {
 		return err
 	}
 	q.Redeclare = false // once is enough: a new connection declares it as it is
@@ -251,17 +256,14 @@ func (t *amqpTransport) declare(ctx context.Context, q Queue) error {
 }
 
 func (t *amqpTransport) deleteQueue(ctx context.Context, name string) error {
-	c, err := t.current(ctx)
+	err := t.withChannel(ctx, func(ch *amqp.Channel) error {
+		if _, err := ch.QueueDelete(name, false, false, false); err != nil {
+			return fmt.Errorf("bridge: deleting queue %s: %w", name, lost(err))
+		}
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	ch, err := c.Channel()
-	if err != nil {
-		return lost(err)
-	}
-	defer ch.Close()
-	if _, err := ch.QueueDelete(name, false, false, false); err != nil {
-		return fmt.Errorf("bridge: deleting queue %s: %w", name, lost(err))
 	}
 	t.mu.Lock()
 	delete(t.queues, name)
