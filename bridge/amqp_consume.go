@@ -85,6 +85,12 @@ func (s *amqpSub) send() {
 
 // sendOne publishes a reply and then acknowledges its call.
 func (s *amqpSub) sendOne(o outgoing) {
+	if o.on.ch.IsClosed() {
+		// The channel that delivered the call is gone, and the broker has
+		// put the call back: its next worker answers it. Waiting here for a
+		// reconnection would only hold up a drain.
+		return
+	}
 	if err := s.publishReply(&s.replyCh, o.m); err != nil {
 		s.t.log.Warn("publishing a reply; the call goes back to its queue", "queue", s.queue, "correlation_id", o.m.CorrelationID, "error", err)
 		_ = o.on.nack(o.d.tag, true) // on a dead channel the broker requeues it anyway
