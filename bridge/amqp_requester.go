@@ -48,6 +48,7 @@ func (t *amqpTransport) requester(h ReplyHandler) (Requester, error) {
 func (r *amqpRequester) run(first chan<- error) {
 	defer close(r.stopped)
 	b := newBackoff(r.t.cfg.ReconnectMin, r.t.cfg.ReconnectMax)
+	recovering := false
 	for {
 		c, err := r.t.current(r.ctx)
 		var ch *amqp.Channel
@@ -73,6 +74,10 @@ func (r *amqpRequester) run(first chan<- error) {
 			continue
 		}
 		b.reset()
+		if recovering {
+			r.h.Recovered()
+			recovering = false
+		}
 		for d := range replies {
 			r.h.Reply(message(d))
 		}
@@ -93,6 +98,7 @@ func (r *amqpRequester) run(first chan<- error) {
 			return
 		}
 		r.h.Lost(cause)
+		recovering = true
 		r.t.log.Warn("requester's channel closed; attaching again", "error", cause)
 	}
 }

@@ -168,6 +168,9 @@ type ReplyHandler interface {
 	// Lost is called when the requester's connection is lost: calls in
 	// flight will get no reply.
 	Lost(err error)
+	// Recovered is called when the requester works again after a loss.
+	// Workers may not have declared their queues again yet.
+	Recovered()
 }
 
 // errClosed is returned by operations on a closed connection.

@@ -18,6 +18,7 @@ type discard struct{}
 func (discard) Reply(bridge.Message) {}
 func (discard) Returned(string)      {}
 func (discard) Lost(error)           {}
+func (discard) Recovered()           {}
 
 func dialMem(t *testing.T) *bridge.Conn {
 	t.Helper()

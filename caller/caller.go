@@ -67,15 +67,15 @@ type Caller struct {
 	collect map[string]chan bridge.Message // discovery requests, by correlation id
 	closed  bool
 
-	lostAt atomic.Int64 // unix ns of the latest connection loss
+	lostAt atomic.Int64 // unix ns of the latest connection loss or recovery
 
 	chain Invoker // the interceptors around the round trip; nil without any
 }
 
-// RecoveryWindow is how long after its connection was lost, or after a
-// function last answered, a caller reports the function missing as
-// retryable too: a worker's auto-delete queue is gone until the worker has
-// reconnected and declared it again.
+// RecoveryWindow is how long after its connection was lost or came back,
+// or after a function last answered, a caller reports the function missing
+// as retryable too: a worker's auto-delete queue is gone until the worker
+// has reconnected and declared it again.
 const RecoveryWindow = 10 * time.Second
 
 // New returns a caller that calls through conn.
@@ -378,6 +378,10 @@ func (c *Caller) noRoute(rt *route) error {
 	}
 	return rabibridge.ErrNoSuchFunction
 }
+
+// Recovered opens the recovery window again: the caller is back, and the
+// workers' queues may not be.
+func (h *handler) Recovered() { (*Caller)(h).lostAt.Store(time.Now().UnixNano()) }
 
 func (h *handler) Lost(err error) {
 	c := (*Caller)(h)

@@ -566,6 +566,7 @@ type replies chan bridge.Message
 func (r replies) Reply(m bridge.Message) { r <- m }
 func (r replies) Returned(string)        {}
 func (r replies) Lost(error)             {}
+func (r replies) Recovered()             {}
 
 // MalformedCall publishes bodies no codec can read: each gets an
 // invalid_argument reply and the worker goes on serving.
