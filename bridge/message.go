@@ -71,39 +71,3 @@ func (d *Delivery) Reply(m Message) error {
 // Nack gives the delivery back: to the queue when requeue is true, so that
 // another consumer takes it, and to nowhere otherwise.
 func (d *Delivery) Nack(requeue bool) error { return d.acker.nack(d.tag, requeue) }
-
-// NewDelivery returns a delivery of m whose Ack, Nack and Reply call the
-// given functions (Reply: reply, then ack); nil functions do nothing. It is
-// for tests of code that handles deliveries.
-func NewDelivery(m Message, ack func() error, nack func(requeue bool) error, reply func(Message) error) *Delivery {
-	return &Delivery{Message: m, acker: funcAcker{ack, nack, reply}}
-}
-
-type funcAcker struct {
-	a func() error
-	n func(bool) error
-	r func(Message) error
-}
-
-func (f funcAcker) reply(d *Delivery, m Message) error {
-	if f.r != nil {
-		if err := f.r(m); err != nil {
-			return err
-		}
-	}
-	return f.ack(d.tag)
-}
-
-func (f funcAcker) ack(uint64) error {
-	if f.a == nil {
-		return nil
-	}
-	return f.a()
-}
-
-func (f funcAcker) nack(_ uint64, requeue bool) error {
-	if f.n == nil {
-		return nil
-	}
-	return f.n(requeue)
-}

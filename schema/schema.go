@@ -15,7 +15,6 @@ import (
 // Schema is the JSON Schema of one Go type with its compiled validator. It is
 // immutable and safe for concurrent use.
 type Schema struct {
-	typ      reflect.Type
 	doc      []byte
 	compiled *validator.Schema
 }
@@ -36,14 +35,14 @@ func For(t reflect.Type) (*Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema: %s: %w", t, err)
 	}
-	return compile(t, doc)
+	return compile(doc)
 }
 
 // Parse returns the schema held in doc, a JSON Schema document, for a type
 // not known here (as when it comes from a remote worker's description).
-func Parse(doc []byte) (*Schema, error) { return compile(nil, doc) }
+func Parse(doc []byte) (*Schema, error) { return compile(doc) }
 
-func compile(t reflect.Type, doc []byte) (*Schema, error) {
+func compile(doc []byte) (*Schema, error) {
 	v, err := validator.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
@@ -57,11 +56,8 @@ func compile(t reflect.Type, doc []byte) (*Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
 	}
-	return &Schema{typ: t, doc: doc, compiled: compiled}, nil
+	return &Schema{doc: doc, compiled: compiled}, nil
 }
-
-// Type returns the Go type the schema describes, or nil for a parsed schema.
-func (s *Schema) Type() reflect.Type { return s.typ }
 
 // JSON returns the schema document. The caller must not modify it.
 func (s *Schema) JSON() []byte { return s.doc }
