@@ -210,14 +210,14 @@ func progressLine(w io.Writer) func(n int) func(loadgen.Progress) {
 func printBench(w io.Writer, rep benchReport, d time.Duration) {
 	fmt.Fprintf(w, "\rrabibridge bench: %s, %d B, %v per concurrency, %s\n", rep.Fn, rep.Size, d, rep.Broker)
 	table := func(title string, rs []loadgen.Result) {
-		fmt.Fprintf(w, "%s\n  %-12s %10s %8s %8s %8s %9s  %s\n", title, "concurrency", "calls/s", "p50 ms", "p90 ms", "p99 ms", "CPU µs", "errors")
+		fmt.Fprintf(w, "%s\n  %-12s %10s %8s %8s %8s %9s %9s  %s\n", title, "concurrency", "calls/s", "p50 ms", "p90 ms", "p99 ms", "CPU µs", "syscalls", "errors")
 		for _, r := range rs {
 			errs := "-"
 			if len(r.Errors) > 0 {
 				b, _ := json.Marshal(r.Errors)
 				errs = string(b)
 			}
-			fmt.Fprintf(w, "  %-12d %10.0f %8.3f %8.3f %8.3f %9.1f  %s\n", r.Concurrency, r.CallsPerSec, r.P50ms, r.P90ms, r.P99ms, r.CPUus, errs)
+			fmt.Fprintf(w, "  %-12d %10.0f %8.3f %8.3f %8.3f %9.1f %9.2f  %s\n", r.Concurrency, r.CallsPerSec, r.P50ms, r.P90ms, r.P99ms, r.CPUus, r.Syscalls, errs)
 		}
 	}
 	table("rabibridge", rep.Results)

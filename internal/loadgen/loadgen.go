@@ -7,7 +7,10 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -52,6 +55,10 @@ type Result struct {
 	// (user and system, all goroutines): steadier than throughput on a
 	// shared machine, and the part of the cost the broker does not pay.
 	CPUus float64 `json:"cpu_us_per_call"`
+	// Syscalls is how many read and write system calls this process made
+	// per call (from /proc/self/io; zero where that is missing): the
+	// network work of a call, as the kernel saw it.
+	Syscalls float64 `json:"syscalls_per_call,omitempty"`
 }
 
 // Kind names the kind of a call's error, for Result.Errors.
@@ -122,7 +129,7 @@ func Run(ctx context.Context, opts Options, call func(ctx context.Context) error
 	}
 	counting.Store(true)
 	start := time.Now()
-	cpu0 := cpuTime()
+	cpu0, sys0 := cpuTime(), syscalls()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	end := time.NewTimer(opts.Duration)
@@ -143,7 +150,7 @@ wait:
 		}
 	}
 	elapsed := time.Since(start)
-	cpu := cpuTime() - cpu0
+	cpu, sys := cpuTime()-cpu0, syscalls()-sys0
 	counting.Store(false)
 	stop()
 	wg.Wait()
@@ -152,6 +159,7 @@ wait:
 	r.CallsPerSec = float64(r.Calls) / r.Seconds
 	if r.Calls > 0 {
 		r.CPUus = float64(cpu) / float64(time.Microsecond) / float64(r.Calls)
+		r.Syscalls = float64(sys) / float64(r.Calls)
 	}
 	var all []time.Duration
 	for _, l := range loops {
@@ -197,4 +205,22 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// syscalls is how many read and write system calls this process has made,
+// or zero where /proc/self/io is missing.
+func syscalls() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ": ")
+		if ok && (k == "syscr" || k == "syscw") {
+			i, _ := strconv.ParseInt(v, 10, 64)
+			n += i
+		}
+	}
+	return n
 }
