@@ -328,7 +328,8 @@ func publishing(m Message) amqp.Publishing {
 	}
 	if !m.Deadline.IsZero() {
 		p.Headers[HeaderDeadline] = m.Deadline.UnixMilli()
-		// The broker drops the call once nobody waits for it.
+	}
+	if m.Expire && !m.Deadline.IsZero() {
 		p.Expiration = strconv.FormatInt(max(time.Until(m.Deadline).Milliseconds(), 1), 10)
 	}
 	return p

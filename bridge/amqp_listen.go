@@ -112,6 +112,9 @@ func (l *amqpListener) Close() error {
 
 func (l *amqpListener) Done() <-chan struct{} { return l.done }
 
+// Wait returns at once: Cancel has waited for h already.
+func (l *amqpListener) Wait(context.Context) error { return nil }
+
 // Broadcast publishes m to a fanout exchange, declaring it first so that a
 // request with no listener yet is not an error.
 func (r *amqpRequester) Broadcast(ctx context.Context, exchange string, m Message) error {

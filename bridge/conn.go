@@ -25,7 +25,7 @@ type Conn struct {
 type transport interface {
 	declare(ctx context.Context, q Queue) error
 	deleteQueue(ctx context.Context, name string) error
-	consume(ctx context.Context, queue string, prefetch int, h func(*Delivery)) (Subscription, error)
+	consume(ctx context.Context, queue string, o ConsumeOptions, h func(*Delivery)) (Subscription, error)
 	reply(ctx context.Context, m Message) error
 	listen(ctx context.Context, exchange string, h func(Message)) (Subscription, error)
 	requester(h ReplyHandler) (Requester, error)
@@ -89,11 +89,12 @@ func (c *Conn) Declare(ctx context.Context, q Queue) error { return c.t.declare(
 // Deleting a queue that does not exist is not an error.
 func (c *Conn) DeleteQueue(ctx context.Context, name string) error { return c.t.deleteQueue(ctx, name) }
 
-// Consume starts taking calls from queue, at most prefetch unacknowledged at
-// a time (zero: no limit), and passes each to h on one goroutine per
-// subscription. h must return quickly: hand long work to another goroutine.
-func (c *Conn) Consume(ctx context.Context, queue string, prefetch int, h func(*Delivery)) (Subscription, error) {
-	return c.t.consume(ctx, queue, prefetch, h)
+// Consume starts taking calls from queue and runs h for each, on up to
+// o.Concurrency goroutines at once: h may take as long as the call needs.
+// The goroutines take the calls from the transport themselves and are
+// reused; see ConsumeOptions.
+func (c *Conn) Consume(ctx context.Context, queue string, o ConsumeOptions, h func(*Delivery)) (Subscription, error) {
+	return c.t.consume(ctx, queue, o.withDefaults(), h)
 }
 
 // Reply publishes m to the address m.ReplyTo. A reply to an address that no
@@ -127,9 +128,12 @@ func (c *Conn) Close() error {
 
 // Subscription is a running consumer of one queue.
 type Subscription interface {
-	// Cancel stops deliveries; calls already delivered may still be
-	// acknowledged.
+	// Cancel stops deliveries: no call starts after it returns. Calls under
+	// way go on, and may still be acknowledged.
 	Cancel() error
+	// Wait, after Cancel, waits until the calls of the handler under way
+	// have returned, or ctx ends (then it returns ctx's error).
+	Wait(ctx context.Context) error
 	// Close cancels, and returns the calls delivered but not acknowledged
 	// to the queue (the broker redelivers them). It is idempotent.
 	Close() error

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -217,12 +218,12 @@ func (q *memQueue) pump() {
 		if s == nil {
 			return
 		}
-		s.h(d)
+		s.inbox <- d // never blocks with a prefetch: at most that many are out
 		s.handing.Done()
 	}
 }
 
-func (t *memTransport) consume(ctx context.Context, queue string, prefetch int, h func(*Delivery)) (Subscription, error) {
+func (t *memTransport) consume(ctx context.Context, queue string, o ConsumeOptions, h func(*Delivery)) (Subscription, error) {
 	if err := t.check(ctx); err != nil {
 		return nil, err
 	}
@@ -232,7 +233,9 @@ func (t *memTransport) consume(ctx context.Context, queue string, prefetch int, 
 	if q == nil {
 		return nil, fmt.Errorf("bridge: queue %s not found: declare it first", queue)
 	}
-	s := &memSub{t: t, q: q, prefetch: prefetch, h: h, unacked: map[uint64]*Delivery{}, done: make(chan struct{})}
+	s := &memSub{t: t, q: q, prefetch: o.Prefetch, unacked: map[uint64]*Delivery{}, done: make(chan struct{}),
+		inbox: make(chan *Delivery, cmp.Or(o.Prefetch, 1024))}
+	serve(o, &s.live, h, s.inbox, s.done, func(d *Delivery) *Delivery { return d }, func() {})
 	q.mu.Lock()
 	if q.deleted {
 		q.mu.Unlock()
@@ -248,14 +251,16 @@ func (t *memTransport) consume(ctx context.Context, queue string, prefetch int, 
 	return s, nil
 }
 
-// memSub is a consumer. Its handler may be called from several goroutines
-// at once (whichever published or acknowledged).
+// memSub is a consumer. Whatever made a call deliverable (a publish, an
+// ack, a new consumer) puts it in the inbox, and the subscription's handler
+// goroutines take it from there.
 type memSub struct {
 	t        *memTransport
 	q        *memQueue
 	prefetch int
-	h        func(*Delivery)
-	handing  sync.WaitGroup // calls of h under way
+	inbox    chan *Delivery
+	handing  sync.WaitGroup // hand-overs to the inbox under way
+	live     live           // its handler goroutines
 
 	// guarded by q.mu
 	unacked   map[uint64]*Delivery
@@ -314,10 +319,9 @@ func (s *memSub) nack(tag uint64, requeue bool) error {
 	return nil
 }
 
-// Cancel stops deliveries and waits for any hand-over under way, so that no
-// call reaches h after it returns (h must therefore not call Cancel). The
-// last consumer of an auto-delete queue leaving deletes it, as RabbitMQ
-// does.
+// Cancel stops deliveries and waits for any hand-over under way; the calls
+// already in the inbox still reach h. The last consumer of an auto-delete
+// queue leaving deletes it, as RabbitMQ does.
 func (s *memSub) Cancel() error {
 	q := s.q
 	q.mu.Lock()
@@ -330,6 +334,7 @@ func (s *memSub) Cancel() error {
 	last := len(q.subs) == 0 && !q.deleted && q.q.AutoDelete()
 	q.mu.Unlock()
 	s.handing.Wait()
+	close(s.inbox)
 	if last {
 		q.b.mu.Lock()
 		q.mu.Lock()
@@ -366,6 +371,8 @@ func (s *memSub) Close() error {
 }
 
 func (s *memSub) Done() <-chan struct{} { return s.done }
+
+func (s *memSub) Wait(ctx context.Context) error { return s.live.wait(ctx) }
 
 func (t *memTransport) reply(ctx context.Context, m Message) error {
 	if err := t.check(ctx); err != nil {
@@ -421,7 +428,7 @@ func (r *memRequester) Publish(ctx context.Context, key string, m Message) error
 	if ttl := q.q.MessageTTL; ttl > 0 {
 		mm.expires = time.Now().Add(ttl)
 	}
-	if d := m.Deadline; !d.IsZero() && (mm.expires.IsZero() || d.Before(mm.expires)) {
+	if d := m.Deadline; m.Expire && !d.IsZero() && (mm.expires.IsZero() || d.Before(mm.expires)) {
 		mm.expires = d
 	}
 	if mm.m.Headers != nil {
@@ -440,7 +447,7 @@ func (r *memRequester) Publish(ctx context.Context, key string, m Message) error
 	sub, d := q.nextLocked()
 	q.mu.Unlock()
 	if sub != nil {
-		sub.h(d)
+		sub.inbox <- d
 		sub.handing.Done()
 		q.pump()
 	}
@@ -539,6 +546,9 @@ func (l *memListener) Close() error {
 }
 
 func (l *memListener) Done() <-chan struct{} { return l.done }
+
+// Wait returns at once: h runs on the broadcaster's goroutine.
+func (l *memListener) Wait(context.Context) error { return nil }
 
 func (r *memRequester) Broadcast(ctx context.Context, exchange string, m Message) error {
 	if err := r.t.check(ctx); err != nil {

@@ -22,7 +22,7 @@ const (
 	DefaultDrainTimeout = 30 * time.Second
 	// DefaultIdleTimeout is how long an idle handler goroutine waits for a
 	// call when Config.IdleTimeout is zero.
-	DefaultIdleTimeout = 10 * time.Second
+	DefaultIdleTimeout = bridge.DefaultIdleTimeout
 )
 
 // Config configures a Worker. The zero value is useful.
@@ -46,14 +46,20 @@ type Config struct {
 	// DefaultDrainTimeout.
 	DrainTimeout time.Duration
 	// IdleTimeout is how long a handler goroutine waits for another call
-	// before it exits; zero means DefaultIdleTimeout. Goroutines are reused
-	// while calls keep coming, so their stacks stay grown.
+	// before it exits (one per consumer always stays); zero means
+	// DefaultIdleTimeout. Goroutines are reused while calls keep coming, so
+	// their stacks stay grown.
 	IdleTimeout time.Duration
 	// Consumers is how many consumers (each its own channel, with the
 	// function's FetchSize as prefetch) each function's queue gets; zero
 	// means 1. More consumers spread one queue's deliveries over more
 	// channels.
 	Consumers int
+	// Concurrency is how many handlers of a function run at once per
+	// consumer; zero means the function's FetchSize (every call delivered
+	// runs at once). A smaller value keeps the calls delivered beyond it
+	// waiting in the worker; a Sync function runs one at a time always.
+	Concurrency int
 	// Middleware wraps every function's handler, the first outermost. With
 	// none, a call decodes, runs and encodes in one typed step; with some,
 	// the decoded request passes through them as an any.
@@ -70,24 +76,12 @@ type Worker struct {
 	log     *slog.Logger
 	started atomic.Bool
 
-	mu       sync.Mutex
-	inflight int
-	idle     chan struct{} // closed when inflight drops to zero while draining
-
-	// Handler goroutines are reused: a call goes to an idle one, and a new
-	// one starts only when none is idle, so each keeps its grown stack.
-	jobs     chan job
-	stopping chan struct{}
-	ready    chan struct{}
+	ready chan struct{}
 
 	id        string
 	startedAt time.Time
+	mu        sync.Mutex
 	functions []*function // guarded by mu
-}
-
-type job struct {
-	f *function
-	d *bridge.Delivery
 }
 
 // New returns a worker that serves the functions registered in reg (nil
@@ -116,7 +110,7 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 	if log == nil {
 		log = conn.Logger()
 	}
-	return &Worker{conn: conn, reg: reg, cfg: cfg, log: log, jobs: make(chan job), stopping: make(chan struct{}), ready: make(chan struct{}), id: newID()}
+	return &Worker{conn: conn, reg: reg, cfg: cfg, log: log, ready: make(chan struct{}), id: newID()}
 }
 
 // function is a registered function as the worker serves it, resolved once.
@@ -186,19 +180,15 @@ func (w *Worker) Serve(ctx context.Context) error {
 		w.mu.Lock()
 		w.functions = append(w.functions, f)
 		w.mu.Unlock()
-		prefetch, consumers := o.FetchSize, max(w.cfg.Consumers, 1)
+		co := bridge.ConsumeOptions{Prefetch: o.FetchSize, Concurrency: w.cfg.Concurrency, IdleTimeout: w.cfg.IdleTimeout}
+		consumers := max(w.cfg.Consumers, 1)
 		if o.Kind == registry.Sync {
-			f.one, prefetch, consumers = new(sync.Mutex), 1, 1
+			f.one, co.Prefetch, co.Concurrency, consumers = new(sync.Mutex), 1, 1, 1
 		}
 		for range consumers {
-			sub, err := w.conn.Consume(ctx, q.Name, prefetch, func(d *bridge.Delivery) {
-				w.begin()
-				select {
-				case w.jobs <- job{f, d}:
-				default:
-					go w.loop(base, job{f, d})
-				}
-			})
+			// The handler runs on the subscription's goroutine that took
+			// the call: no hand-over between the transport and the handler.
+			sub, err := w.conn.Consume(ctx, q.Name, co, func(d *bridge.Delivery) { w.handle(base, f, d) })
 			if err != nil {
 				closeAll()
 				return fmt.Errorf("worker: %s: %w", e.Name(), err)
@@ -237,79 +227,44 @@ func (w *Worker) Serve(ctx context.Context) error {
 	for _, r := range subs {
 		r.sub.Cancel()
 	}
-	if err := w.wait(w.cfg.DrainTimeout); err != nil {
+	wait := func(d time.Duration) error {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		for _, r := range subs {
+			if err := r.sub.Wait(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := wait(w.cfg.DrainTimeout); err != nil {
+		n := w.inFlight()
 		stopHandlers()
-		_ = w.wait(time.Second) // a moment for cancelled handlers to reply
-		serveErr = errors.Join(serveErr, err)
+		_ = wait(time.Second) // a moment for cancelled handlers to reply
+		serveErr = errors.Join(serveErr, fmt.Errorf("worker: drain timed out after %v with %d calls in flight", w.cfg.DrainTimeout, n))
 	}
 	closeAll() // what was not finished goes back to its queue
 	if disc != nil {
 		disc.Close()
 	}
-	close(w.stopping)
 	w.log.Info("worker drained")
 	return serveErr
 }
 
-// loop handles j, then further jobs, until it has waited IdleTimeout for
-// one or the worker stops.
-func (w *Worker) loop(base context.Context, j job) {
-	idle := time.NewTimer(w.cfg.IdleTimeout)
-	defer idle.Stop()
-	for {
-		w.handle(base, j.f, j.d)
-		idle.Reset(w.cfg.IdleTimeout)
-		select {
-		case j = <-w.jobs:
-		case <-idle.C:
-			return
-		case <-w.stopping:
-			return
-		}
+// inFlight is how many handlers are running.
+func (w *Worker) inFlight() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var n int64
+	for _, f := range w.functions {
+		n += f.stats.inFlight.Load()
 	}
+	return n
 }
 
 // Ready is closed once Serve consumes the queue of every function: from
 // then on calls reach this worker. It stays open when Serve fails to start.
 func (w *Worker) Ready() <-chan struct{} { return w.ready }
-
-func (w *Worker) begin() {
-	w.mu.Lock()
-	w.inflight++
-	w.mu.Unlock()
-}
-
-func (w *Worker) end() {
-	w.mu.Lock()
-	w.inflight--
-	if w.inflight == 0 && w.idle != nil {
-		close(w.idle)
-		w.idle = nil
-	}
-	w.mu.Unlock()
-}
-
-// wait waits up to d for the handlers in flight to finish.
-func (w *Worker) wait(d time.Duration) error {
-	w.mu.Lock()
-	if w.inflight == 0 {
-		w.mu.Unlock()
-		return nil
-	}
-	if w.idle == nil {
-		w.idle = make(chan struct{})
-	}
-	idle, n := w.idle, w.inflight
-	w.mu.Unlock()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-idle:
-		return nil
-	case <-t.C:
-		return fmt.Errorf("worker: drain timed out after %v with %d calls in flight", d, n)
-	}
-}
 
 type infoKey struct{}
 
@@ -351,7 +306,6 @@ func InfoFrom(ctx context.Context) (Info, bool) {
 }
 
 func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
-	defer w.end()
 	if d.ReplyTo == "" || d.CorrelationID == "" {
 		w.log.Warn("dropping a call without reply address or correlation id", "function", f.name)
 		d.Ack()
@@ -373,7 +327,10 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 	out, err := w.run(base, f, c, d)
 	f.stats.inFlight.Add(-1)
 	f.stats.observe(time.Since(start), rabibridge.CodeOf(err))
-	reply := bridge.Message{ContentType: c.ContentType()}
+	var reply bridge.Message
+	if d.ContentType == "" {
+		reply.ContentType = c.ContentType() // else the reply is in the codec the call named
+	}
 	if err != nil {
 		re := remote(err)
 		reply.Body = codec.AppendErrorReply(c, nil, re.Message)

@@ -1,0 +1,226 @@
+package bridge
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// ConsumeOptions configure a subscription.
+type ConsumeOptions struct {
+	// Prefetch is how many calls may be delivered and not yet acknowledged
+	// at once; zero means no limit.
+	Prefetch int
+	// Concurrency is how many calls of the handler may run at once; zero
+	// means Prefetch, or DefaultConcurrency when Prefetch is zero too.
+	Concurrency int
+	// IdleTimeout is how long a handler goroutine waits for a call before
+	// it exits (one always stays); zero means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+}
+
+// Defaults of ConsumeOptions.
+const (
+	DefaultConcurrency = 256
+	DefaultIdleTimeout = 10 * time.Second
+)
+
+func (o ConsumeOptions) withDefaults() ConsumeOptions {
+	if o.Concurrency <= 0 {
+		o.Concurrency = o.Prefetch
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	return o
+}
+
+// patience is how long a call runs before another goroutine starts taking
+// calls beside it.
+const patience = 100 * time.Microsecond
+
+// pool runs a handler on reused goroutines, at most max at once, for the
+// deliveries of one source (an attachment of a subscription). The
+// goroutines take deliveries from the source themselves, so a call goes
+// from the transport to the goroutine that runs it with no hand-over in
+// between, and at most one goroutine waits on the source: quick calls run
+// one after the other on one goroutine, which stays hot (handing each call
+// to a parked goroutine costs more than most handlers). A call that runs
+// for patience gets another goroutine taking calls beside it, so slow
+// handlers run side by side, up to max. Goroutines that finish a call while
+// another waits on the source park as spares, with their grown stacks,
+// until they are needed or have waited IdleTimeout.
+type pool struct {
+	h    func(*Delivery)
+	max  int
+	idle time.Duration
+	live *live
+
+	wake  chan struct{} // a token per spare called back to take calls
+	ended chan struct{} // closed when the source has ended
+	end   sync.Once
+
+	mu      sync.Mutex
+	alive   int // goroutines of this pool
+	waiting int // of them, waiting on the source (at most one, briefly two)
+	spare   int // of them, parked and not yet called back
+}
+
+// serve starts a pool for src; ended is called once a goroutine finds src
+// closed: no delivery of src reaches h after that. The goroutines also end
+// when stop is closed (nil: never), leaving what src still holds.
+func serve[T any](o ConsumeOptions, l *live, h func(*Delivery), src <-chan T, stop <-chan struct{}, conv func(T) *Delivery, ended func()) {
+	p := &pool{h: h, max: o.Concurrency, idle: o.IdleTimeout, live: l, alive: 1, waiting: 1,
+		wake: make(chan struct{}, o.Concurrency), ended: make(chan struct{})}
+	finish := func() {
+		p.end.Do(func() {
+			close(p.ended)
+			ended()
+		})
+	}
+	l.add()
+	go work(p, src, stop, conv, finish)
+}
+
+func work[T any](p *pool, src <-chan T, stop <-chan struct{}, conv func(T) *Delivery, finish func()) {
+	defer p.live.done()
+	idle := time.NewTimer(p.idle)
+	defer idle.Stop()
+	// A call that runs for patience gets another goroutine to take the
+	// next call, unless one is waiting already: a spare if there is one.
+	rescue := time.AfterFunc(time.Hour, func() {
+		p.mu.Lock()
+		if p.waiting > 0 {
+			p.mu.Unlock()
+			return
+		}
+		p.waiting++
+		switch {
+		case p.spare > 0:
+			p.spare--
+			p.wake <- struct{}{} // buffered for every goroutine: never blocks
+		case p.alive < p.max:
+			p.alive++
+			p.live.add()
+			go work(p, src, stop, conv, finish)
+		default:
+			p.waiting--
+		}
+		p.mu.Unlock()
+	})
+	rescue.Stop()
+	defer rescue.Stop()
+	for {
+		if stop != nil {
+			select {
+			case <-stop: // before src, which may still hold calls
+				finish()
+				return
+			default:
+			}
+		}
+		// Take calls while this goroutine is the one waiting on the source.
+		select {
+		case v, ok := <-src:
+			if !ok {
+				finish()
+				return
+			}
+			p.mu.Lock()
+			p.waiting--
+			p.mu.Unlock()
+			rescue.Reset(patience)
+			p.h(conv(v))
+			rescue.Stop()
+		case <-stop:
+			finish()
+			return
+		case <-idle.C:
+			// Only a lone goroutine waits this long on the source: stay.
+			idle.Reset(p.idle)
+			continue
+		}
+		p.mu.Lock()
+		if p.waiting == 0 {
+			p.waiting++ // back to the source
+			p.mu.Unlock()
+			continue
+		}
+		p.spare++ // another waits on the source: park
+		p.mu.Unlock()
+		idle.Reset(p.idle)
+		if !p.park(idle) {
+			return
+		}
+	}
+}
+
+// park waits as a spare until called back (true), or until the source ends
+// or the spare has waited IdleTimeout (false: the goroutine exits).
+func (p *pool) park(idle *time.Timer) bool {
+	for {
+		select {
+		case <-p.wake:
+			return true // counted as waiting by whoever called
+		case <-p.ended:
+			return false
+		case <-idle.C:
+			p.mu.Lock()
+			if p.spare > 0 { // no call-back is on its way to this spare
+				p.spare--
+				p.alive--
+				p.mu.Unlock()
+				return false
+			}
+			p.mu.Unlock()
+			// Every parked spare has a token on its way: take one.
+		}
+	}
+}
+
+// live counts the handler goroutines of a subscription, over all its
+// attachments, so that Wait can wait for them.
+type live struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n drops to zero; made by wait
+}
+
+func (l *live) add() {
+	l.mu.Lock()
+	l.n++
+	l.mu.Unlock()
+}
+
+func (l *live) done() {
+	l.mu.Lock()
+	l.n--
+	if l.n == 0 && l.zero != nil {
+		close(l.zero)
+		l.zero = nil
+	}
+	l.mu.Unlock()
+}
+
+// wait waits until no handler goroutine is left, or ctx ends.
+func (l *live) wait(ctx context.Context) error {
+	l.mu.Lock()
+	if l.n == 0 {
+		l.mu.Unlock()
+		return nil
+	}
+	if l.zero == nil {
+		l.zero = make(chan struct{})
+	}
+	zero := l.zero
+	l.mu.Unlock()
+	select {
+	case <-zero:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
