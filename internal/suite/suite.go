@@ -52,6 +52,7 @@ func Run(t *testing.T, dial Dialer) {
 		{"Redeclare", Redeclare},
 		{"Sync", Sync},
 		{"Consumers", Consumers},
+		{"Concurrency", Concurrency},
 		{"Discovery", Discovery},
 		{"Quorum", Quorum},
 	} {
@@ -738,6 +739,33 @@ func Consumers(t *testing.T, dial Dialer) {
 	}
 	close(b.release)
 	for range 3 {
+		is.NoErr(<-done)
+	}
+}
+
+// Concurrency checks that worker.Config.Concurrency bounds the handlers
+// running at once below FetchSize, and that they do run side by side.
+func Concurrency(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	b := newBlocker()
+	register(e, "three", b.handle, registry.Options{FetchSize: 8})
+	e.serve(worker.Config{Concurrency: 3})
+	ctx := timeout(t, 20*time.Second)
+	done := make(chan error, 5)
+	for n := 1; n <= 5; n++ {
+		go func() { _, err := caller.Call[int, int](ctx, e.c, e.name("three"), n); done <- err }()
+	}
+	for range 3 {
+		<-b.started // three at once
+	}
+	select {
+	case n := <-b.started:
+		t.Fatalf("call %d started while three ran with Concurrency 3", n)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(b.release)
+	for range 5 {
 		is.NoErr(<-done)
 	}
 }
