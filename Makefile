@@ -26,8 +26,8 @@ broker:
 ## bench: the Go benchmarks, then rabibridge against the raw amqp091-go floor in one run (figures in docs/benchmarks.md)
 bench: broker
 	$(GO) test -run '^$$' -bench . -benchmem ./codec ./caller ./integration
-	$(GO) run ./cmd/rabibridge bench --serve --floor --concurrency 1,16,64 --size 16 --duration 10s
-	$(GO) run ./cmd/rabibridge bench --serve --floor --concurrency 1,4 --size 1048576 --compress-threshold -1 --duration 10s
+	$(GO) run ./cmd/rabibridge bench --serve --floor --rounds 5 --concurrency 1,16,64 --size 16 --duration 4s
+	$(GO) run ./cmd/rabibridge bench --serve --floor --rounds 3 --concurrency 1,4 --size 1048576 --compress-threshold -1 --duration 4s
 
 ## soak: 2,000,000 calls, a tenth with deadlines that expire; goroutines and heap must come back
 soak: broker

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -78,4 +80,50 @@ func TestCLIServeAndCall(t *testing.T) {
 	is.True(lines.Scan())
 	is.Equal(lines.Text(), "drained")
 	is.NoErr(serve.Wait()) // exit 0 after the drain
+}
+
+// TestCLIBench runs `rabibridge bench` against a worker it serves itself and
+// the raw floor, two alternating rounds at two concurrencies, with --json
+// and --plot: every figure is there, no call failed, and the chart is an SVG.
+func TestCLIBench(t *testing.T) {
+	url := testbroker.URL(t)
+	bin := buildCLI(t)
+	is := is.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	plot := filepath.Join(t.TempDir(), "bench.svg")
+	out, err := exec.CommandContext(ctx, bin, "bench", "--url", url, "--serve", "--floor", "--rounds", "2",
+		"--concurrency", "1,4", "--duration", "300ms", "--warmup", "100ms", "--json", "--plot", plot).Output()
+	is.NoErr(err)
+	var rep struct {
+		Rounds  int
+		Results []struct {
+			Concurrency int
+			Calls       int64
+			CallsPerSec float64 `json:"calls_per_sec"`
+			P50ms       float64 `json:"p50_ms"`
+			CPUus       float64 `json:"cpu_us_per_call"`
+			Errors      map[string]int64
+		}
+		Floor  []struct{ Calls int64 }
+		Ratios []struct {
+			Concurrency int
+			CallsPerSec float64 `json:"calls_per_sec"`
+		}
+	}
+	is.NoErr(json.Unmarshal(out, &rep))
+	is.Equal(rep.Rounds, 2)
+	is.Equal(len(rep.Results), 2)
+	is.Equal(len(rep.Floor), 2)
+	is.Equal(len(rep.Ratios), 2)
+	for i, r := range rep.Results {
+		is.Equal(r.Concurrency, []int{1, 4}[i])
+		is.True(r.Calls > 0 && r.CallsPerSec > 0 && r.P50ms > 0 && r.CPUus > 0)
+		is.Equal(len(r.Errors), 0)
+		is.True(rep.Floor[i].Calls > 0)
+		is.True(rep.Ratios[i].CallsPerSec > 0)
+	}
+	svg, err := os.ReadFile(plot)
+	is.NoErr(err)
+	is.True(bytes.Contains(svg, []byte("<svg")))
 }

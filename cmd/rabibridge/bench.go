@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,12 +24,16 @@ import (
 
 // benchReport is what `rabibridge bench --json` prints.
 type benchReport struct {
-	Fn      string           `json:"fn"`
-	Size    int              `json:"size"`
-	Broker  string           `json:"broker"`
+	Fn     string `json:"fn"`
+	Size   int    `json:"size"`
+	Broker string `json:"broker"`
+	// Rounds is how many times each concurrency was measured (alternating
+	// with the floor); each figure is the median over the rounds.
+	Rounds  int              `json:"rounds"`
 	Results []loadgen.Result `json:"results"`
 	Floor   []loadgen.Result `json:"floor,omitempty"`
-	// Ratios are rabibridge / floor, per concurrency.
+	// Ratios are rabibridge / floor, per concurrency: the median of the
+	// rounds' ratios, each round's two runs made one after the other.
 	Ratios []benchRatio `json:"ratios,omitempty"`
 }
 
@@ -53,6 +58,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	plotFile := fs.String("plot", "", "write a chart of throughput and latency over concurrency (.png or .svg)")
 	serve := fs.Bool("serve", false, "serve the demo functions in this process (else a worker, e.g. serve-demo, must serve --fn)")
 	floor := fs.Bool("floor", false, "also measure the raw amqp091-go floor with the same guarantees, and print the ratios")
+	rounds := fs.Int("rounds", 1, "measure each concurrency this many times, alternating with the floor; figures are medians (steadier on a shared machine)")
 	fetch := fs.Int("fetch-size", 0, "with --serve: FetchSize of the demo functions")
 	consumers := fs.Int("consumers", 0, "with --serve: consumers (channels) per queue")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof)")
@@ -74,6 +80,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	levels, err := parseInts(*conc)
 	if err != nil {
 		return usageError("--concurrency: %v", err)
+	}
+	if *rounds < 1 {
+		return usageError("--rounds must be at least 1")
 	}
 	conn, cfg, err := cf.dial(ctx, os.Getenv, stderr, "WARNING")
 	if err != nil {
@@ -105,25 +114,42 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for i := range payload {
 		payload[i] = byte('a' + i%26)
 	}
-	rep := benchReport{Fn: *fn, Size: *size, Broker: redactURL(cfg.URL)}
+	rep := benchReport{Fn: *fn, Size: *size, Broker: redactURL(cfg.URL), Rounds: *rounds}
 	progress := progressLine(stderr)
 	opts := func(n int) loadgen.Options {
 		return loadgen.Options{Concurrency: n, Duration: *duration, Warmup: *warmup, Progress: progress(n)}
 	}
-	for _, n := range levels {
-		rep.Results = append(rep.Results, loadgen.Run(ctx, opts(n), func(ctx context.Context) error {
-			_, err := caller.Call[[]byte, []byte](ctx, c, name, payload)
-			return err
-		}))
+	ours := func(ctx context.Context) error {
+		_, err := caller.Call[[]byte, []byte](ctx, c, name, payload)
+		return err
 	}
+	var theirs func(ctx context.Context) error
 	if *floor {
-		if rep.Floor, err = runFloor(ctx, cfg.URL, levels, max(*fetch, registry.DefaultFetchSize), payload, opts); err != nil {
+		call, closeFloor, err := dialFloor(cfg.URL, max(*fetch, registry.DefaultFetchSize), payload)
+		if err != nil {
 			return fmt.Errorf("floor: %w", err)
 		}
-		for i, f := range rep.Floor {
-			r := rep.Results[i]
-			rep.Ratios = append(rep.Ratios, benchRatio{Concurrency: r.Concurrency,
+		defer closeFloor()
+		theirs = call
+	}
+	for _, n := range levels {
+		var rs, floors []loadgen.Result
+		var ratios []benchRatio
+		for range *rounds {
+			r := loadgen.Run(ctx, opts(n), ours)
+			rs = append(rs, r)
+			if theirs == nil {
+				continue
+			}
+			f := loadgen.Run(ctx, opts(n), theirs)
+			floors = append(floors, f)
+			ratios = append(ratios, benchRatio{Concurrency: n,
 				CallsPerSec: r.CallsPerSec / f.CallsPerSec, P50: r.P50ms / f.P50ms, P99: r.P99ms / f.P99ms, CPU: r.CPUus / f.CPUus})
+		}
+		rep.Results = append(rep.Results, medianResult(rs))
+		if theirs != nil {
+			rep.Floor = append(rep.Floor, medianResult(floors))
+			rep.Ratios = append(rep.Ratios, medianRatio(ratios))
 		}
 	}
 	if *plotFile != "" {
@@ -168,29 +194,77 @@ func serveForBench(ctx context.Context, conn *bridge.Conn, fn string, fetch, con
 	return func() { cancel(); <-done }, prefix + fn, nil
 }
 
-// runFloor measures the raw floor at each concurrency.
-func runFloor(ctx context.Context, url string, levels []int, prefetch int, payload []byte, opts func(int) loadgen.Options) ([]loadgen.Result, error) {
+// dialFloor starts the raw floor's worker and client, and returns its call.
+func dialFloor(url string, prefetch int, payload []byte) (call func(context.Context) error, stop func(), err error) {
 	if !strings.HasPrefix(url, "amqp") {
-		return nil, fmt.Errorf("the floor needs RabbitMQ, not %s", url)
+		return nil, nil, fmt.Errorf("the floor needs RabbitMQ, not %s", url)
 	}
 	srv, err := benchfloor.Serve(url, prefetch)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer srv.Close()
 	cl, err := benchfloor.Dial(url)
 	if err != nil {
-		return nil, err
+		srv.Close()
+		return nil, nil, err
 	}
-	defer cl.Close()
-	var out []loadgen.Result
-	for _, n := range levels {
-		out = append(out, loadgen.Run(ctx, opts(n), func(ctx context.Context) error {
-			_, err := cl.Call(ctx, srv.Key, payload)
-			return err
-		}))
+	call = func(ctx context.Context) error {
+		_, err := cl.Call(ctx, srv.Key, payload)
+		return err
 	}
-	return out, nil
+	return call, func() { cl.Close(); srv.Close() }, nil
+}
+
+// medianResult sums the rounds' calls and errors and takes the median of
+// each rate, latency and cost.
+func medianResult(rs []loadgen.Result) loadgen.Result {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	out := loadgen.Result{Concurrency: rs[0].Concurrency}
+	med := func(f func(loadgen.Result) float64) float64 {
+		return median(rs, f)
+	}
+	for _, r := range rs {
+		out.Calls += r.Calls
+		out.Seconds += r.Seconds
+		for k, v := range r.Errors {
+			if out.Errors == nil {
+				out.Errors = map[string]int64{}
+			}
+			out.Errors[k] += v
+		}
+	}
+	out.CallsPerSec = med(func(r loadgen.Result) float64 { return r.CallsPerSec })
+	out.P50ms = med(func(r loadgen.Result) float64 { return r.P50ms })
+	out.P90ms = med(func(r loadgen.Result) float64 { return r.P90ms })
+	out.P99ms = med(func(r loadgen.Result) float64 { return r.P99ms })
+	out.CPUus = med(func(r loadgen.Result) float64 { return r.CPUus })
+	out.Syscalls = med(func(r loadgen.Result) float64 { return r.Syscalls })
+	return out
+}
+
+func medianRatio(rs []benchRatio) benchRatio {
+	return benchRatio{Concurrency: rs[0].Concurrency,
+		CallsPerSec: median(rs, func(r benchRatio) float64 { return r.CallsPerSec }),
+		P50:         median(rs, func(r benchRatio) float64 { return r.P50 }),
+		P99:         median(rs, func(r benchRatio) float64 { return r.P99 }),
+		CPU:         median(rs, func(r benchRatio) float64 { return r.CPU })}
+}
+
+// median is the median of f over xs (the mean of the middle two for an
+// even count).
+func median[T any](xs []T, f func(T) float64) float64 {
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = f(x)
+	}
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }
 
 // progressLine returns the progress reporter for concurrency n: a line
@@ -209,6 +283,9 @@ func progressLine(w io.Writer) func(n int) func(loadgen.Progress) {
 
 func printBench(w io.Writer, rep benchReport, d time.Duration) {
 	fmt.Fprintf(w, "\rrabibridge bench: %s, %d B, %v per concurrency, %s\n", rep.Fn, rep.Size, d, rep.Broker)
+	if rep.Rounds > 1 {
+		fmt.Fprintf(w, "%d rounds, alternating with the floor: medians, and the median of the rounds' ratios\n", rep.Rounds)
+	}
 	table := func(title string, rs []loadgen.Result) {
 		fmt.Fprintf(w, "%s\n  %-12s %10s %8s %8s %8s %9s %9s  %s\n", title, "concurrency", "calls/s", "p50 ms", "p90 ms", "p99 ms", "CPU µs", "syscalls", "errors")
 		for _, r := range rs {
