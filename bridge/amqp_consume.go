@@ -32,15 +32,25 @@ type amqpSub struct {
 	done      chan struct{} // closed when the subscription is over
 	closeOnce sync.Once
 
-	outbox  chan outgoing  // replies and acks, in order, for the sender
-	pending sync.WaitGroup // items in the outbox and being sent
-	quit    chan struct{}  // ends the sender
-
-	replyCh *amqp.Channel // the subscription's reply channel, the sender's own
+	// Replies and acknowledgements go out under sendMu, from the handler's
+	// goroutine: a reply without a hand-over, its ack owed and sent with
+	// others in one multiple-ack frame, when ackBatch are owed or ackDelay
+	// after the first.
+	sendMu   sync.Mutex
+	replyCh  *amqp.Channel // the subscription's reply channel
+	acks     acks
+	ackBatch int
+	flushT   *time.Timer
+	closed   bool // nothing goes out any more
 }
 
-// outgoing is what the sender does for one delivery: publish a reply (when
-// m.ReplyTo is set) and then acknowledge it, or give it back.
+// ackDelay bounds how long an acknowledgement waits for others to share its
+// frame. The caller has its reply already; the wait only holds a prefetch
+// place a moment longer.
+const ackDelay = time.Millisecond
+
+// outgoing is what a delivery is owed: a reply to publish (when m.ReplyTo is
+// set) and then an acknowledgement, or to be given back.
 type outgoing struct {
 	m       Message
 	tag     uint64
@@ -50,7 +60,7 @@ type outgoing struct {
 }
 
 // chAcker settles deliveries on the channel that delivered them (a tag means
-// nothing on another channel), through the subscription's sender: every
+// nothing on another channel), through the subscription: every
 // acknowledgement goes through it, so it can cover several with one frame.
 type chAcker struct {
 	s  *amqpSub
@@ -65,71 +75,53 @@ func (a chAcker) reply(d *Delivery, m Message) error {
 	return a.queue(outgoing{m: m, tag: d.tag, on: a})
 }
 
-func (a chAcker) queue(o outgoing) error {
-	select {
-	case <-a.s.quit:
+func (a chAcker) queue(o outgoing) error { return a.s.settle(o) }
+
+// settle publishes o's reply, if any, and records or sends what o's call is
+// owed.
+func (s *amqpSub) settle(o outgoing) error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	if s.closed {
 		return errClosed
-	default:
 	}
-	a.s.pending.Add(1)
-	a.s.outbox <- o
-	return nil
+	err := s.sendOne(&s.acks, o)
+	switch n := len(s.acks.owed); {
+	case n >= s.ackBatch:
+		s.acks.flush()
+	case n == 1:
+		s.flushT.Reset(ackDelay)
+	}
+	return err
 }
 
-// maxBatch bounds how many queued items the sender handles before it sends
-// the acknowledgements they owe.
-const maxBatch = 256
-
-// send publishes the queued replies from one goroutine, on a reply channel
-// of the subscription's own, and acknowledges their calls after them: it
-// takes what is queued, publishes each reply, then acknowledges the batch,
-// with one multiple-ack frame for the calls that complete an unbroken run
-// of delivery tags and single acks for the rest. Under load that saves the
-// broker and this process a frame (and a write) per call; alone, a call is
-// acknowledged right after its reply as before.
-func (s *amqpSub) send() {
-	var a acks
-	for {
-		var o outgoing
-		select {
-		case o = <-s.outbox:
-		case <-s.quit:
-			return
-		}
-		n := 0
-		for {
-			s.sendOne(&a, o)
-			n++
-			if n == maxBatch {
-				break
-			}
-			select {
-			case o = <-s.outbox:
-				continue
-			default:
-			}
-			break
-		}
-		a.flush()
-		s.pending.Add(-n)
+// flushNow sends the owed acknowledgements (ackDelay after the first).
+func (s *amqpSub) flushNow() {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	if !s.closed && len(s.acks.owed) > 0 {
+		s.flushT.Stop()
+		s.acks.flush()
 	}
 }
 
-// sendOne publishes o's reply, if any, and records what o's call is owed.
-func (s *amqpSub) sendOne(a *acks, o outgoing) {
+// sendOne publishes o's reply, if any, and records what o's call is owed;
+// sendMu is held.
+func (s *amqpSub) sendOne(a *acks, o outgoing) error {
 	if o.on.ch.IsClosed() {
 		// The channel that delivered the call is gone, and the broker has
 		// put the call back: its next worker answers it. Waiting here for a
 		// reconnection would only hold up a drain.
-		return
+		return nil
 	}
 	if a.ch != o.on.ch {
 		a.flush() // the old channel's, if it still takes them
 		*a = acks{ch: o.on.ch, low: 1}
 	}
+	var err error
 	if o.m.ReplyTo != "" {
-		if err := s.publishReply(o.m); err != nil {
-			s.t.log.Warn("publishing a reply; the call goes back to its queue", "queue", s.queue, "correlation_id", o.m.CorrelationID, "error", err)
+		if err = s.publishReply(o.m); err != nil {
+			err = fmt.Errorf("bridge: publishing a reply (the call goes back to its queue): %w", err)
 			o.nack, o.requeue = true, true
 		}
 	}
@@ -137,16 +129,23 @@ func (s *amqpSub) sendOne(a *acks, o outgoing) {
 		// Rare: sent at once, so that it precedes any multiple ack over it.
 		_ = a.ch.Nack(o.tag, false, o.requeue) // fails only on a dead channel: the broker requeues the call
 		a.settle(o.tag)
-		return
+		return err
 	}
 	a.owed = append(a.owed, o.tag)
+	return nil
+}
+
+// tagAcker is what of a channel settles deliveries.
+type tagAcker interface {
+	Ack(tag uint64, multiple bool) error
+	Nack(tag uint64, multiple, requeue bool) error
 }
 
 // acks tracks the settled delivery tags of one channel. The broker numbers
 // a channel's deliveries 1, 2, 3…; every tag below low is settled, and
 // settled holds the settled tags above low.
 type acks struct {
-	ch      *amqp.Channel
+	ch      tagAcker
 	low     uint64
 	settled map[uint64]struct{}
 	owed    []uint64 // tags whose replies are out, not yet acknowledged
@@ -239,10 +238,11 @@ func (t *amqpTransport) consume(ctx context.Context, queue string, o ConsumeOpti
 		t: t, queue: queue, opts: o, h: h,
 		tag:     "rabibridge-go-" + strconv.FormatUint(t.tags.Add(1), 10),
 		stopped: make(chan struct{}), done: make(chan struct{}),
-		outbox: make(chan outgoing, max(o.Prefetch, 64)), quit: make(chan struct{}),
+		ackBatch: ackBatch(o.Prefetch),
 	}
+	s.flushT = time.AfterFunc(time.Hour, s.flushNow)
+	s.flushT.Stop()
 	s.ctx, s.stop = context.WithCancel(t.ctx)
-	go s.send()
 	first := make(chan error, 1)
 	go s.run(ctx, first)
 	select {
@@ -297,9 +297,13 @@ func (s *amqpSub) run(startCtx context.Context, first chan<- error) {
 		b.reset()
 		acker := chAcker{s, ch}
 		ended := make(chan struct{})
-		serve(s.opts, &s.live, s.h, deliveries, nil, func(d amqp.Delivery) *Delivery {
-			return &Delivery{Message: message(d), Redelivered: d.Redelivered, acker: acker, tag: d.DeliveryTag}
-		}, func() { close(ended) })
+		serve(s.opts, &s.live, s.h, source[amqp.Delivery]{
+			ch: deliveries,
+			conv: func(d amqp.Delivery) *Delivery {
+				return &Delivery{Message: message(d), Redelivered: d.Redelivered, acker: acker, tag: d.DeliveryTag}
+			},
+			ended: func() { close(ended) },
+		})
 		<-ended
 		if s.ctx.Err() != nil {
 			return // cancelled: the channel stays open for the acks in flight
@@ -358,16 +362,9 @@ func (s *amqpSub) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.Deliver
 	return ch, deliveries, nil
 }
 
-// end marks the subscription over from the inside (its queue is gone): the
-// sender stops once what is queued is sent.
+// end marks the subscription over from the inside (its queue is gone).
 func (s *amqpSub) end() {
-	s.closeOnce.Do(func() {
-		go func() {
-			s.pending.Wait()
-			close(s.quit)
-		}()
-		close(s.done)
-	})
+	s.closeOnce.Do(func() { close(s.done) })
 }
 
 // Cancel stops deliveries and waits until no further delivery can reach h.
@@ -387,16 +384,22 @@ func (s *amqpSub) Cancel() error {
 	return err
 }
 
-// Close cancels, publishes the replies queued so far (each followed by its
-// ack), and closes the channel: the broker requeues what was delivered and
-// not acknowledged.
+// Close cancels, sends the acknowledgements owed, and closes the channel:
+// the broker requeues what was delivered and not acknowledged. Replies of
+// handlers still running fail from then on.
 func (s *amqpSub) Close() error {
 	err := s.Cancel()
-	s.closeOnce.Do(func() {
-		s.pending.Wait()
-		close(s.quit)
-		close(s.done)
-	})
+	s.sendMu.Lock()
+	if !s.closed {
+		s.closed = true
+		s.flushT.Stop()
+		s.acks.flush()
+		if s.replyCh != nil {
+			s.replyCh.Close()
+		}
+	}
+	s.sendMu.Unlock()
+	s.closeOnce.Do(func() { close(s.done) })
 	s.mu.Lock()
 	ch := s.ch
 	s.ch = nil
@@ -412,3 +415,12 @@ func (s *amqpSub) Close() error {
 func (s *amqpSub) Done() <-chan struct{} { return s.done }
 
 func (s *amqpSub) Wait(ctx context.Context) error { return s.live.wait(ctx) }
+
+// ackBatch is how many acknowledgements may be owed before they go out: a
+// quarter of the prefetch, so that most of it stays open for deliveries.
+func ackBatch(prefetch int) int {
+	if prefetch <= 0 {
+		return 64
+	}
+	return max(prefetch/4, 1)
+}

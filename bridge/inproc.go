@@ -235,7 +235,7 @@ func (t *memTransport) consume(ctx context.Context, queue string, o ConsumeOptio
 	}
 	s := &memSub{t: t, q: q, prefetch: o.Prefetch, unacked: map[uint64]*Delivery{}, done: make(chan struct{}),
 		inbox: make(chan *Delivery, cmp.Or(o.Prefetch, 1024))}
-	serve(o, &s.live, h, s.inbox, s.done, func(d *Delivery) *Delivery { return d }, func() {})
+	serve(o, &s.live, h, source[*Delivery]{ch: s.inbox, stop: s.done, conv: func(d *Delivery) *Delivery { return d }})
 	q.mu.Lock()
 	if q.deleted {
 		q.mu.Unlock()

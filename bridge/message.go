@@ -66,10 +66,10 @@ func (d *Delivery) Ack() error { return d.acker.ack(d.tag) }
 // never the other way round, so a call is not forgotten before its reply
 // is out. If the reply cannot be published the call goes back to the queue.
 //
-// On RabbitMQ, Reply queues both steps to the subscription, which publishes
-// replies and acknowledgements from one goroutine (so concurrent handlers
-// do not contend for the channel), and returns at once; closing the
-// subscription first publishes what is queued.
+// On RabbitMQ, Reply publishes the reply at once, on the subscription's
+// reply channel, and owes the acknowledgement: owed ones go out together,
+// in one multiple-ack frame, after a quarter of the prefetch or a
+// millisecond, and before the subscription closes.
 func (d *Delivery) Reply(m Message) error {
 	m.ReplyTo, m.CorrelationID = d.ReplyTo, d.CorrelationID
 	return d.acker.reply(d, m)

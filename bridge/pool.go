@@ -69,23 +69,36 @@ type pool struct {
 	spare   int // of them, parked and not yet called back
 }
 
-// serve starts a pool for src; ended is called once a goroutine finds src
-// closed: no delivery of src reaches h after that. The goroutines also end
-// when stop is closed (nil: never), leaving what src still holds.
-func serve[T any](o ConsumeOptions, l *live, h func(*Delivery), src <-chan T, stop <-chan struct{}, conv func(T) *Delivery, ended func()) {
+// source is where a pool takes its deliveries from.
+type source[T any] struct {
+	ch   <-chan T
+	conv func(T) *Delivery
+	// stop, when closed, ends the goroutines, leaving what ch still holds;
+	// nil: never.
+	stop <-chan struct{}
+	// ended is called once a goroutine finds ch closed (or stop): no
+	// delivery reaches h after that.
+	ended func()
+}
+
+// serve starts a pool for src.
+func serve[T any](o ConsumeOptions, l *live, h func(*Delivery), src source[T]) {
 	p := &pool{h: h, max: o.Concurrency, idle: o.IdleTimeout, live: l, alive: 1, waiting: 1,
 		wake: make(chan struct{}, o.Concurrency), ended: make(chan struct{})}
-	finish := func() {
+	ended := src.ended
+	src.ended = func() {
 		p.end.Do(func() {
 			close(p.ended)
-			ended()
+			if ended != nil {
+				ended()
+			}
 		})
 	}
 	l.add()
-	go work(p, src, stop, conv, finish)
+	go work(p, src)
 }
 
-func work[T any](p *pool, src <-chan T, stop <-chan struct{}, conv func(T) *Delivery, finish func()) {
+func work[T any](p *pool, src source[T]) {
 	defer p.live.done()
 	idle := time.NewTimer(p.idle)
 	defer idle.Stop()
@@ -105,7 +118,7 @@ func work[T any](p *pool, src <-chan T, stop <-chan struct{}, conv func(T) *Deli
 		case p.alive < p.max:
 			p.alive++
 			p.live.add()
-			go work(p, src, stop, conv, finish)
+			go work(p, src)
 		default:
 			p.waiting--
 		}
@@ -114,35 +127,37 @@ func work[T any](p *pool, src <-chan T, stop <-chan struct{}, conv func(T) *Deli
 	rescue.Stop()
 	defer rescue.Stop()
 	for {
-		if stop != nil {
+		// Take calls while this goroutine is the one waiting on the source.
+		if src.stop != nil {
 			select {
-			case <-stop: // before src, which may still hold calls
-				finish()
+			case <-src.stop: // before ch, which may still hold calls
+				src.ended()
 				return
 			default:
 			}
 		}
-		// Take calls while this goroutine is the one waiting on the source.
+		var v T
+		var ok bool
 		select {
-		case v, ok := <-src:
-			if !ok {
-				finish()
-				return
-			}
-			p.mu.Lock()
-			p.waiting--
-			p.mu.Unlock()
-			rescue.Reset(patience)
-			p.h(conv(v))
-			rescue.Stop()
-		case <-stop:
-			finish()
+		case v, ok = <-src.ch:
+		case <-src.stop:
+			src.ended()
 			return
 		case <-idle.C:
 			// Only a lone goroutine waits this long on the source: stay.
 			idle.Reset(p.idle)
 			continue
 		}
+		if !ok {
+			src.ended()
+			return
+		}
+		p.mu.Lock()
+		p.waiting--
+		p.mu.Unlock()
+		rescue.Reset(patience)
+		p.h(src.conv(v))
+		rescue.Stop()
 		p.mu.Lock()
 		if p.waiting == 0 {
 			p.waiting++ // back to the source

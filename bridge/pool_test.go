@@ -27,7 +27,7 @@ func (g *gauge) out() { g.now.Add(-1) }
 
 func servePool(o ConsumeOptions, h func(*Delivery)) (src chan int, stop chan struct{}, l *live, ended chan struct{}) {
 	src, stop, l, ended = make(chan int), make(chan struct{}), new(live), make(chan struct{})
-	serve(o.withDefaults(), l, h, src, stop, func(n int) *Delivery { return &Delivery{tag: uint64(n)} }, func() { close(ended) })
+	serve(o.withDefaults(), l, h, source[int]{ch: src, stop: stop, conv: func(n int) *Delivery { return &Delivery{tag: uint64(n)} }, ended: func() { close(ended) }})
 	return src, stop, l, ended
 }
 
@@ -108,7 +108,7 @@ func TestPoolStop(t *testing.T) {
 	var ran atomic.Int32
 	o := ConsumeOptions{Prefetch: 4}
 	src, stop, l, ended := make(chan int, 4), make(chan struct{}), new(live), make(chan struct{})
-	serve(o.withDefaults(), l, func(*Delivery) { ran.Add(1) }, src, stop, func(n int) *Delivery { return &Delivery{} }, func() { close(ended) })
+	serve(o.withDefaults(), l, func(*Delivery) { ran.Add(1) }, source[int]{ch: src, stop: stop, conv: func(n int) *Delivery { return &Delivery{} }, ended: func() { close(ended) }})
 	src <- 1
 	within(t, 10*time.Second, "the first call ran", func() bool { return ran.Load() == 1 })
 	close(stop)

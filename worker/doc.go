@@ -5,8 +5,14 @@
 //	w := worker.New(conn, registry.Default, worker.Config{})
 //	err := w.Serve(ctx) // blocks until ctx ends, then drains
 //
-// Each function's handlers run on their own goroutines, at most FetchSize at
-// once per consumer (one at a time for Sync functions). A handler's context
+// Each consumer runs its function's handlers on goroutines that take the
+// calls from the transport themselves, with no hand-over in between. Quick
+// calls run one after another on one goroutine, which stays hot; a call
+// that runs past 100µs gets another goroutine taking calls beside it, so
+// slow handlers run side by side: up to Config.Concurrency per consumer
+// (default: the function's FetchSize; one at a time for Sync functions).
+// Idle goroutines keep their grown stacks until Config.IdleTimeout. A
+// handler's context
 // ends at the caller's deadline, if the call carries one, and when a drain
 // runs out of time; it carries the call's metadata (see InfoFrom).
 //
