@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/codec"
 	"github.com/rabibridge/rabibridge/internal/demo"
@@ -238,4 +240,50 @@ func TestWireToRabiBridgeWorker(t *testing.T) {
 	}
 	stop()
 	is.NoErr(<-done)
+}
+
+// TestWireDeadline checks what a Go caller's deadline looks like on the
+// wire: the x-rabibridge-deadline header always, and the AMQP expiration
+// only with caller.Config.Expire (milliseconds left, at most the timeout).
+func TestWireDeadline(t *testing.T) {
+	is := is.New(t)
+	fn := fmt.Sprintf("dl%08x", rand.Uint32())
+	got := make(chan amqp.Delivery, 10)
+	ch := rawChannel(t)
+	is.NoErr(ch.ExchangeDeclare("rpc", "direct", true, false, false, false, nil))
+	q := "rpc_async_" + fn
+	_, err := ch.QueueDeclare(q, true, true, false, false, amqp.Table{"x-overflow": "reject-publish"})
+	is.NoErr(err)
+	is.NoErr(ch.QueueBind(q, "async_"+fn, "rpc", false, nil))
+	ds, err := ch.Consume(q, "", false, false, false, false, nil)
+	is.NoErr(err)
+	go func() {
+		for d := range ds {
+			got <- d
+			_ = ch.PublishWithContext(context.Background(), "", d.ReplyTo, false, false,
+				amqp.Publishing{Body: unhex(t, "92 00 03"), CorrelationId: d.CorrelationId})
+			_ = d.Ack(false)
+		}
+	}()
+	for _, expire := range []bool{false, true} {
+		c, err := caller.New(dial(t), caller.Config{Expire: expire})
+		is.NoErr(err)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		deadline, _ := ctx.Deadline()
+		_, err = caller.Call[int, int](ctx, c, fn, 1)
+		cancel()
+		c.Close()
+		is.NoErr(err)
+		d := <-got
+		ms, ok := d.Headers[bridge.HeaderDeadline].(int64)
+		is.True(ok)                        // the header, always
+		is.Equal(ms, deadline.UnixMilli()) // the caller's deadline
+		if !expire {
+			is.Equal(d.Expiration, "") // no per-message TTL by default
+			continue
+		}
+		left, err := strconv.Atoi(d.Expiration)
+		is.NoErr(err)
+		is.True(left > 0 && left <= 5000)
+	}
 }
