@@ -35,12 +35,11 @@ type amqpSub struct {
 	// Replies and acknowledgements go out under sendMu, from the handler's
 	// goroutine: a reply without a hand-over; while calls come close
 	// together (ackBusy), its ack is owed and sent with others in one
-	// multiple-ack frame, when ackBatch are owed or ackDelay after the
-	// first.
+	// multiple-ack frame, when ackBatch(Prefetch) are owed or ackDelay
+	// after the first.
 	sendMu     sync.Mutex
 	replyCh    *amqp.Channel // the subscription's reply channel
 	acks       acks
-	ackBatch   int
 	flushT     *time.Timer
 	lastSettle time.Time
 	closed     bool // nothing goes out any more
@@ -99,7 +98,7 @@ func (s *amqpSub) settle(o outgoing) error {
 	s.lastSettle = now
 	switch n := len(s.acks.owed); {
 	case n == 0:
-	case !busy || n >= s.ackBatch:
+	case !busy || n >= ackBatch(s.opts.Prefetch):
 		s.flushT.Stop()
 		s.acks.flush()
 	case n == 1:
@@ -251,7 +250,6 @@ func (t *amqpTransport) consume(ctx context.Context, queue string, o ConsumeOpti
 		t: t, queue: queue, opts: o, h: h,
 		tag:     "rabibridge-go-" + strconv.FormatUint(t.tags.Add(1), 10),
 		stopped: make(chan struct{}), done: make(chan struct{}),
-		ackBatch: ackBatch(o.Prefetch),
 	}
 	s.flushT = time.AfterFunc(time.Hour, s.flushNow)
 	s.flushT.Stop()

@@ -720,52 +720,42 @@ func Sync(t *testing.T, dial Dialer) {
 // Consumers checks that worker.Config.Consumers gives a queue more
 // consumers: with FetchSize 1, two consumers run two calls at once.
 func Consumers(t *testing.T, dial Dialer) {
-	e := newEnv(t, dial)
-	is := is.New(t)
-	b := newBlocker()
-	register(e, "two", b.handle, registry.Options{FetchSize: 1})
-	e.serve(worker.Config{Consumers: 2})
-	ctx := timeout(t, 20*time.Second)
-	done := make(chan error, 3)
-	for n := 1; n <= 3; n++ {
-		go func() { _, err := caller.Call[int, int](ctx, e.c, e.name("two"), n); done <- err }()
-	}
-	<-b.started
-	<-b.started // two at once: one per consumer
-	select {
-	case n := <-b.started:
-		t.Fatalf("call %d started while two consumers with prefetch 1 were busy", n)
-	case <-time.After(200 * time.Millisecond):
-	}
-	close(b.release)
-	for range 3 {
-		is.NoErr(<-done)
-	}
+	atOnce(t, dial, registry.Options{FetchSize: 1}, worker.Config{Consumers: 2}, 3, 2)
 }
 
 // Concurrency checks that worker.Config.Concurrency bounds the handlers
 // running at once below FetchSize, and that they do run side by side.
 func Concurrency(t *testing.T, dial Dialer) {
+	atOnce(t, dial, registry.Options{FetchSize: 8}, worker.Config{Concurrency: 3}, 5, 3)
+}
+
+// atOnce makes calls calls of a blocking function served with o and cfg,
+// and checks that exactly want of them run at once; then all are answered.
+func atOnce(t *testing.T, dial Dialer, o registry.Options, cfg worker.Config, calls, want int) {
 	e := newEnv(t, dial)
 	is := is.New(t)
 	b := newBlocker()
-	register(e, "three", b.handle, registry.Options{FetchSize: 8})
-	e.serve(worker.Config{Concurrency: 3})
+	register(e, "block", b.handle, o)
+	e.serve(cfg)
 	ctx := timeout(t, 20*time.Second)
-	done := make(chan error, 5)
-	for n := 1; n <= 5; n++ {
-		go func() { _, err := caller.Call[int, int](ctx, e.c, e.name("three"), n); done <- err }()
+	done := make(chan error, calls)
+	for n := 1; n <= calls; n++ {
+		go func() { _, err := caller.Call[int, int](ctx, e.c, e.name("block"), n); done <- err }()
 	}
-	for range 3 {
-		<-b.started // three at once
+	for i := range want {
+		select {
+		case <-b.started:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of %d calls started side by side within 10s", i, want)
+		}
 	}
 	select {
 	case n := <-b.started:
-		t.Fatalf("call %d started while three ran with Concurrency 3", n)
+		t.Fatalf("call %d started while %d ran (%+v, FetchSize %d)", n, want, cfg, o.FetchSize)
 	case <-time.After(200 * time.Millisecond):
 	}
 	close(b.release)
-	for range 5 {
+	for range calls {
 		is.NoErr(<-done)
 	}
 }
