@@ -103,9 +103,6 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = DefaultDrainTimeout
 	}
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = DefaultIdleTimeout
-	}
 	log := cfg.Logger
 	if log == nil {
 		log = conn.Logger()
