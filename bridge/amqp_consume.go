@@ -311,7 +311,11 @@ func (s *amqpSub) run(startCtx context.Context, first chan<- error) {
 		serve(s.opts, &s.live, s.h, source[amqp.Delivery]{
 			ch: deliveries,
 			conv: func(d amqp.Delivery) *Delivery {
-				return &Delivery{Message: message(d), Redelivered: d.Redelivered, acker: acker, tag: d.DeliveryTag}
+				out := &Delivery{Message: message(d), Redelivered: d.Redelivered, acker: acker, tag: d.DeliveryTag}
+				if out.CorrelationID != d.CorrelationId {
+					out.wireID = d.CorrelationId
+				}
+				return out
 			},
 			ended: func() { close(ended) },
 		})

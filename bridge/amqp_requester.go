@@ -131,7 +131,8 @@ func (r *amqpRequester) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.D
 		// A call nobody consumes comes back (mandatory) before its
 		// confirm; the caller fails it with ErrNoSuchFunction.
 		for ret := range returns {
-			r.h.Returned(ret.CorrelationId)
+			cid, _ := splitCallID(ret.CorrelationId)
+			r.h.Returned(cid)
 		}
 	}()
 	r.mu.Lock()

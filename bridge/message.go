@@ -8,8 +8,9 @@ const (
 	HeaderCode = "x-rabibridge-code"
 	// HeaderTrace carries a failure reply's trace (a panic's stack).
 	HeaderTrace = "x-rabibridge-trace"
-	// HeaderDeadline carries a call's absolute deadline, in Unix
-	// milliseconds.
+	// HeaderDeadline may carry a call's absolute deadline, in Unix
+	// milliseconds, for clients that cannot choose their correlation ids;
+	// Go callers put it in the correlation id (see Message.Deadline).
 	HeaderDeadline = "x-rabibridge-deadline"
 )
 
@@ -24,15 +25,17 @@ type Message struct {
 	ReplyTo string
 	// ContentType names the body's codec; empty from Python peers.
 	ContentType string
-	// Deadline is when the caller stops waiting; zero for none. It travels
-	// in the HeaderDeadline header: a Go worker skips a call whose deadline
-	// has passed and runs the handler with a context that ends at it.
+	// Deadline is when the caller stops waiting; zero for none. On RabbitMQ
+	// it travels in the correlation id, as "<CorrelationID>@<Unix ms>" (a
+	// Go worker also takes it from a HeaderDeadline header): a Go worker
+	// skips a call whose deadline has passed and runs the handler with a
+	// context that ends at it.
 	Deadline time.Time
 	// Expire also sets the AMQP expiration from Deadline, so that the broker
 	// drops the call if it is still queued at its deadline (when it reaches
 	// the head of the queue). Go workers skip such calls anyway; Python
-	// RabiBridge workers, which do not read the header, need this not to
-	// run them. It costs the broker about 15% more CPU per call.
+	// RabiBridge workers, which know nothing of the deadline, need this not
+	// to run them. It costs the broker about 15% more CPU per call.
 	Expire bool
 	// Headers are further string headers (HeaderCode, HeaderTrace, trace
 	// context); nil when there are none.
@@ -49,6 +52,7 @@ type Delivery struct {
 
 	acker   acker
 	tag     uint64
+	wireID  string    // the correlation id as it came, when it differs: replies echo it
 	expires time.Time // in-process broker: when the call dies in the queue
 }
 
@@ -74,6 +78,9 @@ func (d *Delivery) Ack() error { return d.acker.ack(d.tag) }
 // subscription closes.
 func (d *Delivery) Reply(m Message) error {
 	m.ReplyTo, m.CorrelationID = d.ReplyTo, d.CorrelationID
+	if d.wireID != "" {
+		m.CorrelationID = d.wireID
+	}
 	return d.acker.reply(d, m)
 }
 

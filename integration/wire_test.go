@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -243,8 +244,9 @@ func TestWireToRabiBridgeWorker(t *testing.T) {
 }
 
 // TestWireDeadline checks what a Go caller's deadline looks like on the
-// wire: the x-rabibridge-deadline header always, and the AMQP expiration
-// only with caller.Config.Expire (milliseconds left, at most the timeout).
+// wire: in the correlation id always ("<id>@<Unix ms>", echoed back as a
+// Python worker echoes any id), and the AMQP expiration only with
+// caller.Config.Expire (milliseconds left, at most the timeout).
 func TestWireDeadline(t *testing.T) {
 	is := is.New(t)
 	fn := fmt.Sprintf("dl%08x", rand.Uint32())
@@ -275,9 +277,12 @@ func TestWireDeadline(t *testing.T) {
 		c.Close()
 		is.NoErr(err)
 		d := <-got
-		ms, ok := d.Headers[bridge.HeaderDeadline].(int64)
-		is.True(ok)                        // the header, always
-		is.Equal(ms, deadline.UnixMilli()) // the caller's deadline
+		id, ms, ok := strings.Cut(d.CorrelationId, "@")
+		is.True(ok) // the deadline in the id, always
+		_, err = strconv.ParseUint(id, 10, 64)
+		is.NoErr(err)                                          // a decimal id before it
+		is.Equal(ms, strconv.FormatInt(deadline.UnixMilli(), 10)) // the caller's deadline
+		is.Equal(len(d.Headers), 0)                            // and no headers table
 		if !expire {
 			is.Equal(d.Expiration, "") // no per-message TTL by default
 			continue
@@ -285,5 +290,55 @@ func TestWireDeadline(t *testing.T) {
 		left, err := strconv.Atoi(d.Expiration)
 		is.NoErr(err)
 		is.True(left > 0 && left <= 5000)
+	}
+}
+
+// TestWireDeadlineToWorker checks the deadlines a Go worker reads from other
+// clients: in the correlation id or in the x-rabibridge-deadline header. A
+// call whose deadline has passed gets no reply; any other gets its id back
+// as it came.
+func TestWireDeadlineToWorker(t *testing.T) {
+	is := is.New(t)
+	prefix := serveDemo(t)
+	ch := rawChannel(t)
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	is.NoErr(err)
+	replies, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+	is.NoErr(err)
+	past := strconv.FormatInt(time.Now().Add(-time.Second).UnixMilli(), 10)
+	future := strconv.FormatInt(time.Now().Add(time.Minute).UnixMilli(), 10)
+	body := unhex(t, "92 91 05 80") // echo(5)
+	send := func(cid string, headers amqp.Table) {
+		t.Helper()
+		is.NoErr(ch.PublishWithContext(context.Background(), "rpc", "async_"+prefix+"echo", true, false,
+			amqp.Publishing{Body: body, CorrelationId: cid, ReplyTo: q.Name, Headers: headers}))
+	}
+	// Expired calls first, then live ones: one consumer takes them in
+	// order, so once the live ones are answered the expired ones were
+	// skipped, not delayed.
+	send("1@"+past, nil)
+	send("2", amqp.Table{bridge.HeaderDeadline: time.Now().Add(-time.Second).UnixMilli()})
+	live := []string{"3@" + future, "4", "id@not-a-deadline", "5@"}
+	for _, cid := range live {
+		send(cid, nil)
+	}
+	var got []string
+	timeout := time.After(10 * time.Second)
+	for len(got) < len(live) {
+		select {
+		case d := <-replies:
+			got = append(got, d.CorrelationId)
+		case <-timeout:
+			t.Fatalf("replies %q, want %q", got, live)
+		}
+	}
+	slices.Sort(got)
+	want := slices.Clone(live)
+	slices.Sort(want)
+	is.Equal(got, want) // ids echoed as they came; no reply to the expired calls
+	select {
+	case d := <-replies:
+		t.Fatalf("a reply to %q, whose deadline had passed", d.CorrelationId)
+	case <-time.After(200 * time.Millisecond):
 	}
 }
