@@ -3,6 +3,7 @@ package caller_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
@@ -49,6 +50,21 @@ func serveMem(tb testing.TB, name string) *caller.Caller {
 func BenchmarkCallInProc(b *testing.B) {
 	c := serveMem(b, b.Name())
 	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := caller.Call[demo.AddReq, int](ctx, c, "add", demo.AddReq{A: 1, B: 2}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCallInProcDeadline is BenchmarkCallInProc with a deadline on
+// each call, as a serious caller sets one: it travels with the call and
+// bounds the handler.
+func BenchmarkCallInProcDeadline(b *testing.B) {
+	c := serveMem(b, b.Name())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := caller.Call[demo.AddReq, int](ctx, c, "add", demo.AddReq{A: 1, B: 2}); err != nil {

@@ -279,20 +279,6 @@ type Info struct {
 	Deadline time.Time
 }
 
-// callCtx carries a call's Info: one allocation where context.WithValue
-// and the Info would take two.
-type callCtx struct {
-	context.Context
-	info Info
-}
-
-func (c *callCtx) Value(key any) any {
-	if key == (infoKey{}) {
-		return &c.info
-	}
-	return c.Context.Value(key)
-}
-
 // InfoFrom returns the Info of the call whose handler got ctx.
 func InfoFrom(ctx context.Context) (Info, bool) {
 	i, ok := ctx.Value(infoKey{}).(*Info)
@@ -308,7 +294,8 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 		d.Ack()
 		return
 	}
-	if !d.Deadline.IsZero() && time.Now().After(d.Deadline) {
+	start := time.Now()
+	if !d.Deadline.IsZero() && start.After(d.Deadline) {
 		w.log.Debug("skipping a call whose caller stopped waiting", "function", f.name, "correlation_id", d.CorrelationID)
 		d.Ack()
 		return
@@ -319,11 +306,11 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 			c = cc
 		}
 	}
-	start := time.Now()
 	f.stats.inFlight.Add(1)
 	out, err := w.run(base, f, c, d)
 	f.stats.inFlight.Add(-1)
-	f.stats.observe(time.Since(start), rabibridge.CodeOf(err))
+	end := time.Now()
+	f.stats.observe(end.Sub(start), rabibridge.CodeOf(err))
 	var reply bridge.Message
 	if d.ContentType == "" {
 		reply.ContentType = c.ContentType() // else the reply is in the codec the call named
@@ -340,11 +327,11 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 			level = slog.LevelWarn
 		}
 		w.log.Log(base, level, "call failed", "function", f.name, "correlation_id", d.CorrelationID,
-			"code", string(re.Code), "error", re.Message, "duration", time.Since(start))
+			"code", string(re.Code), "error", re.Message, "duration", end.Sub(start))
 	} else {
 		reply.Body = codec.Compress(out, w.cfg.CompressThreshold)
 	}
-	if !d.Deadline.IsZero() && time.Now().After(d.Deadline) {
+	if !d.Deadline.IsZero() && end.After(d.Deadline) {
 		d.Ack() // nobody waits for the reply any more
 		return
 	}
@@ -368,12 +355,8 @@ func (w *Worker) run(base context.Context, f *function, c codec.Codec, d *bridge
 		return nil, rabibridge.Errorf(rabibridge.CodeInvalidArgument, "%s: %v", f.name, err)
 	}
 	cc := &callCtx{Context: base, info: Info{Function: f.name, CorrelationID: d.CorrelationID, Redelivered: d.Redelivered, Deadline: d.Deadline}}
+	defer cc.finish()
 	var ctx context.Context = cc
-	if !d.Deadline.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, d.Deadline)
-		defer cancel()
-	}
 	if f.one != nil {
 		f.one.Lock()
 		defer f.one.Unlock()
