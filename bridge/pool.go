@@ -100,7 +100,8 @@ func serve[T any](o ConsumeOptions, l *live, h func(*Delivery), src source[T]) {
 
 func work[T any](p *pool, src source[T]) {
 	defer p.live.done()
-	idle := time.NewTimer(p.idle)
+	idle := time.NewTimer(p.idle) // for parking as a spare
+	idle.Stop()
 	defer idle.Stop()
 	// A call that runs for patience gets another goroutine to take the
 	// next call, unless one is waiting already: a spare if there is one.
@@ -136,6 +137,9 @@ func work[T any](p *pool, src source[T]) {
 			default:
 			}
 		}
+		// No idle timer here: the goroutine waiting on the source stays,
+		// and a timer in the select would go into the runtime's timer heap
+		// and out again on every call.
 		var v T
 		var ok bool
 		select {
@@ -143,10 +147,6 @@ func work[T any](p *pool, src source[T]) {
 		case <-src.stop:
 			src.ended()
 			return
-		case <-idle.C:
-			// Only a lone goroutine waits this long on the source: stay.
-			idle.Reset(p.idle)
-			continue
 		}
 		if !ok {
 			src.ended()
