@@ -331,7 +331,7 @@ func (c *Caller) decode(name string, m *bridge.Message, out any) error { // m: n
 		re.Trace = m.Headers[bridge.HeaderTrace]
 		return fmt.Errorf("caller: %s: %w", name, re)
 	}
-	if err := cc.Unmarshal(res, out); err != nil {
+	if err := codec.UnmarshalShared(cc, res, out); err != nil { // the body is the caller's own
 		return fmt.Errorf("caller: %s: decoding the result into %T: %w", name, out, err)
 	}
 	return nil

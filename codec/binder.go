@@ -99,6 +99,10 @@ func NewBinder(t reflect.Type) (*Binder, error) {
 // (from callers in other languages) fill the struct's fields in declaration
 // order. Any other type takes the one positional argument, or the only
 // keyword argument.
+//
+// A []byte argument may share the memory of req, which shares the body it
+// was decoded from (see UnmarshalShared): do not modify that body
+// afterwards.
 func (b *Binder) Bind(c Codec, req Request, v any) error {
 	if b.kwargs && len(req.Args) == 0 {
 		if c.isEmpty(req.Kwargs) {
@@ -107,7 +111,7 @@ func (b *Binder) Bind(c Codec, req Request, v any) error {
 		return c.Unmarshal(req.Kwargs, v)
 	}
 	if !b.kwargs && len(req.Args) == 1 && c.isEmpty(req.Kwargs) {
-		return c.Unmarshal(req.Args[0], v)
+		return c.unmarshalShared(req.Args[0], v)
 	}
 	// The slow path: gather the arguments into one generic value and decode
 	// that.

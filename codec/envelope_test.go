@@ -242,3 +242,46 @@ func TestDecodeLimits(t *testing.T) {
 		is.True(errors.Is(err, codec.ErrMalformed))
 	})
 }
+
+func TestUnmarshalShared(t *testing.T) {
+	long := bytes.Repeat([]byte("x"), 70000)
+	for _, payload := range [][]byte{[]byte("hi"), long[:300], long} {
+		data, err := codec.Msgpack.Marshal(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b []byte
+		var a any
+		for _, v := range []any{&b, &a} {
+			if err := codec.UnmarshalShared(codec.Msgpack, data, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ab, ok := a.([]byte)
+		if !ok || !bytes.Equal(b, payload) || !bytes.Equal(ab, payload) {
+			t.Fatalf("%d bytes: got %d and %T", len(payload), len(b), a)
+		}
+		if &b[0] != &data[len(data)-len(payload)] || &ab[0] != &b[0] {
+			t.Errorf("%d bytes: copied, not shared", len(payload))
+		}
+		if cap(b) != len(b) {
+			t.Errorf("%d bytes: cap %d reaches past the value", len(payload), cap(b))
+		}
+	}
+	// Anything else is decoded as Unmarshal decodes it.
+	data, _ := codec.Msgpack.Marshal("hi")
+	var s any
+	if err := codec.UnmarshalShared(codec.Msgpack, data, &s); err != nil || s != "hi" {
+		t.Errorf("str: %v, %v", s, err)
+	}
+	data, _ = codec.Msgpack.Marshal([]byte("hi"))
+	var trailing []byte
+	if err := codec.UnmarshalShared(codec.Msgpack, append(data, 0x01), &trailing); err == nil {
+		t.Errorf("bin followed by more bytes: %q, no error (as Unmarshal gives)", trailing)
+	}
+	data, _ = codec.JSON.Marshal([]byte("hi"))
+	var j []byte
+	if err := codec.UnmarshalShared(codec.JSON, data, &j); err != nil || string(j) != "hi" {
+		t.Errorf("json: %q, %v", j, err)
+	}
+}

@@ -27,6 +27,8 @@ func (jsonCodec) appendValue(dst []byte, v any) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
+func (c jsonCodec) unmarshalShared(data []byte, v any) error { return c.Unmarshal(data, v) }
+
 func (jsonCodec) Unmarshal(data []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()

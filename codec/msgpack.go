@@ -76,6 +76,43 @@ func (msgpackCodec) Unmarshal(data []byte, v any) error {
 	return nil
 }
 
+func (c msgpackCodec) unmarshalShared(data []byte, v any) error {
+	if b, ok := binValue(data); ok {
+		switch v := v.(type) {
+		case *[]byte:
+			*v = b
+			return nil
+		case *any:
+			*v = b
+			return nil
+		}
+	}
+	return c.Unmarshal(data, v)
+}
+
+// binValue returns the bytes of data when data is exactly one msgpack bin,
+// capped so that an append to them cannot write past them into data.
+func binValue(data []byte) ([]byte, bool) {
+	if len(data) < 2 {
+		return nil, false
+	}
+	var head, n int
+	switch data[0] {
+	case 0xc4:
+		head, n = 2, int(data[1])
+	case 0xc5:
+		head, n = 3, int(at(data, 1, 2))
+	case 0xc6:
+		head, n = 5, int(at(data, 1, 4))
+	default:
+		return nil, false
+	}
+	if head+n != len(data) {
+		return nil, false
+	}
+	return data[head:len(data):len(data)], true
+}
+
 func (msgpackCodec) appendArray(dst []byte, n int) []byte {
 	switch {
 	case n < 16:
