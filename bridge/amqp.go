@@ -357,11 +357,17 @@ func callID(cid string, deadline time.Time) string {
 	return b.String()
 }
 
+// deadlineDigits is the length of a deadline in an id: Unix milliseconds
+// have 13 digits from 2001 to 2286. Other ids are read whole, so that an id
+// of another client's making is not misread unless it ends in "@" and
+// exactly 13 digits.
+const deadlineDigits = 13
+
 // splitCallID splits a correlation id made by callID; any other id is
 // returned whole, with no deadline.
 func splitCallID(id string) (cid string, deadline time.Time) {
-	i := strings.LastIndexByte(id, deadlineMark)
-	if i < 0 || len(id)-i-1 > 18 {
+	i := len(id) - deadlineDigits - 1
+	if i < 0 || id[i] != deadlineMark {
 		return id, time.Time{}
 	}
 	var ms int64
@@ -370,9 +376,6 @@ func splitCallID(id string) (cid string, deadline time.Time) {
 			return id, time.Time{}
 		}
 		ms = ms*10 + int64(c-'0')
-	}
-	if i+1 == len(id) {
-		return id, time.Time{}
 	}
 	return id[:i], time.UnixMilli(ms)
 }

@@ -19,7 +19,9 @@ func TestCallID(t *testing.T) {
 		{"42@", "42@", time.Time{}},
 		{"a@b@1764057600123", "a@b", deadline},
 		{"42@17640576001x3", "42@17640576001x3", time.Time{}},
-		{"42@1234567890123456789", "42@1234567890123456789", time.Time{}}, // too long for a deadline
+		{"42@1234567890123456789", "42@1234567890123456789", time.Time{}}, // not 13 digits
+		{"42@176405760012", "42@176405760012", time.Time{}},
+		{"@1764057600123", "", deadline},
 		{"", "", time.Time{}},
 	} {
 		cid, d := splitCallID(tc.id)
