@@ -8,7 +8,8 @@
 //	sum, err := caller.Call[AddReq, int](ctx, c, "add", AddReq{A: 1, B: 2})
 //
 // A call waits until its reply comes or ctx ends; the ctx deadline travels
-// with the call, so the broker and the worker drop it once nobody waits.
+// with the call, so a Go worker skips it once nobody waits (with
+// Config.Expire the broker drops it too, for workers of other languages).
 // Errors can be tested with errors.Is (rabibridge.ErrQueueFull,
 // rabibridge.ErrNoSuchFunction, rabibridge.ErrConnectionLost,
 // rabibridge.ErrClosed, context.DeadlineExceeded) and errors.As
