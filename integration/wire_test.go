@@ -280,9 +280,9 @@ func TestWireDeadline(t *testing.T) {
 		id, ms, ok := strings.Cut(d.CorrelationId, "@")
 		is.True(ok) // the deadline in the id, always
 		_, err = strconv.ParseUint(id, 10, 64)
-		is.NoErr(err)                                          // a decimal id before it
+		is.NoErr(err)                                             // a decimal id before it
 		is.Equal(ms, strconv.FormatInt(deadline.UnixMilli(), 10)) // the caller's deadline
-		is.Equal(len(d.Headers), 0)                            // and no headers table
+		is.Equal(len(d.Headers), 0)                               // and no headers table
 		if !expire {
 			is.Equal(d.Expiration, "") // no per-message TTL by default
 			continue
