@@ -9,9 +9,9 @@ FUZZTIME ?= 60s
 demo:
 	$(GO) run ./cmd/rabibridge demo
 
-## test: every test, with the race detector, against a real broker (started or installed if needed), and each fuzz target briefly
+## test: formatting and vet, every test with the race detector against a real broker (started or installed if needed), and each fuzz target briefly
 test: broker
-	$(GO) vet $(PKGS)
+	@$(MAKE) --no-print-directory lint
 	$(GO) test -race -timeout 20m $(PKGS)
 	@$(MAKE) --no-print-directory fuzz-short
 
