@@ -74,15 +74,13 @@ type chAcker struct {
 	ch *amqp.Channel
 }
 
-func (a chAcker) ack(tag uint64) error { return a.queue(outgoing{tag: tag, on: a}) }
+func (a chAcker) ack(tag uint64) error { return a.s.settle(outgoing{tag: tag, on: a}) }
 func (a chAcker) nack(tag uint64, requeue bool) error {
-	return a.queue(outgoing{tag: tag, on: a, nack: true, requeue: requeue})
+	return a.s.settle(outgoing{tag: tag, on: a, nack: true, requeue: requeue})
 }
 func (a chAcker) reply(d *Delivery, m Message) error {
-	return a.queue(outgoing{m: m, tag: d.tag, on: a})
+	return a.s.settle(outgoing{m: m, tag: d.tag, on: a})
 }
-
-func (a chAcker) queue(o outgoing) error { return a.s.settle(o) }
 
 // settle publishes o's reply, if any, and records or sends what o's call is
 // owed.

@@ -47,24 +47,20 @@ func serveMem(tb testing.TB, name string) *caller.Caller {
 
 // BenchmarkCallInProc is a typed add over mem://: the library's own cost
 // per call, with no broker.
-func BenchmarkCallInProc(b *testing.B) {
-	c := serveMem(b, b.Name())
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := caller.Call[demo.AddReq, int](ctx, c, "add", demo.AddReq{A: 1, B: 2}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkCallInProc(b *testing.B) { benchAdd(b, context.Background()) }
 
 // BenchmarkCallInProcDeadline is BenchmarkCallInProc with a deadline on
 // each call, as a serious caller sets one: it travels with the call and
 // bounds the handler.
 func BenchmarkCallInProcDeadline(b *testing.B) {
-	c := serveMem(b, b.Name())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
+	benchAdd(b, ctx)
+}
+
+// benchAdd calls add over mem:// with ctx, one call after another.
+func benchAdd(b *testing.B, ctx context.Context) {
+	c := serveMem(b, b.Name())
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := caller.Call[demo.AddReq, int](ctx, c, "add", demo.AddReq{A: 1, B: 2}); err != nil {

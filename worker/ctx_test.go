@@ -51,12 +51,13 @@ func TestCallCtx(t *testing.T) {
 		if d, ok := c.Deadline(); !ok || !d.Equal(c.info.Deadline) {
 			t.Errorf("Deadline = %v, %v", d, ok)
 		}
-		early, cancel := context.WithDeadline(base, time.Now().Add(time.Millisecond))
+		soonest := time.Now().Add(time.Millisecond)
+		early, cancel := context.WithDeadline(base, soonest)
 		defer cancel()
 		c2 := newCallCtx(early, time.Now().Add(time.Hour))
 		defer c2.finish()
-		if d, _ := c2.Deadline(); !d.Equal(func() time.Time { d, _ := early.Deadline(); return d }()) {
-			t.Errorf("Deadline = %v, want base's earlier one", d)
+		if d, _ := c2.Deadline(); !d.Equal(soonest) {
+			t.Errorf("Deadline = %v, want base's earlier %v", d, soonest)
 		}
 	})
 
