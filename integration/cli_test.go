@@ -83,8 +83,9 @@ func TestCLIServeAndCall(t *testing.T) {
 }
 
 // TestCLIBench runs `rabibridge bench` against a worker it serves itself and
-// the raw floor, two alternating rounds at two concurrencies, with --json
-// and --plot: every figure is there, no call failed, and the chart is an SVG.
+// the raw floor, two rounds in turns at two concurrencies, with --json and
+// --plot: every figure is there, no call failed, and the chart is an SVG;
+// then --calibrate, which measures the floor against a second copy of it.
 func TestCLIBench(t *testing.T) {
 	url := testbroker.URL(t)
 	bin := buildCLI(t)
@@ -95,7 +96,7 @@ func TestCLIBench(t *testing.T) {
 	out, err := exec.CommandContext(ctx, bin, "bench", "--url", url, "--serve", "--floor", "--rounds", "2",
 		"--concurrency", "1,4", "--duration", "300ms", "--warmup", "100ms", "--json", "--plot", plot).Output()
 	is.NoErr(err)
-	var rep struct {
+	type report struct {
 		Rounds  int
 		Results []struct {
 			Concurrency int
@@ -107,11 +108,16 @@ func TestCLIBench(t *testing.T) {
 		}
 		Floor  []struct{ Calls int64 }
 		Ratios []struct {
-			Concurrency int
-			CallsPerSec float64 `json:"calls_per_sec"`
+			Concurrency    int
+			CallsPerSec    float64 `json:"calls_per_sec"`
+			CallsPerSecMin float64 `json:"calls_per_sec_min"`
+			CallsPerSecMax float64 `json:"calls_per_sec_max"`
 		}
+		Calibration bool
 	}
+	var rep report
 	is.NoErr(json.Unmarshal(out, &rep))
+	is.True(!rep.Calibration)
 	is.Equal(rep.Rounds, 2)
 	is.Equal(len(rep.Results), 2)
 	is.Equal(len(rep.Floor), 2)
@@ -121,9 +127,23 @@ func TestCLIBench(t *testing.T) {
 		is.True(r.Calls > 0 && r.CallsPerSec > 0 && r.P50ms > 0 && r.CPUus > 0)
 		is.Equal(len(r.Errors), 0)
 		is.True(rep.Floor[i].Calls > 0)
-		is.True(rep.Ratios[i].CallsPerSec > 0)
+		ratio := rep.Ratios[i]
+		is.True(0 < ratio.CallsPerSecMin && ratio.CallsPerSecMin <= ratio.CallsPerSec && ratio.CallsPerSec <= ratio.CallsPerSecMax)
 	}
 	svg, err := os.ReadFile(plot)
 	is.NoErr(err)
 	is.True(bytes.Contains(svg, []byte("<svg")))
+
+	// --calibrate measures a second floor in rabibridge's place.
+	out, err = exec.CommandContext(ctx, bin, "bench", "--url", url, "--floor", "--calibrate", "--rounds", "2",
+		"--concurrency", "2", "--duration", "300ms", "--warmup", "100ms", "--json").Output()
+	is.NoErr(err)
+	var cal report
+	is.NoErr(json.Unmarshal(out, &cal))
+	is.True(cal.Calibration)
+	is.Equal(len(cal.Results), 1)
+	is.Equal(len(cal.Floor), 1)
+	is.True(cal.Results[0].Calls > 0 && cal.Floor[0].Calls > 0)
+	is.Equal(len(cal.Results[0].Errors), 0)
+	is.Equal(cal.Ratios[0].Concurrency, 2)
 }

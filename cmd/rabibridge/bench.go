@@ -35,14 +35,21 @@ type benchReport struct {
 	// Ratios are rabibridge / floor, per concurrency: the median of the
 	// rounds' ratios, each round's two runs made one after the other.
 	Ratios []benchRatio `json:"ratios,omitempty"`
+	// Calibration is set when --calibrate measured a second floor in
+	// rabibridge's place.
+	Calibration bool `json:"calibration,omitempty"`
 }
 
 type benchRatio struct {
 	Concurrency int     `json:"concurrency"`
 	CallsPerSec float64 `json:"calls_per_sec"`
-	P50         float64 `json:"p50"`
-	P99         float64 `json:"p99"`
-	CPU         float64 `json:"cpu"`
+	// CallsPerSecMin and CallsPerSecMax are the lowest and highest of the
+	// rounds' calls/s ratios: how far one round can be off.
+	CallsPerSecMin float64 `json:"calls_per_sec_min"`
+	CallsPerSecMax float64 `json:"calls_per_sec_max"`
+	P50            float64 `json:"p50"`
+	P99            float64 `json:"p99"`
+	CPU            float64 `json:"cpu"`
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -58,7 +65,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	plotFile := fs.String("plot", "", "write a chart of throughput and latency over concurrency (.png or .svg)")
 	serve := fs.Bool("serve", false, "serve the demo functions in this process (else a worker, e.g. serve-demo, must serve --fn)")
 	floor := fs.Bool("floor", false, "also measure the raw amqp091-go floor with the same guarantees, and print the ratios")
-	rounds := fs.Int("rounds", 1, "measure each concurrency this many times, alternating with the floor; figures are medians (steadier on a shared machine)")
+	calibrate := fs.Bool("calibrate", false, "with --floor: measure a second copy of the floor in rabibridge's place, to see how far from 1.00x the method reads for equal code on this machine")
+	rounds := fs.Int("rounds", 1, "measure each concurrency this many times, in turns with the floor (which goes first swaps each round); figures are medians (steadier on a shared machine)")
 	fetch := fs.Int("fetch-size", 0, "with --serve: FetchSize of the demo functions")
 	consumers := fs.Int("consumers", 0, "with --serve: consumers (channels) per queue")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof)")
@@ -83,6 +91,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *rounds < 1 {
 		return usageError("--rounds must be at least 1")
+	}
+	if *calibrate && !*floor {
+		return usageError("--calibrate needs --floor")
 	}
 	conn, cfg, err := cf.dial(ctx, os.Getenv, stderr, "WARNING")
 	if err != nil {
@@ -125,24 +136,36 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var theirs func(ctx context.Context) error
 	if *floor {
-		call, closeFloor, err := dialFloor(cfg.URL, max(*fetch, registry.DefaultFetchSize), payload)
-		if err != nil {
-			return fmt.Errorf("floor: %w", err)
+		// With --calibrate, a second copy of the floor takes rabibridge's place.
+		copies := []*func(context.Context) error{&theirs}
+		if *calibrate {
+			copies = append(copies, &ours)
+			rep.Calibration = true
 		}
-		defer closeFloor()
-		theirs = call
+		for _, call := range copies {
+			f, closeFloor, err := dialFloor(cfg.URL, max(*fetch, registry.DefaultFetchSize), payload)
+			if err != nil {
+				return fmt.Errorf("floor: %w", err)
+			}
+			defer closeFloor()
+			*call = f
+		}
 	}
 	for _, n := range levels {
 		var rs, floors []loadgen.Result
 		var ratios []benchRatio
-		for range *rounds {
-			r := loadgen.Run(ctx, opts(n), ours)
-			rs = append(rs, r)
-			if theirs == nil {
-				continue
+		run := func(call func(context.Context) error) func() loadgen.Result {
+			return func() loadgen.Result { return loadgen.Run(ctx, opts(n), call) }
+		}
+		if theirs == nil {
+			for range *rounds {
+				rs = append(rs, run(ours)())
 			}
-			f := loadgen.Run(ctx, opts(n), theirs)
-			floors = append(floors, f)
+		} else {
+			rs, floors = pairs(*rounds, run(ours), run(theirs))
+		}
+		for i := range floors {
+			r, f := rs[i], floors[i]
 			ratios = append(ratios, benchRatio{Concurrency: n,
 				CallsPerSec: r.CallsPerSec / f.CallsPerSec, P50: r.P50ms / f.P50ms, P99: r.P99ms / f.P99ms, CPU: r.CPUus / f.CPUus})
 		}
@@ -164,6 +187,25 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	printBench(stdout, rep, *duration)
 	return nil
+}
+
+// pairs runs a and b rounds times each, one after the other, and returns
+// their results in round order. Every other round runs b first: on a shared
+// machine the second run of a pair differs from the first even when both
+// run the same code (see --calibrate), and the swap cancels that.
+func pairs(rounds int, a, b func() loadgen.Result) (as, bs []loadgen.Result) {
+	for round := range rounds {
+		var ra, rb loadgen.Result
+		if round%2 == 0 {
+			ra = a()
+			rb = b()
+		} else {
+			rb = b()
+			ra = a()
+		}
+		as, bs = append(as, ra), append(bs, rb)
+	}
+	return as, bs
 }
 
 // serveForBench serves the demo functions under a prefix of their own on
@@ -245,20 +287,20 @@ func medianResult(rs []loadgen.Result) loadgen.Result {
 }
 
 func medianRatio(rs []benchRatio) benchRatio {
+	calls := func(r benchRatio) float64 { return r.CallsPerSec }
 	return benchRatio{Concurrency: rs[0].Concurrency,
-		CallsPerSec: median(rs, func(r benchRatio) float64 { return r.CallsPerSec }),
-		P50:         median(rs, func(r benchRatio) float64 { return r.P50 }),
-		P99:         median(rs, func(r benchRatio) float64 { return r.P99 }),
-		CPU:         median(rs, func(r benchRatio) float64 { return r.CPU })}
+		CallsPerSec:    median(rs, calls),
+		CallsPerSecMin: slices.Min(mapped(rs, calls)),
+		CallsPerSecMax: slices.Max(mapped(rs, calls)),
+		P50:            median(rs, func(r benchRatio) float64 { return r.P50 }),
+		P99:            median(rs, func(r benchRatio) float64 { return r.P99 }),
+		CPU:            median(rs, func(r benchRatio) float64 { return r.CPU })}
 }
 
 // median is the median of f over xs (the mean of the middle two for an
 // even count).
 func median[T any](xs []T, f func(T) float64) float64 {
-	v := make([]float64, len(xs))
-	for i, x := range xs {
-		v[i] = f(x)
-	}
+	v := mapped(xs, f)
 	slices.Sort(v)
 	n := len(v)
 	if n%2 == 1 {
@@ -284,7 +326,7 @@ func progressLine(w io.Writer) func(n int) func(loadgen.Progress) {
 func printBench(w io.Writer, rep benchReport, d time.Duration) {
 	fmt.Fprintf(w, "\rrabibridge bench: %s, %d B, %v per concurrency, %s\n", rep.Fn, rep.Size, d, rep.Broker)
 	if rep.Rounds > 1 {
-		fmt.Fprintf(w, "%d rounds, alternating with the floor: medians, and the median of the rounds' ratios\n", rep.Rounds)
+		fmt.Fprintf(w, "%d rounds, each of the two first in every other round: medians, and the median of the rounds' ratios\n", rep.Rounds)
 	}
 	table := func(title string, rs []loadgen.Result) {
 		fmt.Fprintf(w, "%s\n  %-12s %10s %8s %8s %8s %9s %9s  %s\n", title, "concurrency", "calls/s", "p50 ms", "p90 ms", "p99 ms", "CPU µs", "syscalls", "errors")
@@ -297,14 +339,27 @@ func printBench(w io.Writer, rep benchReport, d time.Duration) {
 			fmt.Fprintf(w, "  %-12d %10.0f %8.3f %8.3f %8.3f %9.1f %9.2f  %s\n", r.Concurrency, r.CallsPerSec, r.P50ms, r.P90ms, r.P99ms, r.CPUus, r.Syscalls, errs)
 		}
 	}
-	table("rabibridge", rep.Results)
+	name := "rabibridge"
+	if rep.Calibration {
+		name = "floor, a second copy (--calibrate)"
+	}
+	table(name, rep.Results)
 	if len(rep.Floor) > 0 {
 		table("floor (raw amqp091-go, same guarantees)", rep.Floor)
-		fmt.Fprintf(w, "ratio rabibridge / floor\n  %-12s %10s %8s %8s %8s\n", "concurrency", "calls/s", "p50", "p99", "CPU")
+		fmt.Fprintf(w, "ratio %s / floor\n  %-12s %10s %8s %8s %8s  %s\n", name, "concurrency", "calls/s", "p50", "p99", "CPU", "calls/s over the rounds")
 		for _, r := range rep.Ratios {
-			fmt.Fprintf(w, "  %-12d %9.2fx %7.2fx %7.2fx %7.2fx\n", r.Concurrency, r.CallsPerSec, r.P50, r.P99, r.CPU)
+			fmt.Fprintf(w, "  %-12d %9.2fx %7.2fx %7.2fx %7.2fx  %.2f–%.2fx\n", r.Concurrency, r.CallsPerSec, r.P50, r.P99, r.CPU, r.CallsPerSecMin, r.CallsPerSecMax)
 		}
 	}
+}
+
+// mapped is f of each of xs.
+func mapped[T any](xs []T, f func(T) float64) []float64 {
+	v := make([]float64, len(xs))
+	for i, x := range xs {
+		v[i] = f(x)
+	}
+	return v
 }
 
 func parseInts(s string) ([]int, error) {
