@@ -41,7 +41,6 @@ type amqpTransport struct {
 	cancel context.CancelFunc
 
 	live atomic.Pointer[amqp.Connection] // the connection while it is up: the lock-free fast path
-	cork atomic.Pointer[corkConn]        // the network connection under live
 
 	mu        sync.Mutex
 	conn      *amqp.Connection // nil while disconnected
@@ -66,12 +65,12 @@ func dialAMQP(ctx context.Context, cfg Config, urls []string, log *slog.Logger) 
 		}
 	}
 	t := &amqpTransport{cfg: cfg, urls: urls, next: rand.IntN(len(urls)), log: log, queues: map[string]Queue{}}
-	c, cork, err := t.dial(ctx)
+	c, err := t.dial(ctx)
 	if err != nil {
 		return nil, err
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
-	t.setConn(c, cork)
+	t.setConn(c)
 	go t.watch(c)
 	t.state(StateConnected, nil)
 	return t, nil
@@ -79,33 +78,32 @@ func dialAMQP(ctx context.Context, cfg Config, urls []string, log *slog.Logger) 
 
 // dial opens one connection, to the first of the nodes that answers,
 // starting with the one after the last it connected to.
-func (t *amqpTransport) dial(ctx context.Context) (*amqp.Connection, *corkConn, error) {
+func (t *amqpTransport) dial(ctx context.Context) (*amqp.Connection, error) {
 	var errs []error
 	for range t.urls {
 		t.mu.Lock()
 		i := t.next % len(t.urls)
 		t.next = i + 1
 		t.mu.Unlock()
-		c, cork, err := t.dialURL(ctx, t.urls[i])
+		c, err := t.dialURL(ctx, t.urls[i])
 		if err == nil {
 			t.log.Info("connected", "url", redactURL(t.urls[i]))
-			return c, cork, nil
+			return c, nil
 		}
 		errs = append(errs, err)
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	return nil, nil, errors.Join(errs...)
+	return nil, errors.Join(errs...)
 }
 
-// dialURL opens one connection to url, over a corkConn.
-func (t *amqpTransport) dialURL(ctx context.Context, url string) (*amqp.Connection, *corkConn, error) {
+// dialURL opens one connection to url.
+func (t *amqpTransport) dialURL(ctx context.Context, url string) (*amqp.Connection, error) {
 	tlsCfg, err := t.cfg.TLS.config(url)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var cork *corkConn
 	name := t.cfg.Name
 	if name == "" {
 		host, _ := os.Hostname()
@@ -130,22 +128,20 @@ func (t *amqpTransport) dialURL(ctx context.Context, url string) (*amqp.Connecti
 			if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 				deadline = dl
 			}
-			cork = newCorkConn(c)
-			return cork, c.SetDeadline(deadline)
+			return c, c.SetDeadline(deadline)
 		},
 	}
 	c, err := amqp.DialConfig(url, acfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("bridge: connecting to %s: %w", redactURL(url), err)
+		return nil, fmt.Errorf("bridge: connecting to %s: %w", redactURL(url), err)
 	}
-	return c, cork, nil
+	return c, nil
 }
 
-func (t *amqpTransport) setConn(c *amqp.Connection, cork *corkConn) {
+func (t *amqpTransport) setConn(c *amqp.Connection) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.live.Store(c)
-	t.cork.Store(cork)
 	t.blocked.Store(false)
 	t.conn = c
 	if t.up == nil {

@@ -42,8 +42,7 @@ type amqpSub struct {
 	acks       acks
 	flushT     *time.Timer
 	lastSettle time.Time
-	closed     bool      // nothing goes out any more
-	corked     *corkConn // the cork settle holds, if any
+	closed     bool // nothing goes out any more
 }
 
 // ackDelay bounds how long an acknowledgement waits for others to share its
@@ -91,12 +90,6 @@ func (s *amqpSub) settle(o outgoing) error {
 	if s.closed {
 		return errClosed
 	}
-	// The reply and any acknowledgements it lets out go in one write.
-	if cork := s.t.cork.Load(); cork != nil {
-		cork.cork()
-		s.corked = cork
-		defer s.uncork()
-	}
 	err := s.sendOne(&s.acks, o)
 	now := time.Now()
 	busy := now.Sub(s.lastSettle) < ackBusy
@@ -110,15 +103,6 @@ func (s *amqpSub) settle(o outgoing) error {
 		s.flushT.Reset(ackDelay)
 	}
 	return err
-}
-
-// uncork sends what settle gathered under the connection's cork; sendMu
-// is held.
-func (s *amqpSub) uncork() {
-	if s.corked != nil {
-		s.corked.uncork()
-		s.corked = nil
-	}
 }
 
 // flushNow sends the owed acknowledgements (ackDelay after the first).
@@ -235,9 +219,6 @@ func (s *amqpSub) publishReply(m Message) error {
 			return lost(err)
 		}
 	}
-	// What follows may wait for the broker, which must not wait for writes
-	// gathered under the cork.
-	s.uncork()
 	ctx, cancel := context.WithTimeout(s.t.ctx, 10*time.Second)
 	defer cancel()
 	for attempt := 0; ; attempt++ {

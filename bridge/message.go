@@ -71,8 +71,8 @@ func (d *Delivery) Ack() error { return d.acker.ack(d.tag) }
 // is out. If the reply cannot be published the call goes back to the queue.
 //
 // On RabbitMQ, Reply publishes the reply at once, on the subscription's
-// reply channel. A quiet subscription acknowledges the call right after,
-// in the same network write as the reply; a busy one (calls finishing within 200µs of each other) owes the
+// reply channel. A quiet subscription acknowledges the call right after;
+// a busy one (calls finishing within 200µs of each other) owes the
 // acknowledgement and sends owed ones together, in one multiple-ack frame,
 // after a quarter of the prefetch or a millisecond, and before the
 // subscription closes.

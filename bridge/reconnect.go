@@ -151,7 +151,7 @@ func (t *amqpTransport) reconnect() {
 			return
 		}
 		ctx, cancel := context.WithTimeout(t.ctx, 30*time.Second)
-		c, cork, err := t.dial(ctx)
+		c, err := t.dial(ctx)
 		cancel()
 		if err == nil {
 			err = t.restore(c)
@@ -173,7 +173,7 @@ func (t *amqpTransport) reconnect() {
 			return
 		}
 		t.mu.Unlock()
-		t.setConn(c, cork)
+		t.setConn(c)
 		t.state(StateConnected, nil)
 		go t.watch(c)
 		return
