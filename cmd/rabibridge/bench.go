@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
+	neturl "net/url"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -50,6 +52,9 @@ type benchRatio struct {
 	P50            float64 `json:"p50"`
 	P99            float64 `json:"p99"`
 	CPU            float64 `json:"cpu"`
+	// BrokerCPU is the broker's CPU per call, rabibridge's over the
+	// floor's; zero when the broker's process was not found.
+	BrokerCPU float64 `json:"broker_cpu,omitempty"`
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -70,6 +75,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fetch := fs.Int("fetch-size", 0, "with --serve: FetchSize of the demo functions")
 	consumers := fs.Int("consumers", 0, "with --serve: consumers (channels) per queue")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof)")
+	brokerPID := fs.Int("broker-pid", 0, "a local broker's pid, whose CPU per call is reported too (default: the one RabbitMQ node, beam.smp, on this machine when the URL is on loopback)")
 	threshold := fs.Int("compress-threshold", 0, "the caller's compression threshold (0: the config's, else 1024; -1: off)")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -126,9 +132,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		payload[i] = byte('a' + i%26)
 	}
 	rep := benchReport{Fn: *fn, Size: *size, Broker: redactURL(cfg.URL), Rounds: *rounds}
+	if *brokerPID == 0 {
+		*brokerPID = localBroker(cfg.URL)
+	}
 	progress := progressLine(stderr)
 	opts := func(n int) loadgen.Options {
-		return loadgen.Options{Concurrency: n, Duration: *duration, Warmup: *warmup, Progress: progress(n)}
+		return loadgen.Options{Concurrency: n, Duration: *duration, Warmup: *warmup, Progress: progress(n), BrokerPID: *brokerPID}
 	}
 	ours := func(ctx context.Context) error {
 		_, err := caller.Call[[]byte, []byte](ctx, c, name, payload)
@@ -166,8 +175,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		for i := range floors {
 			r, f := rs[i], floors[i]
-			ratios = append(ratios, benchRatio{Concurrency: n,
-				CallsPerSec: r.CallsPerSec / f.CallsPerSec, P50: r.P50ms / f.P50ms, P99: r.P99ms / f.P99ms, CPU: r.CPUus / f.CPUus})
+			ratio := benchRatio{Concurrency: n,
+				CallsPerSec: r.CallsPerSec / f.CallsPerSec, P50: r.P50ms / f.P50ms, P99: r.P99ms / f.P99ms, CPU: r.CPUus / f.CPUus}
+			if f.BrokerCPUus > 0 {
+				ratio.BrokerCPU = r.BrokerCPUus / f.BrokerCPUus
+			}
+			ratios = append(ratios, ratio)
 		}
 		rep.Results = append(rep.Results, medianResult(rs))
 		if theirs != nil {
@@ -283,6 +296,7 @@ func medianResult(rs []loadgen.Result) loadgen.Result {
 	out.P99ms = med(func(r loadgen.Result) float64 { return r.P99ms })
 	out.CPUus = med(func(r loadgen.Result) float64 { return r.CPUus })
 	out.Syscalls = med(func(r loadgen.Result) float64 { return r.Syscalls })
+	out.BrokerCPUus = med(func(r loadgen.Result) float64 { return r.BrokerCPUus })
 	return out
 }
 
@@ -294,7 +308,26 @@ func medianRatio(rs []benchRatio) benchRatio {
 		CallsPerSecMax: slices.Max(mapped(rs, calls)),
 		P50:            median(rs, func(r benchRatio) float64 { return r.P50 }),
 		P99:            median(rs, func(r benchRatio) float64 { return r.P99 }),
-		CPU:            median(rs, func(r benchRatio) float64 { return r.CPU })}
+		CPU:            median(rs, func(r benchRatio) float64 { return r.CPU }),
+		BrokerCPU:      median(rs, func(r benchRatio) float64 { return r.BrokerCPU })}
+}
+
+// localBroker is the pid of the RabbitMQ node serving url when url is on
+// loopback and exactly one node (beam.smp) runs on this machine; else 0,
+// and the broker's CPU is not reported.
+func localBroker(url string) int {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return 0
+	}
+	ip := net.ParseIP(u.Hostname())
+	if u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return 0
+	}
+	if pids := loadgen.FindProcesses("beam.smp"); len(pids) == 1 {
+		return pids[0]
+	}
+	return 0
 }
 
 // median is the median of f over xs (the mean of the middle two for an
@@ -329,14 +362,18 @@ func printBench(w io.Writer, rep benchReport, d time.Duration) {
 		fmt.Fprintf(w, "%d rounds, each of the two first in every other round: medians, and the median of the rounds' ratios\n", rep.Rounds)
 	}
 	table := func(title string, rs []loadgen.Result) {
-		fmt.Fprintf(w, "%s\n  %-12s %10s %8s %8s %8s %9s %9s  %s\n", title, "concurrency", "calls/s", "p50 ms", "p90 ms", "p99 ms", "CPU µs", "syscalls", "errors")
+		fmt.Fprintf(w, "%s\n  %-12s %10s %8s %8s %8s %9s %9s %10s  %s\n", title, "concurrency", "calls/s", "p50 ms", "p90 ms", "p99 ms", "CPU µs", "syscalls", "broker µs", "errors")
 		for _, r := range rs {
 			errs := "-"
 			if len(r.Errors) > 0 {
 				b, _ := json.Marshal(r.Errors)
 				errs = string(b)
 			}
-			fmt.Fprintf(w, "  %-12d %10.0f %8.3f %8.3f %8.3f %9.1f %9.2f  %s\n", r.Concurrency, r.CallsPerSec, r.P50ms, r.P90ms, r.P99ms, r.CPUus, r.Syscalls, errs)
+			broker := "-"
+			if r.BrokerCPUus > 0 {
+				broker = strconv.FormatFloat(r.BrokerCPUus, 'f', 1, 64)
+			}
+			fmt.Fprintf(w, "  %-12d %10.0f %8.3f %8.3f %8.3f %9.1f %9.2f %10s  %s\n", r.Concurrency, r.CallsPerSec, r.P50ms, r.P90ms, r.P99ms, r.CPUus, r.Syscalls, broker, errs)
 		}
 	}
 	name := "rabibridge"
@@ -346,9 +383,13 @@ func printBench(w io.Writer, rep benchReport, d time.Duration) {
 	table(name, rep.Results)
 	if len(rep.Floor) > 0 {
 		table("floor (raw amqp091-go, same guarantees)", rep.Floor)
-		fmt.Fprintf(w, "ratio %s / floor\n  %-12s %10s %8s %8s %8s  %s\n", name, "concurrency", "calls/s", "p50", "p99", "CPU", "calls/s over the rounds")
+		fmt.Fprintf(w, "ratio %s / floor\n  %-12s %10s %8s %8s %8s %8s  %s\n", name, "concurrency", "calls/s", "p50", "p99", "CPU", "broker", "calls/s over the rounds")
 		for _, r := range rep.Ratios {
-			fmt.Fprintf(w, "  %-12d %9.2fx %7.2fx %7.2fx %7.2fx  %.2f–%.2fx\n", r.Concurrency, r.CallsPerSec, r.P50, r.P99, r.CPU, r.CallsPerSecMin, r.CallsPerSecMax)
+			broker := "-"
+			if r.BrokerCPU > 0 {
+				broker = strconv.FormatFloat(r.BrokerCPU, 'f', 2, 64) + "x"
+			}
+			fmt.Fprintf(w, "  %-12d %9.2fx %7.2fx %7.2fx %7.2fx %8s  %.2f–%.2fx\n", r.Concurrency, r.CallsPerSec, r.P50, r.P99, r.CPU, broker, r.CallsPerSecMin, r.CallsPerSecMax)
 		}
 	}
 }

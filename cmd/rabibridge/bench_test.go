@@ -41,3 +41,21 @@ func TestBenchCalibrateNeedsFloor(t *testing.T) {
 	is.Equal(code, 2)
 	is.True(strings.Contains(errOut, "--calibrate needs --floor"))
 }
+
+// TestLocalBroker: the broker's CPU is read only for a broker on this
+// machine's loopback, and only when one RabbitMQ node runs here.
+func TestLocalBroker(t *testing.T) {
+	is := is.New(t)
+	for _, url := range []string{"mem://", "amqp://guest:guest@rabbit.example:5672/", "amqps://10.0.0.7/", "::not a url"} {
+		is.Equal(localBroker(url), 0)
+	}
+	nodes := loadgen.FindProcesses("beam.smp")
+	for _, url := range []string{"amqp://guest:guest@127.0.0.1:5672/", "amqp://localhost/", "amqp://[::1]:5672/"} {
+		pid := localBroker(url)
+		if len(nodes) == 1 {
+			is.Equal(pid, nodes[0])
+		} else {
+			is.Equal(pid, 0) // none, or several: which one serves url is not known
+		}
+	}
+}

@@ -31,6 +31,9 @@ type Options struct {
 	Timeout time.Duration
 	// Progress, when set, is called about twice a second with the run so far.
 	Progress func(Progress)
+	// BrokerPID, when set, is a process on this machine (the broker) whose
+	// CPU time per call is reported too.
+	BrokerPID int
 }
 
 // Progress is a run so far.
@@ -59,6 +62,11 @@ type Result struct {
 	// per call (from /proc/self/io; zero where that is missing): the
 	// network work of a call, as the kernel saw it.
 	Syscalls float64 `json:"syscalls_per_call,omitempty"`
+	// BrokerCPUus is the CPU time Options.BrokerPID spent per call, in
+	// microseconds; zero when it was not asked for or cannot be read. On a
+	// machine shared with the broker, throughput is bounded by the sum of
+	// the two.
+	BrokerCPUus float64 `json:"broker_cpu_us_per_call,omitempty"`
 }
 
 // Kind names the kind of a call's error, for Result.Errors.
@@ -130,6 +138,7 @@ func Run(ctx context.Context, opts Options, call func(ctx context.Context) error
 	counting.Store(true)
 	start := time.Now()
 	cpu0, sys0 := cpuTime(), syscalls()
+	broker0, brokerOK := procCPU(opts.BrokerPID)
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	end := time.NewTimer(opts.Duration)
@@ -151,6 +160,7 @@ wait:
 	}
 	elapsed := time.Since(start)
 	cpu, sys := cpuTime()-cpu0, syscalls()-sys0
+	broker1, brokerOK1 := procCPU(opts.BrokerPID)
 	counting.Store(false)
 	stop()
 	wg.Wait()
@@ -160,6 +170,9 @@ wait:
 	if r.Calls > 0 {
 		r.CPUus = float64(cpu) / float64(time.Microsecond) / float64(r.Calls)
 		r.Syscalls = float64(sys) / float64(r.Calls)
+		if brokerOK && brokerOK1 {
+			r.BrokerCPUus = float64(broker1-broker0) / float64(time.Microsecond) / float64(r.Calls)
+		}
 	}
 	var all []time.Duration
 	for _, l := range loops {
@@ -223,4 +236,59 @@ func syscalls() int64 {
 		}
 	}
 	return n
+}
+
+// procCPU is the CPU time (user and system) process pid has used, from
+// /proc/PID/stat in clock ticks of 10ms (Linux's USER_HZ is 100 on every
+// architecture Go runs on); false for pid 0 or when it cannot be read.
+func procCPU(pid int) (time.Duration, bool) {
+	if pid <= 0 {
+		return 0, false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU reads utime and stime, the 14th and 15th fields of a
+// /proc/PID/stat line. The second field, the command in parentheses, may
+// hold spaces, so fields are counted after its closing parenthesis.
+func parseStatCPU(stat string) (time.Duration, bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3, the state
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
+}
+
+// FindProcesses returns the pids of the processes on this machine whose
+// command name (/proc/PID/comm) is comm; none when /proc cannot be read.
+func FindProcesses(comm string) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/comm")
+		if err == nil && strings.TrimSpace(string(b)) == comm {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
