@@ -115,7 +115,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return &exitError{code: exitUnavailable, err: err}
 		}
 		defer wconn.Close()
-		stop, prefixed, err := serveForBench(ctx, wconn, name, *fetch, *consumers)
+		stop, prefixed, err := serveForBench(ctx, wconn, name, worker.Config{Consumers: *consumers, CompressThreshold: *threshold}, *fetch)
 		if err != nil {
 			return err
 		}
@@ -222,8 +222,10 @@ func pairs(rounds int, a, b func() loadgen.Result) (as, bs []loadgen.Result) {
 }
 
 // serveForBench serves the demo functions under a prefix of their own on
-// conn, and returns the name to call fn by.
-func serveForBench(ctx context.Context, conn *bridge.Conn, fn string, fetch, consumers int) (stop func(), name string, err error) {
+// conn, and returns the name to call fn by. The worker's compression
+// threshold is the caller's, so that --compress-threshold -1 compares the
+// same bytes both ways with the floor, which never compresses.
+func serveForBench(ctx context.Context, conn *bridge.Conn, fn string, wcfg worker.Config, fetch int) (stop func(), name string, err error) {
 	prefix := fmt.Sprintf("bench%06x_", rand.Uint32()&0xffffff)
 	reg := registry.New()
 	opts := registry.Options{FetchSize: fetch}
@@ -237,7 +239,7 @@ func serveForBench(ctx context.Context, conn *bridge.Conn, fn string, fetch, con
 		}
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	w := worker.New(conn, reg, worker.Config{Consumers: consumers})
+	w := worker.New(conn, reg, wcfg)
 	done := make(chan error, 1)
 	go func() { done <- w.Serve(sctx) }()
 	select {

@@ -1,12 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/matryer/is"
 
+	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/codec"
 	"github.com/rabibridge/rabibridge/internal/loadgen"
+	"github.com/rabibridge/rabibridge/worker"
 )
 
 // TestPairs checks the order of a bench's runs: in pairs, the floor first
@@ -57,5 +64,52 @@ func TestLocalBroker(t *testing.T) {
 		} else {
 			is.Equal(pid, 0) // none, or several: which one serves url is not known
 		}
+	}
+}
+
+// replies hands each reply to a channel.
+type replies chan bridge.Message
+
+func (r replies) Reply(m bridge.Message) { r <- m }
+func (replies) Returned(string)          {}
+func (replies) Lost(error)               {}
+func (replies) Recovered()               {}
+
+// TestServeForBenchCompression: the bench's worker compresses replies by
+// the threshold it is given, so that --compress-threshold -1 moves the same
+// bytes as the floor both ways (the floor never compresses).
+func TestServeForBenchCompression(t *testing.T) {
+	for _, tt := range []struct {
+		threshold  int
+		compressed bool
+	}{
+		{0, true},   // the default threshold, 1 KiB: a 4 KiB reply is compressed
+		{-1, false}, // off
+	} {
+		t.Run(strconv.Itoa(tt.threshold), func(t *testing.T) {
+			is := is.New(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			conn, err := bridge.Dial(ctx, bridge.Config{URL: "mem://bench-compress-" + strconv.Itoa(tt.threshold)})
+			is.NoErr(err)
+			t.Cleanup(func() { conn.Close() })
+			stop, name, err := serveForBench(ctx, conn, "echo", worker.Config{CompressThreshold: tt.threshold}, 0)
+			is.NoErr(err)
+			t.Cleanup(stop)
+
+			got := make(replies, 1)
+			req, err := conn.NewRequester(got)
+			is.NoErr(err)
+			t.Cleanup(func() { req.Close() })
+			body, err := codec.AppendRequestArg(codec.Msgpack, nil, bytes.Repeat([]byte("abcd"), 1024))
+			is.NoErr(err)
+			is.NoErr(req.Publish(ctx, bridge.RoutingKey("async", name), bridge.Message{Body: body, CorrelationID: "1"}))
+			select {
+			case m := <-got:
+				is.Equal(codec.Compressed(m.Body), tt.compressed)
+			case <-ctx.Done():
+				t.Fatal("no reply")
+			}
+		})
 	}
 }
