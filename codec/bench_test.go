@@ -1,6 +1,7 @@
 package codec_test
 
 import (
+	"bytes"
 	"reflect"
 	"strings"
 	"testing"
@@ -69,6 +70,22 @@ func BenchmarkCompress(b *testing.B) {
 	for b.Loop() {
 		out := codec.Compress(body, 0)
 		if _, err := codec.Decompress(out, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncodeLarge is a 1 MiB byte string put in a call's envelope and
+// in a reply's, as a 1 MiB echo does on each side.
+func BenchmarkEncodeLarge(b *testing.B) {
+	body := bytes.Repeat([]byte("abcd"), 1<<18)
+	b.SetBytes(int64(2 * len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := codec.AppendRequestArg(codec.Msgpack, make([]byte, 0, 128), body); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := codec.AppendReply(codec.Msgpack, nil, body); err != nil {
 			b.Fatal(err)
 		}
 	}

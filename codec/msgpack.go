@@ -49,6 +49,23 @@ var decoders = sync.Pool{New: func() any {
 func (c msgpackCodec) Marshal(v any) ([]byte, error) { return c.appendValue(nil, v) }
 
 func (msgpackCodec) appendValue(dst []byte, v any) ([]byte, error) {
+	// Byte strings and strings, which large bodies are made of, are
+	// appended to dst straight: one allocation, one copy and no zeroing of
+	// what the copy fills (the encoder's bytes.Buffer zeroes its new buffer
+	// before copying into it). A large allocation is rounded up to whole
+	// pages, which leaves room for what an envelope adds after the value.
+	switch v := v.(type) {
+	case []byte:
+		if v == nil {
+			return append(dst, 0xc0), nil // as msgpack encodes a nil slice
+		}
+		return append(appendHead(dst, 0xc4, len(v)), v...), nil // bin8/16/32
+	case string:
+		if len(v) < 32 {
+			return append(append(dst, 0xa0|byte(len(v))), v...), nil // fixstr
+		}
+		return append(appendHead(dst, 0xd9, len(v)), v...), nil // str8/16/32
+	}
 	e := encoders.Get().(*encoder)
 	e.buf = *bytes.NewBuffer(dst)
 	err := e.enc.Encode(v)
@@ -74,6 +91,20 @@ func (msgpackCodec) Unmarshal(data []byte, v any) error {
 		return fmt.Errorf("codec: msgpack: %w: %w", ErrMalformed, err)
 	}
 	return nil
+}
+
+// appendHead appends the head of a msgpack bin or str of n bytes in the
+// smallest form, as msgpack v5 writes it: code8 and an 8-bit length, or the
+// next code and 16 bits, or the one after it and 32 (msgpack numbers
+// bin8/16/32 and str8/16/32 so).
+func appendHead(dst []byte, code8 byte, n int) []byte {
+	switch {
+	case n < 1<<8:
+		return append(dst, code8, byte(n))
+	case n < 1<<16:
+		return append(dst, code8+1, byte(n>>8), byte(n))
+	}
+	return append(dst, code8+2, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 }
 
 func (c msgpackCodec) unmarshalShared(data []byte, v any) error {
