@@ -321,6 +321,10 @@ func message(d amqp.Delivery) Message {
 	return m
 }
 
+// copiesBodies: amqp091-go writes a publish's frames before it returns and
+// keeps no reference to the body (TestCopiesBodies holds it to that).
+func (t *amqpTransport) copiesBodies() bool { return true }
+
 // publishing converts a message for publishing.
 func publishing(m Message) amqp.Publishing {
 	p := amqp.Publishing{Body: m.Body, CorrelationId: callID(m.CorrelationID, m.Deadline), ReplyTo: m.ReplyTo, ContentType: m.ContentType}

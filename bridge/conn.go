@@ -29,6 +29,7 @@ type transport interface {
 	reply(ctx context.Context, m Message) error
 	listen(ctx context.Context, exchange string, h func(Message)) (Subscription, error)
 	requester(h ReplyHandler) (Requester, error)
+	copiesBodies() bool
 	close() error
 }
 
@@ -112,6 +113,13 @@ func (c *Conn) Listen(ctx context.Context, exchange string, h func(Message)) (Su
 
 // NewRequester opens a requester whose replies (and returned calls) go to h.
 func (c *Conn) NewRequester(h ReplyHandler) (Requester, error) { return c.t.requester(h) }
+
+// CopiesBodies reports whether the transport is done with a Message's Body
+// when Publish (of a Requester) or Reply (of a Delivery) returns, so that
+// its buffer may be reused at once. RabbitMQ's is: the frames are written
+// by then. The in-process transport's is not: it hands the Body on as it
+// is, to the handler or the caller on the other side.
+func (c *Conn) CopiesBodies() bool { return c.t.copiesBodies() }
 
 // App returns the [app] settings the connection was dialled with; workers
 // and callers use them where their own Config leaves them unset.

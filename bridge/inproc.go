@@ -410,6 +410,9 @@ func (t *memTransport) requester(h ReplyHandler) (Requester, error) {
 	return r, nil
 }
 
+// copiesBodies: a message's body goes to the other side as it is.
+func (t *memTransport) copiesBodies() bool { return false }
+
 func (r *memRequester) ReplyTo() string { return r.addr }
 
 func (r *memRequester) Publish(ctx context.Context, key string, m Message) error {

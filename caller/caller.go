@@ -15,6 +15,7 @@ import (
 	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/internal/bufpool"
 )
 
 // CIDMax is the default bound of correlation ids, which count up modulo it
@@ -75,6 +76,11 @@ type Caller struct {
 	lostAt atomic.Int64 // unix ns of the latest connection loss or recovery
 
 	chain Invoker // the interceptors around the round trip; nil without any
+
+	// recycle: the transport is done with a body when Publish returns
+	// (bridge.Conn.CopiesBodies), so a large one goes back to the pool
+	// (release).
+	recycle bool
 }
 
 // RecoveryWindow is how long after its connection was lost or came back,
@@ -112,7 +118,8 @@ func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
 	if log == nil {
 		log = conn.Logger()
 	}
-	c := &Caller{cfg: cfg, log: log, ctype: cfg.Codec.ContentType(), pending: map[string]*call{}, collect: map[string]chan bridge.Message{}, routes: map[string]*route{}}
+	c := &Caller{cfg: cfg, log: log, ctype: cfg.Codec.ContentType(), pending: map[string]*call{}, collect: map[string]chan bridge.Message{}, routes: map[string]*route{},
+		recycle: conn.CopiesBodies()}
 	c.cid.Store(rand.Uint64N(uint64(cfg.CIDMax)))
 	req, err := conn.NewRequester((*handler)(c))
 	if err != nil {
@@ -178,6 +185,7 @@ func Call[Req, Resp any](ctx context.Context, c *Caller, name string, req Req) (
 		return resp, c.chain(ctx, &Invocation{Function: name, Request: req, Response: &resp, body: body})
 	}
 	err = c.roundTrip(ctx, name, body, nil, &resp)
+	c.release(body)
 	return resp, err
 }
 
@@ -200,7 +208,19 @@ func (c *Caller) Invoke(ctx context.Context, name string, args []any, kwargs map
 		return out, err
 	}
 	err = c.roundTrip(ctx, name, body, nil, &out)
+	c.release(body)
 	return out, err
+}
+
+// release gives a call's encoded body back to the pool once its round trip
+// is over, where the transport is done with bodies when Publish returns;
+// nothing else refers to it (the codec made it for this call). Bodies that
+// went through interceptors are not given back: an interceptor may send
+// one again (a retry) after its first round trip.
+func (c *Caller) release(body []byte) {
+	if c.recycle {
+		bufpool.Put(body)
+	}
 }
 
 // roundTrip publishes body as a call of name and decodes the reply's result

@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/rabibridge/rabibridge/internal/bufpool"
 )
 
 // Msgpack is the msgpack codec, RabiBridge's default. Struct fields are named
@@ -50,21 +52,21 @@ func (c msgpackCodec) Marshal(v any) ([]byte, error) { return c.appendValue(nil,
 
 func (msgpackCodec) appendValue(dst []byte, v any) ([]byte, error) {
 	// Byte strings and strings, which large bodies are made of, are
-	// appended to dst straight: one allocation, one copy and no zeroing of
-	// what the copy fills (the encoder's bytes.Buffer zeroes its new buffer
-	// before copying into it). A large allocation is rounded up to whole
-	// pages, which leaves room for what an envelope adds after the value.
+	// appended to dst straight: one copy, and no zeroing of what the copy
+	// fills (the encoder's bytes.Buffer zeroes its new buffer before
+	// copying into it). A large one grows dst from internal/bufpool, which
+	// the transports' users give bodies back to once sent.
 	switch v := v.(type) {
 	case []byte:
 		if v == nil {
 			return append(dst, 0xc0), nil // as msgpack encodes a nil slice
 		}
-		return append(appendHead(dst, 0xc4, len(v)), v...), nil // bin8/16/32
+		return append(appendHead(room(dst, len(v)), 0xc4, len(v)), v...), nil // bin8/16/32
 	case string:
 		if len(v) < 32 {
 			return append(append(dst, 0xa0|byte(len(v))), v...), nil // fixstr
 		}
-		return append(appendHead(dst, 0xd9, len(v)), v...), nil // str8/16/32
+		return append(appendHead(room(dst, len(v)), 0xd9, len(v)), v...), nil // str8/16/32
 	}
 	e := encoders.Get().(*encoder)
 	e.buf = *bytes.NewBuffer(dst)
@@ -91,6 +93,21 @@ func (msgpackCodec) Unmarshal(data []byte, v any) error {
 		return fmt.Errorf("codec: msgpack: %w: %w", ErrMalformed, err)
 	}
 	return nil
+}
+
+// room returns dst with room for a value of n bytes, its head and what an
+// envelope adds after it: from the pool when that is large and the pool has
+// a buffer, else dst as it is, for append to grow (to whole pages, for a
+// large one, which leaves room for the envelope's end).
+func room(dst []byte, n int) []byte {
+	need := len(dst) + n + 16
+	if cap(dst) >= need || need < bufpool.Min {
+		return dst
+	}
+	if b := bufpool.Get(need); b != nil {
+		return append(b, dst...)
+	}
+	return dst
 }
 
 // appendHead appends the head of a msgpack bin or str of n bytes in the

@@ -13,6 +13,7 @@ import (
 	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/internal/bufpool"
 	"github.com/rabibridge/rabibridge/registry"
 )
 
@@ -82,6 +83,11 @@ type Worker struct {
 	startedAt time.Time
 	mu        sync.Mutex
 	functions []*function // guarded by mu
+
+	// recycle: the transport is done with a reply's body when Reply
+	// returns (bridge.Conn.CopiesBodies), so a large one goes back to the
+	// pool.
+	recycle bool
 }
 
 // New returns a worker that serves the functions registered in reg (nil
@@ -107,7 +113,7 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 	if log == nil {
 		log = conn.Logger()
 	}
-	return &Worker{conn: conn, reg: reg, cfg: cfg, log: log, ready: make(chan struct{}), id: newID()}
+	return &Worker{conn: conn, reg: reg, cfg: cfg, log: log, ready: make(chan struct{}), id: newID(), recycle: conn.CopiesBodies()}
 }
 
 // function is a registered function as the worker serves it, resolved once.
@@ -340,6 +346,9 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 	// answers it.
 	if err := d.Reply(reply); err != nil {
 		w.log.Error("publishing a reply", "function", f.name, "correlation_id", d.CorrelationID, "error", err)
+	}
+	if w.recycle {
+		bufpool.Put(out) // the encoded result, made for this reply alone
 	}
 }
 

@@ -5,6 +5,7 @@
 package suite
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -47,6 +48,7 @@ func Run(t *testing.T, dial Dialer) {
 		{"Redelivery", Redelivery},
 		{"Concurrent", Concurrent},
 		{"Compression", Compression},
+		{"LargeBodies", LargeBodies},
 		{"MalformedCall", MalformedCall},
 		{"Drain", Drain},
 		{"Redeclare", Redeclare},
@@ -558,6 +560,41 @@ func Compression(t *testing.T, dial Dialer) {
 				is.Equal(got, s)
 			})
 		}
+	}
+}
+
+// LargeBodies: 1 MiB byte strings that a handler keeps, and the results a
+// caller keeps, still hold their bytes after the calls that follow them.
+// Large bodies are recycled only where the transport is done with them: on
+// the in-process transport a handler's argument is the caller's body, and
+// a caller's result the worker's reply.
+func LargeBodies(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	var mu sync.Mutex
+	var kept [][]byte
+	register(e, "keep", func(_ context.Context, b []byte) ([]byte, error) {
+		mu.Lock()
+		kept = append(kept, b)
+		mu.Unlock()
+		return b, nil
+	}, registry.Options{})
+	e.serve(worker.Config{})
+	ctx := timeout(t, 60*time.Second)
+	var sent, got [][]byte
+	for i := range 16 {
+		b := make([]byte, 1<<20)
+		rand.NewChaCha8([32]byte{byte(i)}).Read(b) // incompressible: sent as it is
+		r, err := caller.Call[[]byte, []byte](ctx, e.c, e.name("keep"), b)
+		is.NoErr(err)
+		sent, got = append(sent, b), append(got, r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	is.Equal(len(kept), len(sent))
+	for i := range sent {
+		is.True(bytes.Equal(kept[i], sent[i])) // the handler's argument
+		is.True(bytes.Equal(got[i], sent[i]))  // the caller's result
 	}
 }
 
