@@ -95,12 +95,16 @@ func (msgpackCodec) Unmarshal(data []byte, v any) error {
 	return nil
 }
 
+// headRoom is what room leaves beyond a value's bytes: its head (at most
+// 5 bytes) and what an envelope adds after it.
+const headRoom = 16
+
 // room returns dst with room for a value of n bytes, its head and what an
 // envelope adds after it: from the pool when that is large and the pool has
 // a buffer, else dst as it is, for append to grow (to whole pages, for a
 // large one, which leaves room for the envelope's end).
 func room(dst []byte, n int) []byte {
-	need := len(dst) + n + 16
+	need := len(dst) + n + headRoom
 	if cap(dst) >= need || need < bufpool.Min {
 		return dst
 	}
