@@ -1,0 +1,452 @@
+package codec
+
+import (
+	"errors"
+	"math"
+	"reflect"
+	"strings"
+	"sync"
+)
+
+// Plain values: the msgpack codec encodes and decodes them itself, with a
+// plan built once per type, instead of through msgpack v5's reflection per
+// call. A plain type is bool, an integer kind, float32, float64, string, or
+// a struct whose fields are all plain, whose tags give at most a name and
+// omitempty, and which has no embedded fields and, like every named type in
+// it, no methods (so no custom encoding can apply to it). Their bytes are
+// the same as msgpack v5's, and so is what decoding gives; a body the plan
+// does not expect (an integer wider than its field, a nil, a struct as an
+// array, ...) is handed to msgpack v5 whole. Tests hold both to msgpack v5.
+//
+// A type given an encoder with msgpack.Register must have a method, or the
+// plan encodes it as a plain type.
+
+// plan says how values of one plain type are encoded and decoded.
+type plan struct {
+	kind   reflect.Kind
+	fields []planField // of a struct, in declaration order
+	head   []byte      // a struct's map head when no field omits itself
+	omits  bool        // some field has omitempty
+}
+
+type planField struct {
+	index     int
+	key       []byte // the encoded name
+	name      string
+	omitEmpty bool
+	p         *plan
+}
+
+// plans holds a *plan, or nil for a type that is not plain, by type.
+var plans sync.Map
+
+// planOf returns the plan of t, or nil when t is not plain.
+func planOf(t reflect.Type) *plan {
+	if t == nil {
+		return nil
+	}
+	if p, ok := plans.Load(t); ok {
+		return p.(*plan)
+	}
+	p := buildPlan(t, 0)
+	plans.Store(t, p)
+	return p
+}
+
+func buildPlan(t reflect.Type, depth int) *plan {
+	// Deeper nests are rare enough to leave to msgpack v5.
+	if depth > 8 || reflect.PointerTo(t).NumMethod() > 0 {
+		return nil
+	}
+	switch k := t.Kind(); k {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64, reflect.String:
+		return &plan{kind: k}
+	case reflect.Struct:
+		return buildStructPlan(t, depth)
+	}
+	return nil
+}
+
+func buildStructPlan(t reflect.Type, depth int) *plan {
+	p := &plan{kind: reflect.Struct}
+	seen := map[string]bool{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous || f.Name == "_msgpack" {
+			return nil // inlining and struct-wide options: msgpack v5's own rules
+		}
+		tag := f.Tag.Get("msgpack")
+		if tag == "" {
+			tag = f.Tag.Get("json")
+		}
+		if strings.ContainsAny(tag, `:'\( `) {
+			return nil // tagparser's quoting and key:value options
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if opts != "" && opts != "omitempty" {
+			return nil
+		}
+		fp := buildPlan(f.Type, depth+1)
+		if fp == nil {
+			return nil
+		}
+		omit := opts == "omitempty"
+		if omit && fp.kind == reflect.Struct {
+			return nil // a struct is empty by its own fields' omitempty
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if seen[name] {
+			return nil // msgpack v5 writes both and reads into the last
+		}
+		seen[name] = true
+		p.fields = append(p.fields, planField{index: i, key: appendString(nil, name), name: name, omitEmpty: omit, p: fp})
+		p.omits = p.omits || omit
+	}
+	p.head = appendMapHead(nil, len(p.fields))
+	return p
+}
+
+// append appends the msgpack encoding of v, of plan p, to dst.
+func (p *plan) append(dst []byte, v reflect.Value) []byte {
+	switch p.kind {
+	case reflect.Bool:
+		if v.Bool() {
+			return append(dst, 0xc3)
+		}
+		return append(dst, 0xc2)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return appendCompactInt(dst, v.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return appendCompactUint(dst, v.Uint())
+	case reflect.Float32:
+		b := math.Float32bits(float32(v.Float()))
+		return append(dst, 0xca, byte(b>>24), byte(b>>16), byte(b>>8), byte(b))
+	case reflect.Float64:
+		return appendBig(append(dst, 0xcb), math.Float64bits(v.Float()), 8)
+	case reflect.String:
+		return appendString(dst, v.String())
+	}
+	if !p.omits {
+		dst = append(dst, p.head...)
+	} else {
+		n := 0
+		for i := range p.fields {
+			if f := &p.fields[i]; !f.omitEmpty || !f.p.empty(v.Field(f.index)) {
+				n++
+			}
+		}
+		dst = appendMapHead(dst, n)
+	}
+	for i := range p.fields {
+		f := &p.fields[i]
+		fv := v.Field(f.index)
+		if f.omitEmpty && f.p.empty(fv) {
+			continue
+		}
+		dst = f.p.append(append(dst, f.key...), fv)
+	}
+	return dst
+}
+
+// empty reports whether omitempty leaves v out, as msgpack v5 decides it
+// (-0.0 is empty too). Struct fields never have omitempty here.
+func (p *plan) empty(v reflect.Value) bool {
+	switch p.kind {
+	case reflect.Bool:
+		return !v.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return v.Int() == 0
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return v.Uint() == 0
+	case reflect.Float32, reflect.Float64:
+		return v.Float() == 0
+	case reflect.String:
+		return v.Len() == 0
+	}
+	return false
+}
+
+// errNotPlain: the body is not in a form the plan reads; msgpack v5 reads
+// it instead.
+var errNotPlain = errors.New("codec: not a plain body")
+
+// decode decodes the value at the start of b into v, of plan p, and returns
+// its length, or errNotPlain.
+func (p *plan) decode(b []byte, v reflect.Value, depth int) (int, error) {
+	if len(b) == 0 {
+		return 0, errNotPlain
+	}
+	c := b[0]
+	switch p.kind {
+	case reflect.Bool:
+		if c != 0xc2 && c != 0xc3 {
+			return 0, errNotPlain
+		}
+		v.SetBool(c == 0xc3)
+		return 1, nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, size, ok := readInt(b)
+		if !ok || v.OverflowInt(n) {
+			return 0, errNotPlain
+		}
+		v.SetInt(n)
+		return size, nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, size, ok := readUint(b)
+		if !ok || v.OverflowUint(n) {
+			return 0, errNotPlain
+		}
+		v.SetUint(n)
+		return size, nil
+	case reflect.Float32:
+		if c != 0xca || len(b) < 5 {
+			return 0, errNotPlain
+		}
+		v.SetFloat(float64(math.Float32frombits(uint32(big(b[1:5])))))
+		return 5, nil
+	case reflect.Float64:
+		if c != 0xcb || len(b) < 9 {
+			return 0, errNotPlain
+		}
+		v.SetFloat(math.Float64frombits(big(b[1:9])))
+		return 9, nil
+	case reflect.String:
+		s, size, ok := readString(b)
+		if !ok {
+			return 0, errNotPlain
+		}
+		v.SetString(string(s))
+		return size, nil
+	}
+	var off, n int
+	switch {
+	case c >= 0x80 && c <= 0x8f:
+		off, n = 1, int(c&0x0f)
+	case c == 0xde && len(b) >= 3:
+		off, n = 3, int(big(b[1:3]))
+	case c == 0xdf && len(b) >= 5:
+		off, n = 5, int(big(b[1:5]))
+	default:
+		return 0, errNotPlain
+	}
+	for range n {
+		key, size, ok := readString(b[off:])
+		if !ok {
+			return 0, errNotPlain
+		}
+		off += size
+		f := p.field(key)
+		if f == nil {
+			size, err := msgpackSkip(b[off:], depth+1)
+			if err != nil {
+				return 0, errNotPlain
+			}
+			off += size
+			continue
+		}
+		size, err := f.p.decode(b[off:], v.Field(f.index), depth+1)
+		if err != nil {
+			return 0, err
+		}
+		off += size
+	}
+	return off, nil
+}
+
+func (p *plan) field(key []byte) *planField {
+	for i := range p.fields {
+		if p.fields[i].name == string(key) {
+			return &p.fields[i]
+		}
+	}
+	return nil
+}
+
+// unmarshalPlain decodes checked data into v when v points to a plain type
+// and data is in the form its plan reads, and reports whether it did.
+func unmarshalPlain(data []byte, v any) bool {
+	switch v := v.(type) { // the common results, without reflection
+	case *int:
+		n, size, ok := readInt(data)
+		if !ok || size != len(data) || int64(int(n)) != n {
+			return false
+		}
+		*v = int(n)
+		return true
+	case *int64:
+		n, size, ok := readInt(data)
+		if !ok || size != len(data) {
+			return false
+		}
+		*v = n
+		return true
+	case *string:
+		s, size, ok := readString(data)
+		if !ok || size != len(data) {
+			return false
+		}
+		*v = string(s)
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return false
+	}
+	p := planOf(rv.Type().Elem())
+	if p == nil {
+		return false
+	}
+	n, err := p.decode(data, rv.Elem(), 0)
+	return err == nil && n == len(data)
+}
+
+func appendCompactUint(dst []byte, n uint64) []byte {
+	switch {
+	case n <= math.MaxInt8:
+		return append(dst, byte(n))
+	case n <= math.MaxUint8:
+		return append(dst, 0xcc, byte(n))
+	case n <= math.MaxUint16:
+		return appendBig(append(dst, 0xcd), n, 2)
+	case n <= math.MaxUint32:
+		return appendBig(append(dst, 0xce), n, 4)
+	}
+	return appendBig(append(dst, 0xcf), n, 8)
+}
+
+// appendCompactInt appends n in the fewest bytes, as msgpack v5's EncodeInt.
+func appendCompactInt(dst []byte, n int64) []byte {
+	switch {
+	case n >= 0:
+		return appendCompactUint(dst, uint64(n))
+	case n >= -32:
+		return append(dst, byte(n))
+	case n >= math.MinInt8:
+		return append(dst, 0xd0, byte(n))
+	case n >= math.MinInt16:
+		return appendBig(append(dst, 0xd1), uint64(n), 2)
+	case n >= math.MinInt32:
+		return appendBig(append(dst, 0xd2), uint64(n), 4)
+	}
+	return appendBig(append(dst, 0xd3), uint64(n), 8)
+}
+
+func appendString(dst []byte, s string) []byte {
+	if len(s) < 32 {
+		return append(append(dst, 0xa0|byte(len(s))), s...)
+	}
+	return append(appendHead(dst, 0xd9, len(s)), s...)
+}
+
+func appendMapHead(dst []byte, n int) []byte {
+	switch {
+	case n < 16:
+		return append(dst, 0x80|byte(n))
+	case n <= math.MaxUint16:
+		return appendBig(append(dst, 0xde), uint64(n), 2)
+	}
+	return appendBig(append(dst, 0xdf), uint64(n), 4)
+}
+
+// appendBig appends the low size bytes of n, big-endian.
+func appendBig(dst []byte, n uint64, size int) []byte {
+	for i := size - 1; i >= 0; i-- {
+		dst = append(dst, byte(n>>(8*i)))
+	}
+	return dst
+}
+
+// big reads b as a big-endian unsigned integer.
+func big(b []byte) uint64 {
+	var n uint64
+	for _, c := range b {
+		n = n<<8 | uint64(c)
+	}
+	return n
+}
+
+// readInt reads a msgpack integer that fits an int64.
+func readInt(b []byte) (n int64, size int, ok bool) {
+	c := b[0]
+	switch {
+	case c <= 0x7f:
+		return int64(c), 1, true
+	case c >= 0xe0:
+		return int64(int8(c)), 1, true
+	}
+	size = intSize(c)
+	if size == 0 || len(b) < size {
+		return 0, 0, false
+	}
+	u := big(b[1:size])
+	if c >= 0xd0 { // signed: extend the sign of its width
+		shift := 64 - 8*(size-1)
+		return int64(u<<shift) >> shift, size, true
+	}
+	return int64(u), size, u <= math.MaxInt64
+}
+
+// readUint reads a msgpack integer that is not negative.
+func readUint(b []byte) (n uint64, size int, ok bool) {
+	if b[0] <= 0x7f {
+		return uint64(b[0]), 1, true
+	}
+	if b[0] >= 0xd0 {
+		i, size, ok := readInt(b)
+		return uint64(i), size, ok && i >= 0
+	}
+	size = intSize(b[0])
+	if size == 0 || len(b) < size {
+		return 0, 0, false
+	}
+	return big(b[1:size]), size, true
+}
+
+// intSize is the length of a msgpack uint8–64 or int8–64 with code c, or 0.
+func intSize(c byte) int {
+	switch c {
+	case 0xcc, 0xd0:
+		return 2
+	case 0xcd, 0xd1:
+		return 3
+	case 0xce, 0xd2:
+		return 5
+	case 0xcf, 0xd3:
+		return 9
+	}
+	return 0
+}
+
+// readString reads a msgpack str and returns its bytes.
+func readString(b []byte) (s []byte, size int, ok bool) {
+	if len(b) == 0 {
+		return nil, 0, false
+	}
+	var head, n int
+	switch c := b[0]; {
+	case c >= 0xa0 && c <= 0xbf:
+		head, n = 1, int(c&0x1f)
+	case c == 0xd9 && len(b) >= 2:
+		head, n = 2, int(b[1])
+	case c == 0xda && len(b) >= 3:
+		head, n = 3, int(big(b[1:3]))
+	case c == 0xdb && len(b) >= 5:
+		head, n = 5, int(big(b[1:5]))
+	default:
+		return nil, 0, false
+	}
+	if n > len(b)-head {
+		return nil, 0, false
+	}
+	return b[head : head+n], head + n, true
+}
