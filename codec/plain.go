@@ -377,6 +377,9 @@ func big(b []byte) uint64 {
 
 // readInt reads a msgpack integer that fits an int64.
 func readInt(b []byte) (n int64, size int, ok bool) {
+	if len(b) == 0 {
+		return 0, 0, false
+	}
 	c := b[0]
 	switch {
 	case c <= 0x7f:
@@ -398,6 +401,9 @@ func readInt(b []byte) (n int64, size int, ok bool) {
 
 // readUint reads a msgpack integer that is not negative.
 func readUint(b []byte) (n uint64, size int, ok bool) {
+	if len(b) == 0 {
+		return 0, 0, false
+	}
 	if b[0] <= 0x7f {
 		return uint64(b[0]), 1, true
 	}
