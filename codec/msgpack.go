@@ -72,10 +72,7 @@ func (msgpackCodec) appendValue(dst []byte, v any) ([]byte, error) {
 		}
 		return append(appendHead(room(dst, len(v)), 0xc4, len(v)), v...), nil // bin8/16/32
 	case string:
-		if len(v) < 32 {
-			return append(append(dst, 0xa0|byte(len(v))), v...), nil // fixstr
-		}
-		return append(appendHead(room(dst, len(v)), 0xd9, len(v)), v...), nil // str8/16/32
+		return appendString(room(dst, len(v)), v), nil
 	case int:
 		return appendCompactInt(dst, int64(v)), nil
 	}

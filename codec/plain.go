@@ -283,13 +283,6 @@ func unmarshalPlain(data []byte, v any) bool {
 		}
 		*v = int(n)
 		return true
-	case *int64:
-		n, size, ok := readInt(data)
-		if !ok || size != len(data) {
-			return false
-		}
-		*v = n
-		return true
 	case *string:
 		s, size, ok := readString(data)
 		if !ok || size != len(data) {
@@ -341,6 +334,8 @@ func appendCompactInt(dst []byte, n int64) []byte {
 	return appendBig(append(dst, 0xd3), uint64(n), 8)
 }
 
+// appendString appends s as a msgpack str in its smallest form: fixstr,
+// str8, str16 or str32.
 func appendString(dst []byte, s string) []byte {
 	if len(s) < 32 {
 		return append(append(dst, 0xa0|byte(len(s))), s...)
