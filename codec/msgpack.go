@@ -189,15 +189,7 @@ func binValue(data []byte) ([]byte, bool) {
 	return data[head:len(data):len(data)], true
 }
 
-func (msgpackCodec) appendArray(dst []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(dst, 0x90|byte(n))
-	case n < 1<<16:
-		return append(dst, 0xdc, byte(n>>8), byte(n))
-	}
-	return append(dst, 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-}
+func (msgpackCodec) appendArray(dst []byte, n int) []byte { return appendCount(dst, 0x90, 0xdc, n) }
 
 func (msgpackCodec) appendSep(dst []byte, _ int) []byte { return dst }
 func (msgpackCodec) appendEnd(dst []byte) []byte        { return dst }

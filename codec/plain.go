@@ -1,7 +1,6 @@
 package codec
 
 import (
-	"errors"
 	"math"
 	"reflect"
 	"strings"
@@ -176,91 +175,87 @@ func (p *plan) empty(v reflect.Value) bool {
 	return false
 }
 
-// errNotPlain: the body is not in a form the plan reads; msgpack v5 reads
-// it instead.
-var errNotPlain = errors.New("codec: not a plain body")
-
 // decode decodes the value at the start of b into v, of plan p, and returns
-// its length, or errNotPlain.
-func (p *plan) decode(b []byte, v reflect.Value, depth int) (int, error) {
+// its length; ok is false when b is not in a form the plan reads (msgpack
+// v5 then reads it instead).
+func (p *plan) decode(b []byte, v reflect.Value, depth int) (n int, ok bool) {
 	if len(b) == 0 {
-		return 0, errNotPlain
+		return 0, false
 	}
 	c := b[0]
 	switch p.kind {
 	case reflect.Bool:
 		if c != 0xc2 && c != 0xc3 {
-			return 0, errNotPlain
+			return 0, false
 		}
 		v.SetBool(c == 0xc3)
-		return 1, nil
+		return 1, true
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n, size, ok := readInt(b)
 		if !ok || v.OverflowInt(n) {
-			return 0, errNotPlain
+			return 0, false
 		}
 		v.SetInt(n)
-		return size, nil
+		return size, true
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		n, size, ok := readUint(b)
 		if !ok || v.OverflowUint(n) {
-			return 0, errNotPlain
+			return 0, false
 		}
 		v.SetUint(n)
-		return size, nil
+		return size, true
 	case reflect.Float32:
 		if c != 0xca || len(b) < 5 {
-			return 0, errNotPlain
+			return 0, false
 		}
 		v.SetFloat(float64(math.Float32frombits(uint32(big(b[1:5])))))
-		return 5, nil
+		return 5, true
 	case reflect.Float64:
 		if c != 0xcb || len(b) < 9 {
-			return 0, errNotPlain
+			return 0, false
 		}
 		v.SetFloat(math.Float64frombits(big(b[1:9])))
-		return 9, nil
+		return 9, true
 	case reflect.String:
 		s, size, ok := readString(b)
 		if !ok {
-			return 0, errNotPlain
+			return 0, false
 		}
 		v.SetString(string(s))
-		return size, nil
+		return size, true
 	}
-	var off, n int
+	var off, items int
 	switch {
 	case c >= 0x80 && c <= 0x8f:
-		off, n = 1, int(c&0x0f)
+		off, items = 1, int(c&0x0f)
 	case c == 0xde && len(b) >= 3:
-		off, n = 3, int(big(b[1:3]))
+		off, items = 3, int(big(b[1:3]))
 	case c == 0xdf && len(b) >= 5:
-		off, n = 5, int(big(b[1:5]))
+		off, items = 5, int(big(b[1:5]))
 	default:
-		return 0, errNotPlain
+		return 0, false
 	}
-	for range n {
+	for range items {
 		key, size, ok := readString(b[off:])
 		if !ok {
-			return 0, errNotPlain
+			return 0, false
 		}
 		off += size
 		f := p.field(key)
 		if f == nil {
 			size, err := msgpackSkip(b[off:], depth+1)
 			if err != nil {
-				return 0, errNotPlain
+				return 0, false
 			}
 			off += size
 			continue
 		}
-		size, err := f.p.decode(b[off:], v.Field(f.index), depth+1)
-		if err != nil {
-			return 0, err
+		if size, ok = f.p.decode(b[off:], v.Field(f.index), depth+1); !ok {
+			return 0, false
 		}
 		off += size
 	}
-	return off, nil
+	return off, true
 }
 
 func (p *plan) field(key []byte) *planField {
@@ -299,8 +294,8 @@ func unmarshalPlain(data []byte, v any) bool {
 	if p == nil {
 		return false
 	}
-	n, err := p.decode(data, rv.Elem(), 0)
-	return err == nil && n == len(data)
+	n, ok := p.decode(data, rv.Elem(), 0)
+	return ok && n == len(data)
 }
 
 func appendCompactUint(dst []byte, n uint64) []byte {
@@ -343,14 +338,18 @@ func appendString(dst []byte, s string) []byte {
 	return append(appendHead(dst, 0xd9, len(s)), s...)
 }
 
-func appendMapHead(dst []byte, n int) []byte {
+func appendMapHead(dst []byte, n int) []byte { return appendCount(dst, 0x80, 0xde, n) }
+
+// appendCount appends the head of a msgpack array or map of n items in its
+// smallest form: fix|n, else code16 and 16 bits, else code16+1 and 32.
+func appendCount(dst []byte, fix, code16 byte, n int) []byte {
 	switch {
 	case n < 16:
-		return append(dst, 0x80|byte(n))
+		return append(dst, fix|byte(n))
 	case n <= math.MaxUint16:
-		return appendBig(append(dst, 0xde), uint64(n), 2)
+		return appendBig(append(dst, code16), uint64(n), 2)
 	}
-	return appendBig(append(dst, 0xdf), uint64(n), 4)
+	return appendBig(append(dst, code16+1), uint64(n), 4)
 }
 
 // appendBig appends the low size bytes of n, big-endian.
