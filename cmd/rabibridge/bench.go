@@ -10,6 +10,7 @@ import (
 	neturl "net/url"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,22 +76,22 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fetch := fs.Int("fetch-size", 0, "with --serve: FetchSize of the demo functions")
 	consumers := fs.Int("consumers", 0, "with --serve: consumers (channels) per queue")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof)")
+	traceFile := fs.String("trace", "", "write an execution trace of the run (go tool trace): which goroutine wakes which, and when threads sleep")
 	brokerPID := fs.Int("broker-pid", 0, "a local broker's pid, whose CPU per call is reported too (default: the one RabbitMQ node, beam.smp, on this machine when the URL is on loopback)")
 	threshold := fs.Int("compress-threshold", 0, "the caller's compression threshold (0: the config's, else 1024; -1: off)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopCPU, err := record(*cpuprofile, pprof.StartCPUProfile, pprof.StopCPUProfile)
+	if err != nil {
+		return err
 	}
+	defer stopCPU()
+	stopTrace, err := record(*traceFile, trace.Start, trace.Stop)
+	if err != nil {
+		return err
+	}
+	defer stopTrace()
 	levels, err := parseInts(*conc)
 	if err != nil {
 		return usageError("--concurrency: %v", err)
@@ -200,6 +201,23 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	printBench(stdout, rep, *duration)
 	return nil
+}
+
+// record has start write to a new file, unless file is empty, and returns
+// what stops it and closes the file.
+func record(file string, start func(io.Writer) error, stop func()) (func(), error) {
+	if file == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { stop(); f.Close() }, nil
 }
 
 // pairs runs a and b rounds times each, one after the other, and returns

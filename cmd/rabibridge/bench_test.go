@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -112,4 +114,25 @@ func TestServeForBenchCompression(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBenchTrace: --trace writes the run's execution trace, which go tool
+// trace reads (it starts with the trace format's header), and --cpuprofile
+// its CPU profile (gzipped, as go tool pprof reads it).
+func TestBenchTrace(t *testing.T) {
+	is := is.New(t)
+	file := filepath.Join(t.TempDir(), "bench.trace")
+	profile := filepath.Join(t.TempDir(), "cpu.pprof")
+	code, _, errOut := runCLI(t, "bench", "--url", "mem://bench-trace", "--serve", "--concurrency", "1",
+		"--duration", "100ms", "--warmup", "0", "--json", "--trace", file, "--cpuprofile", profile)
+	is.Equal(code, 0)
+	is.True(!strings.Contains(errOut, "rabibridge:")) // no error printed
+	b, err := os.ReadFile(file)
+	is.NoErr(err)
+	is.True(bytes.HasPrefix(b, []byte("go 1."))) // the header, "go 1.N trace"
+	is.True(bytes.Contains(b[:16], []byte(" trace")))
+	is.True(len(b) > 1024) // events, not just the header
+	p, err := os.ReadFile(profile)
+	is.NoErr(err)
+	is.True(bytes.HasPrefix(p, []byte{0x1f, 0x8b})) // gzip's magic number
 }
