@@ -147,3 +147,28 @@ func TestCLIBench(t *testing.T) {
 	is.Equal(len(cal.Results[0].Errors), 0)
 	is.Equal(cal.Ratios[0].Concurrency, 2)
 }
+
+// TestCLIDemo runs `rabibridge demo`, the README's main command, against
+// RabbitMQ a few times: every call it makes must be answered, so the demo
+// must not call before its worker consumes every queue.
+func TestCLIDemo(t *testing.T) {
+	url := testbroker.URL(t)
+	bin := buildCLI(t)
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		out, err := exec.CommandContext(ctx, bin, "demo", "--url", url).CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("run %d: %v\n%s", i, err, out)
+		}
+		text := string(out)
+		if !strings.Contains(text, "using RabbitMQ") {
+			t.Fatalf("run %d: the demo did not use RabbitMQ:\n%s", i, text)
+		}
+		for _, want := range []string{"fib(10)          = 55", "sleep(50)        = 50", "add(40, 2)       = 42"} {
+			if !strings.Contains(text, want) {
+				t.Fatalf("run %d: no %q in\n%s", i, want, text)
+			}
+		}
+	}
+}

@@ -77,7 +77,10 @@ type Worker struct {
 	log     *slog.Logger
 	started atomic.Bool
 
-	ready chan struct{}
+	ready     chan struct{} // closed once serving, or once Serve failed before that
+	readyOnce sync.Once
+	errMu     sync.Mutex
+	err       error // what Serve returned; guarded by errMu
 
 	id        string
 	startedAt time.Time
@@ -137,6 +140,17 @@ func (w *Worker) Serve(ctx context.Context) error {
 	if !w.started.CompareAndSwap(false, true) {
 		return errors.New("worker: Serve called twice")
 	}
+	err := w.serve(ctx)
+	w.errMu.Lock()
+	w.err = err
+	w.errMu.Unlock()
+	w.markReady() // a Serve that failed to start must not leave Ready open
+	return err
+}
+
+func (w *Worker) markReady() { w.readyOnce.Do(func() { close(w.ready) }) }
+
+func (w *Worker) serve(ctx context.Context) error {
 	w.startedAt = time.Now()
 	entries := w.reg.Entries()
 	if len(entries) == 0 {
@@ -205,7 +219,7 @@ func (w *Worker) Serve(ctx context.Context) error {
 		w.log.Warn("not answering discovery", "error", err)
 	}
 	w.log.Info("worker serving", "functions", len(entries), "id", w.id)
-	close(w.ready)
+	w.markReady()
 
 	ended := make(chan string, len(subs))
 	stop := make(chan struct{})
@@ -265,9 +279,25 @@ func (w *Worker) inFlight() int64 {
 	return n
 }
 
-// Ready is closed once Serve consumes the queue of every function: from
-// then on calls reach this worker. It stays open when Serve fails to start.
+// Ready is closed once Serve consumes the queue of every function, from
+// when calls reach this worker, or once Serve returns without getting
+// there. Err tells the two apart:
+//
+//	go w.Serve(ctx)
+//	<-w.Ready()
+//	if err := w.Err(); err != nil {
+//		return err // Serve failed to start: a queue could not be declared, ...
+//	}
 func (w *Worker) Ready() <-chan struct{} { return w.ready }
+
+// Err returns the error Serve returned, or nil while Serve runs (or has
+// not been called) and after a clean drain. Read after Ready is closed, a
+// non-nil Err means Serve failed before serving.
+func (w *Worker) Err() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
+}
 
 type infoKey struct{}
 

@@ -260,9 +260,8 @@ func serveForBench(ctx context.Context, conn *bridge.Conn, fn string, wcfg worke
 	w := worker.New(conn, reg, wcfg)
 	done := make(chan error, 1)
 	go func() { done <- w.Serve(sctx) }()
-	select {
-	case <-w.Ready():
-	case err := <-done:
+	<-w.Ready()
+	if err := w.Err(); err != nil {
 		cancel()
 		return nil, "", err
 	}

@@ -47,21 +47,24 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	serveCtx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	w := worker.New(conn, reg, worker.Config{})
 	served := make(chan error, 1)
-	go func() { served <- worker.New(conn, reg, worker.Config{}).Serve(serveCtx) }()
+	go func() { served <- w.Serve(serveCtx) }()
+	// Every queue is consumed once Ready is closed: no call can find its
+	// function missing.
+	<-w.Ready()
+	if err := w.Err(); err != nil {
+		return err
+	}
 	c, err := caller.New(conn, caller.Config{})
 	if err != nil {
-		stopServing()
 		return err
 	}
 	defer c.Close()
 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := waitFor(ctx, c, "echo"); err != nil {
-		stopServing()
-		return err
-	}
 	calls := []struct {
 		show   string
 		name   string
@@ -125,20 +128,4 @@ func dialOrMem(ctx context.Context, cfg bridge.Config) (conn *bridge.Conn, where
 		return nil, "", merr
 	}
 	return mem, fmt.Sprintf("rabibridge demo: using the in-process transport (mem://demo): no broker answers (%v)", err), nil
-}
-
-// waitFor waits until function name answers: a worker may need a moment to
-// declare its queues.
-func waitFor(ctx context.Context, c *caller.Caller, name string) error {
-	for {
-		_, err := c.Invoke(ctx, name, []any{0}, nil)
-		if !errors.Is(err, rabibridge.ErrNoSuchFunction) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s is not served: %w", name, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }

@@ -85,12 +85,11 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	w := worker.New(conn, reg, wcfg)
 	served := make(chan error, 1)
 	go func() { served <- w.Serve(ctx) }()
-	select {
-	case <-w.Ready():
-		fmt.Fprintf(stdout, "serving %v until SIGINT or SIGTERM\n", demo.Names)
-	case err := <-served:
-		return err
+	<-w.Ready()
+	if err := w.Err(); err != nil {
+		return err // Serve failed before serving
 	}
+	fmt.Fprintf(stdout, "serving %v until SIGINT or SIGTERM\n", demo.Names)
 	if err := <-served; err != nil {
 		return err
 	}

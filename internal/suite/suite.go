@@ -106,8 +106,9 @@ func (e *env) serve(cfg worker.Config) {
 	e.t.Cleanup(func() { e.shutdown() })
 	select {
 	case <-w.Ready():
-	case err := <-e.served:
-		e.t.Fatalf("Serve: %v", err)
+		if err := w.Err(); err != nil {
+			e.t.Fatalf("Serve: %v", err)
+		}
 	case <-time.After(10 * time.Second):
 		e.t.Fatal("worker not serving after 10s")
 	}
