@@ -9,7 +9,7 @@ import (
 
 // JSON is the JSON codec (RabiBridge's "json" serialiser). Struct fields are
 // named by their json tag. Unmarshal into an interface gives json.Number for
-// numbers, so integers survive a round trip exactly.
+// numbers, so integers survive a round trip exactly; a time.Time is in UTC.
 var JSON Codec = jsonCodec{}
 
 type jsonCodec struct{}
@@ -38,6 +38,7 @@ func (jsonCodec) Unmarshal(data []byte, v any) error {
 	if d.More() {
 		return fmt.Errorf("codec: json: %w: data after the value", ErrMalformed)
 	}
+	jsonNorm.normalize(v)
 	return nil
 }
 

@@ -14,8 +14,9 @@ import (
 // Msgpack is the msgpack codec, RabiBridge's default. Struct fields are named
 // by their msgpack tag, else their json tag, else the Go field name; integers
 // are encoded in their most compact form, as Python's msgpack does.
-// Unmarshal into an interface gives int64, uint64, float64, string, []byte,
-// bool, nil, []any and map[string]any.
+// Unmarshal into an interface gives int64 (uint64 for an integer above
+// math.MaxInt64), float64, string (msgpack str), []byte (msgpack bin),
+// bool, time.Time, nil, []any and map[string]any; a time.Time is in UTC.
 //
 // Encoding and decoding go through github.com/vmihailenco/msgpack/v5,
 // except for plain values: booleans, numbers, strings and structs of them
@@ -52,7 +53,8 @@ var decoders = sync.Pool{New: func() any {
 	d := &decoder{}
 	d.dec = msgpack.NewDecoder(&d.r)
 	d.dec.SetCustomStructTag("json")
-	d.dec.UseLooseInterfaceDecoding(true)
+	// Not loose: loose decoding turns a bin into a string. normalize gives
+	// interfaces the int64, uint64 and float64 that loose decoding did.
 	return d
 }}
 
@@ -116,6 +118,7 @@ func unmarshalMsgpack(data []byte, v any) error {
 	if err != nil {
 		return fmt.Errorf("codec: msgpack: %w: %w", ErrMalformed, err)
 	}
+	msgpackNorm.normalize(v)
 	return nil
 }
 
