@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+
+	"github.com/rabibridge/rabibridge/internal/fields"
 )
 
 // AsKwargs reports whether values of t travel as the keyword arguments of a
@@ -25,49 +27,14 @@ func AsKwargs(t reflect.Type) bool {
 // field's msgpack and json tags name it differently, since the JSON Schema
 // and the JSON codec use the json name.
 func FieldNames(t reflect.Type) ([]string, error) {
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct {
-		return nil, nil
-	}
-	var names []string
-	for f := range t.Fields() {
-		if !f.IsExported() && !f.Anonymous {
-			continue
-		}
-		mp, _, _ := strings.Cut(f.Tag.Get("msgpack"), ",")
-		js, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if mp == "-" || (mp == "" && js == "-") {
-			continue
-		}
-		if mp != "" && js != "" && mp != js {
+	fs := fields.Of(t)
+	names := make([]string, 0, len(fs))
+	for _, f := range fs {
+		if f.JSON != "" && f.JSON != f.Go && f.Wire != f.JSON {
 			return nil, fmt.Errorf("codec: field %s.%s is %q in its msgpack tag and %q in its json tag: give both the same name",
-				t.Name(), f.Name, mp, js)
+				f.Owner, f.Go, f.Wire, f.JSON)
 		}
-		name := mp
-		if name == "" {
-			name = js
-		}
-		ft := f.Type
-		if ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
-			inner, err := FieldNames(ft)
-			if err != nil {
-				return nil, err
-			}
-			names = append(names, inner...)
-			continue
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		names = append(names, name)
+		names = append(names, f.Wire)
 	}
 	return names, nil
 }
@@ -98,7 +65,8 @@ func NewBinder(t reflect.Type) (*Binder, error) {
 // A struct or map type takes the keyword arguments; positional arguments
 // (from callers in other languages) fill the struct's fields in declaration
 // order. Any other type takes the one positional argument, or the only
-// keyword argument.
+// keyword argument; a call with no argument for it is an error, as in
+// Python.
 //
 // A []byte argument may share the memory of req, which shares the body it
 // was decoded from (see UnmarshalShared): do not modify that body
@@ -112,6 +80,9 @@ func (b *Binder) Bind(c Codec, req Request, v any) error {
 	}
 	if !b.kwargs && len(req.Args) == 1 && c.isEmpty(req.Kwargs) {
 		return c.unmarshalShared(req.Args[0], v)
+	}
+	if !b.kwargs && len(req.Args) == 0 && c.isEmpty(req.Kwargs) {
+		return fmt.Errorf("%w: want one argument, got none", ErrMalformed)
 	}
 	// The slow path: gather the arguments into one generic value and decode
 	// that.

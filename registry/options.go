@@ -52,8 +52,13 @@ type Options struct {
 	// Changing it on an existing queue needs ReRegister.
 	Timeout time.Duration
 	// Validate checks every request against the request type's JSON Schema
-	// before the handler runs; a request that fails gets an
-	// invalid_argument error naming every offending field.
+	// (see schema.For) before the handler runs; a request that fails gets an
+	// invalid_argument error naming every offending field and the
+	// constraint it breaks. A request built from the Go type passes unless
+	// a `jsonschema` tag tightens a field (required, minimum, maxLength,
+	// …); a field the type does not have is refused. The decoded request is
+	// checked in the form encoding/json gives it, whichever codec carried
+	// it.
 	Validate bool
 	// ReRegister deletes the function's queue and declares it anew when the
 	// worker starts, so that changed QueueSize or Timeout take effect.

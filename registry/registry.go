@@ -79,18 +79,28 @@ func RegisterIn[Req, Resp any](r *Registry, name string, fn Func[Req, Resp], opt
 		return fmt.Errorf("registry: %s: response: %w", name, err)
 	}
 	e := &Entry{name: name, opts: opts, req: reqSchema, resp: respSchema}
+	check := opts.Validate && !reqSchema.AcceptsAll()
 	decode := func(c codec.Codec, in codec.Request) (Req, error) {
 		var req Req
-		if opts.Validate {
-			g, err := bind.Generic(c, in)
-			if err != nil {
-				return req, invalid(name, err)
+		bindErr := bind.Bind(c, in, &req)
+		if !check {
+			if bindErr != nil {
+				return req, invalid(name, bindErr)
 			}
-			if err := reqSchema.Validate(g); err != nil {
-				return req, invalid(name, err)
-			}
+			return req, nil
 		}
-		if err := bind.Bind(c, in, &req); err != nil {
+		sent, err := bind.Generic(c, in)
+		if err != nil {
+			return req, invalid(name, err)
+		}
+		if bindErr != nil {
+			// The schema names what is wrong better than the decoder.
+			if err := reqSchema.Validate(jsonValue(sent)); err != nil {
+				return req, invalid(name, err)
+			}
+			return req, invalid(name, bindErr)
+		}
+		if err := validate(reqSchema, reqType, req, sent); err != nil {
 			return req, invalid(name, err)
 		}
 		return req, nil

@@ -25,7 +25,7 @@ type point struct {
 
 type shape struct {
 	Name   string  `json:"name" jsonschema:"maxLength=20,description=What the shape is called"`
-	Points []point `json:"points" jsonschema:"minItems=1"`
+	Points []point `json:"points" jsonschema:"required,minItems=1"`
 	Origin *point  `json:"origin,omitempty"`
 }
 
@@ -63,7 +63,7 @@ func TestMarkdown(t *testing.T) {
 		"| queue size | 100 |", "| timeout in queue | 10s |", "| validation | true |",
 		"| `name` | string | true | maxLength=20 | What the shape is called |",
 		"| `points` | array of `point` | true | minItems=1 |",
-		"| `origin` | `point` | false |",
+		"| `origin` | `point` or null | false |",
 		"rabibridge call add '{\"a\":1,\"b\":1}'",
 		"One positional argument: integer.", // fib
 		"No arguments.",                     // fail

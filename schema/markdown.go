@@ -74,6 +74,10 @@ func markdownFunction(b *bytes.Buffer, f Function) error {
 // fieldTable describes an object schema's properties as a table (or says
 // empty when it has none), and any other schema in a line made with one.
 func fieldTable(b *bytes.Buffer, s map[string]any, empty, one string) {
+	if base, null := nonNull(s); null && base["type"] == "object" {
+		b.WriteString("An object, or null:\n\n")
+		s = base
+	}
 	props, _ := s["properties"].(map[string]any)
 	if s["type"] != "object" {
 		fmt.Fprintf(b, one+"\n\n", typeOf(s))
@@ -102,9 +106,34 @@ func fieldTable(b *bytes.Buffer, s map[string]any, empty, one string) {
 	b.WriteString("\n")
 }
 
+// nonNull returns s without null among the values it accepts, and
+// whether it accepted null: the schema of a value that can be nil is a type
+// array with "null" or, for a reference, an anyOf with {"type": "null"}.
+func nonNull(s map[string]any) (map[string]any, bool) {
+	if alts, ok := s["anyOf"].([]any); ok && len(alts) == 2 {
+		if n, _ := alts[1].(map[string]any); n["type"] == "null" && len(n) == 1 {
+			base, _ := alts[0].(map[string]any)
+			return base, true
+		}
+	}
+	types, ok := s["type"].([]any)
+	if !ok || len(types) != 2 || types[1] != "null" {
+		return s, false
+	}
+	base := make(map[string]any, len(s))
+	for k, v := range s {
+		base[k] = v
+	}
+	base["type"] = types[0]
+	return base, true
+}
+
 func typeOf(s map[string]any) string {
 	if s == nil {
 		return "any"
+	}
+	if base, null := nonNull(s); null {
+		return typeOf(base) + " or null"
 	}
 	if ref, ok := s["$ref"].(string); ok {
 		return "`" + ref[strings.LastIndex(ref, "/")+1:] + "`"
@@ -147,6 +176,9 @@ func exampleValue(s map[string]any) any {
 	}
 	if e, ok := s["enum"].([]any); ok && len(e) > 0 {
 		return e[0]
+	}
+	if _, null := nonNull(s); null {
+		return nil
 	}
 	switch s["type"] {
 	case "integer", "number":

@@ -10,6 +10,9 @@ import (
 
 	"github.com/invopop/jsonschema"
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // Schema is the JSON Schema of one Go type with its compiled validator. It is
@@ -17,25 +20,45 @@ import (
 type Schema struct {
 	doc      []byte
 	compiled *validator.Schema
+	any      bool // the schema accepts every value
 }
 
-// For returns the schema of type t. Structs are described with their fields
-// (a field without `omitempty` is required, additional properties are
-// refused); a type that travels as one positional argument (int, string,
-// slice, any) is described as itself.
+// For returns the schema of type t, describing the values encoding/json
+// gives for t, and so every value of t:
+//
+//   - a struct is an object of its fields, named by their json tags, with
+//     additional properties refused;
+//   - a field is required unless it is tagged omitempty or can be nil (a
+//     pointer, slice or map); `jsonschema:"required"` requires any field,
+//     and refuses null for it;
+//   - any other value that can be nil (pointer, slice, map) may be null;
+//   - a type with a MarshalText method is a string, one with only a
+//     MarshalJSON method anything (give it a JSONSchema method to say
+//     more); time.Time is a date-time string, []byte a base64 string;
+//   - a type that travels as one positional argument (int, string, slice,
+//     any) is described as itself.
+//
+// `jsonschema` tags tighten fields (minimum, maxLength, pattern, enum, …),
+// as github.com/invopop/jsonschema documents.
 func For(t reflect.Type) (*Schema, error) {
-	r := &jsonschema.Reflector{ExpandedStruct: true, Anonymous: true}
 	var js *jsonschema.Schema
 	if t.Kind() == reflect.Interface {
 		js = &jsonschema.Schema{Version: jsonschema.Version} // anything
 	} else {
+		r := &jsonschema.Reflector{ExpandedStruct: true, Anonymous: true, Mapper: mapType}
 		js = r.ReflectFromType(t)
+		fixNulls(js, t)
 	}
 	doc, err := json.Marshal(js)
 	if err != nil {
 		return nil, fmt.Errorf("schema: %s: %w", t, err)
 	}
-	return compile(doc)
+	s, err := compile(doc)
+	if err != nil {
+		return nil, err
+	}
+	s.any = t.Kind() == reflect.Interface
+	return s, nil
 }
 
 // Parse returns the schema held in doc, a JSON Schema document, for a type
@@ -65,9 +88,13 @@ func (s *Schema) JSON() []byte { return s.doc }
 // MarshalJSON returns the schema document.
 func (s *Schema) MarshalJSON() ([]byte, error) { return s.doc, nil }
 
-// Validate checks v, a generic value as a decoder of JSON or msgpack produces
-// it (maps with string keys, slices, numbers of any Go type, strings, bools,
-// nil), against the schema. It returns nil or a *ValidationError.
+// AcceptsAll reports whether every value is valid: the schema of an
+// interface type. Validating against it can be skipped.
+func (s *Schema) AcceptsAll() bool { return s.any }
+
+// Validate checks v, a generic value as encoding/json decodes it (maps with
+// string keys, slices, numbers of any Go type or json.Number, strings,
+// bools, nil), against the schema. It returns nil or a *ValidationError.
 func (s *Schema) Validate(v any) error {
 	err := s.compiled.Validate(v)
 	if err == nil {
@@ -78,7 +105,7 @@ func (s *Schema) Validate(v any) error {
 		return &ValidationError{Problems: []Problem{{Path: "/", Message: err.Error()}}}
 	}
 	var out ValidationError
-	collect(ve.BasicOutput(), &out.Problems)
+	collect(ve, &out.Problems)
 	if len(out.Problems) == 0 {
 		out.Problems = []Problem{{Path: "/", Message: ve.Error()}}
 	}
@@ -86,17 +113,37 @@ func (s *Schema) Validate(v any) error {
 	return &out
 }
 
-func collect(u *validator.OutputUnit, dst *[]Problem) {
-	if u.Error != nil && len(u.Errors) == 0 {
-		path := u.InstanceLocation
-		if path == "" {
-			path = "/"
+var printer = message.NewPrinter(language.English)
+
+// collect appends the leaves of e's tree of causes: each names the
+// constraint, the value and the limit ("minimum: got 0, want 1"), at any
+// depth. The null branch of a nullable reference (see nullable) fails for
+// every value that is not null; what the value failed is the other branch.
+func collect(e *validator.ValidationError, dst *[]Problem) {
+	if len(e.Causes) == 0 {
+		if t, ok := e.ErrorKind.(*kind.Type); ok && len(t.Want) == 1 && t.Want[0] == "null" {
+			return
 		}
-		*dst = append(*dst, Problem{Path: path, Message: u.Error.String()})
+		path := pointer(e.InstanceLocation)
+		*dst = append(*dst, Problem{Path: path, Message: e.ErrorKind.LocalizedString(printer)})
+		return
 	}
-	for i := range u.Errors {
-		collect(&u.Errors[i], dst)
+	for _, c := range e.Causes {
+		collect(c, dst)
 	}
+}
+
+// pointer returns the JSON Pointer of tokens, "/" for none.
+func pointer(tokens []string) string {
+	if len(tokens) == 0 {
+		return "/"
+	}
+	var sb strings.Builder
+	for _, tok := range tokens {
+		sb.WriteByte('/')
+		sb.WriteString(strings.ReplaceAll(strings.ReplaceAll(tok, "~", "~0"), "/", "~1"))
+	}
+	return sb.String()
 }
 
 // ValidationError lists every way a value fails its schema.

@@ -1,0 +1,87 @@
+// Package fields lists a struct's fields by the names the codecs give them:
+// the wire name (msgpack tag, else json tag, else Go name; what the msgpack
+// codec and RabiBridge's keyword arguments use) and the JSON name (json
+// tag, else Go name; what encoding/json and the JSON Schemas use).
+package fields
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Field is one field of a struct, embedded structs' fields inlined.
+type Field struct {
+	Wire string
+	JSON string // empty for a field tagged json:"-" with a msgpack name
+	Go         string // the Go name, of the field in the struct that declares it
+	Owner      string // the name of the struct that declares it
+	Type       reflect.Type
+	// Required is true for a field tagged `jsonschema:"required"`.
+	Required bool
+	// OmitEmpty is true for a field tagged omitempty in its json or
+	// msgpack tag.
+	OmitEmpty bool
+}
+
+var cache sync.Map // reflect.Type → []Field
+
+// Of returns the fields of struct type t (or pointer to struct), in
+// declaration order, with the fields of embedded structs that have no name
+// of their own inlined, as both codecs inline them; nil for any other type.
+// Unexported fields and fields named "-" are left out.
+func Of(t reflect.Type) []Field {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	if fs, ok := cache.Load(t); ok {
+		return fs.([]Field)
+	}
+	fs := of(t, 0)
+	cache.Store(t, fs)
+	return fs
+}
+
+func of(t reflect.Type, depth int) []Field {
+	var out []Field
+	for f := range t.Fields() {
+		mp, mpOpts, _ := strings.Cut(f.Tag.Get("msgpack"), ",")
+		js, jsOpts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if mp == "-" || (mp == "" && js == "-") {
+			continue
+		}
+		if f.Anonymous && mp == "" && js == "" && depth < 10 {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				out = append(out, of(ft, depth+1)...)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		field := Field{Wire: mp, JSON: js, Go: f.Name, Owner: t.Name(), Type: f.Type,
+			Required:  slices.Contains(strings.Split(f.Tag.Get("jsonschema"), ","), "required"),
+			OmitEmpty: hasOpt(mpOpts, "omitempty") || hasOpt(jsOpts, "omitempty")}
+		switch field.JSON {
+		case "-":
+			field.JSON = "" // on the wire, not in JSON
+		case "":
+			field.JSON = f.Name
+		}
+		if field.Wire == "" {
+			field.Wire = field.JSON
+		}
+		out = append(out, field)
+	}
+	return out
+}
+
+func hasOpt(opts, opt string) bool { return slices.Contains(strings.Split(opts, ","), opt) }
