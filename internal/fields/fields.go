@@ -13,11 +13,11 @@ import (
 
 // Field is one field of a struct, embedded structs' fields inlined.
 type Field struct {
-	Wire string
-	JSON string // empty for a field tagged json:"-" with a msgpack name
-	Go         string // the Go name, of the field in the struct that declares it
-	Owner      string // the name of the struct that declares it
-	Type       reflect.Type
+	Wire  string
+	JSON  string // empty for a field tagged json:"-" with a msgpack name
+	Go    string // the Go name, of the field in the struct that declares it
+	Owner string // the name of the struct that declares it
+	Type  reflect.Type
 	// Required is true for a field tagged `jsonschema:"required"`.
 	Required bool
 	// OmitEmpty is true for a field tagged omitempty in its json or
