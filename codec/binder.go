@@ -1,24 +1,57 @@
 package codec
 
 import (
+	"encoding"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/rabibridge/rabibridge/internal/fields"
 )
 
 // AsKwargs reports whether values of t travel as the keyword arguments of a
-// request: structs, pointers to structs and maps do; any other type travels
-// as the one positional argument.
+// request: structs, pointers to structs and maps do, unless they marshal
+// themselves (time.Time, a TextMarshaler, a BinaryMarshaler, a
+// json.Marshaler, a msgpack encoder); any other type travels as the one
+// positional argument.
 func AsKwargs(t reflect.Type) bool {
 	if t == nil {
 		return false
 	}
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
+	if k, ok := kwargsTypes.Load(t); ok {
+		return k.(bool)
 	}
-	return t.Kind() == reflect.Struct || t.Kind() == reflect.Map
+	e := t
+	if e.Kind() == reflect.Pointer {
+		e = e.Elem()
+	}
+	k := (e.Kind() == reflect.Struct || e.Kind() == reflect.Map) && !marshalsItself(e)
+	kwargsTypes.Store(t, k)
+	return k
+}
+
+var kwargsTypes sync.Map // reflect.Type → bool
+
+var selfMarshalers = []reflect.Type{
+	reflect.TypeFor[encoding.TextMarshaler](),
+	reflect.TypeFor[encoding.BinaryMarshaler](),
+	reflect.TypeFor[json.Marshaler](),
+	reflect.TypeFor[msgpack.CustomEncoder](),
+	reflect.TypeFor[msgpack.Marshaler](),
+}
+
+// marshalsItself reports whether t or *t has a method that encodes it.
+func marshalsItself(t reflect.Type) bool {
+	for _, m := range selfMarshalers {
+		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
+			return true
+		}
+	}
+	return false
 }
 
 // FieldNames returns the wire names of the fields of struct type t (or

@@ -79,7 +79,9 @@ func (n *normalizers) search(t reflect.Type, seen map[reflect.Type]bool) bool {
 		return n.search(t.Elem(), seen)
 	case reflect.Struct:
 		for f := range t.Fields() {
-			if f.IsExported() && n.search(f.Type, seen) {
+			// An embedded struct's exported fields are set through it, even
+			// when its own type is unexported, as the decoders set them.
+			if (f.IsExported() || f.Anonymous) && n.search(f.Type, seen) {
 				return true
 			}
 		}
@@ -90,6 +92,9 @@ func (n *normalizers) search(t reflect.Type, seen map[reflect.Type]bool) bool {
 // walk normalizes v, which is settable, in place.
 func (n *normalizers) walk(v reflect.Value) {
 	t := v.Type()
+	if !v.CanSet() && (t.Kind() != reflect.Struct || t == timeType) {
+		return // what the decoders cannot set either
+	}
 	if t == timeType {
 		tm := v.Interface().(time.Time)
 		v.Set(reflect.ValueOf(tm.UTC()))
@@ -122,7 +127,7 @@ func (n *normalizers) walk(v reflect.Value) {
 		}
 	case reflect.Struct:
 		for i := range t.NumField() {
-			if t.Field(i).IsExported() {
+			if f := t.Field(i); f.IsExported() || f.Anonymous {
 				n.walk(v.Field(i))
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding"
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -39,6 +40,22 @@ func mapType(t reflect.Type) *jsonschema.Schema {
 		return &jsonschema.Schema{Type: "string"}
 	}
 	return nil
+}
+
+// qualifier matches the package path before a type's name in a generic
+// type's name: page[example.com/shop.Item] is page[Item].
+var qualifier = regexp.MustCompile(`[^\[\],*]*\.`)
+
+// typeName names t's definition. A generic type's name holds its type
+// arguments' package paths, whose slashes would make a $ref to it point
+// nowhere: they are left out.
+func typeName(t reflect.Type) string {
+	name := t.Name()
+	open := strings.IndexByte(name, '[')
+	if open < 0 {
+		return name
+	}
+	return name[:open] + qualifier.ReplaceAllString(name[open:], "")
 }
 
 func implements(t, iface reflect.Type) bool {

@@ -45,7 +45,7 @@ func For(t reflect.Type) (*Schema, error) {
 	if t.Kind() == reflect.Interface {
 		js = &jsonschema.Schema{Version: jsonschema.Version} // anything
 	} else {
-		r := &jsonschema.Reflector{ExpandedStruct: true, Anonymous: true, Mapper: mapType}
+		r := &jsonschema.Reflector{ExpandedStruct: true, Anonymous: true, Mapper: mapType, Namer: typeName}
 		js = r.ReflectFromType(t)
 		fixNulls(js, t)
 	}

@@ -40,6 +40,7 @@ func Run(t *testing.T, dial Dialer) {
 		{"Positional", Positional},
 		{"RemoteErrors", RemoteErrors},
 		{"Validation", Validation},
+		{"Types", Types},
 		{"NoSuchFunction", NoSuchFunction},
 		{"QueueFull", QueueFull},
 		{"Deadline", Deadline},
