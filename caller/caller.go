@@ -2,12 +2,15 @@ package caller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"reflect"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -352,9 +355,52 @@ func (c *Caller) decode(name string, m *bridge.Message, out any) error { // m: n
 		return fmt.Errorf("caller: %s: %w", name, re)
 	}
 	if err := codec.UnmarshalShared(cc, res, out); err != nil { // the body is the caller's own
-		return fmt.Errorf("caller: %s: decoding the result into %T: %w", name, out, err)
+		return mismatch(name, cc, res, out, err)
 	}
 	return nil
+}
+
+// mismatch is the error of a result that does not decode into out: what
+// came, what was asked for, and what to check.
+func mismatch(name string, cc codec.Codec, res []byte, out any, err error) error {
+	want := reflect.TypeOf(out).Elem()
+	var got any
+	if cc.Unmarshal(res, &got) != nil {
+		return fmt.Errorf("caller: %s: the result does not decode into %s: %w", name, want, err)
+	}
+	return fmt.Errorf("caller: %s: the result is %s, which does not decode into %s: "+
+		"make Call's Resp type the type %s returns (%w)", name, describe(got), want, name, err)
+}
+
+// describe says what a generic value is, in a few words.
+func describe(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case string:
+		return "a string"
+	case []byte:
+		return "a byte string"
+	case int64, uint64, json.Number:
+		return "a number"
+	case float64:
+		return "a floating-point number"
+	case []any:
+		return fmt.Sprintf("an array of %d", len(v))
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		if len(keys) > 5 {
+			keys = append(keys[:5], "…")
+		}
+		return "an object with " + strings.Join(keys, ", ")
+	}
+	return fmt.Sprintf("a %T", v)
 }
 
 // handler receives what comes back to the caller's requester.
