@@ -66,7 +66,7 @@ type Config struct {
 	App App
 	// Logger receives the connection's log lines (workers and callers made
 	// on the connection use it too, unless given their own); nil means
-	// slog.Default(), which logs Info and above.
+	// the lines at Warn and above, to the program's slog.Default().
 	Logger *slog.Logger
 }
 

@@ -49,7 +49,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.Default() // Info and above, to wherever the program's default logger writes
+		log = defaultLogger() // Warn and above, to the program's slog.Default()
 	}
 	var t transport
 	switch u.Scheme {
