@@ -48,7 +48,7 @@ func Errorf(c Code, format string, args ...any) *RemoteError {
 
 // Error returns "remote <code>: <message>".
 func (e *RemoteError) Error() string {
-	return "rabibridge: remote " + string(e.Code) + ": " + e.Message
+	return "remote " + string(e.Code) + ": " + e.Message
 }
 
 // Is makes errors.Is(err, context.DeadlineExceeded) and errors.Is(err,

@@ -41,7 +41,7 @@ func TestRemoteErrorIsContextError(t *testing.T) {
 	err := fmt.Errorf("caller: sleep: %w", &rabibridge.RemoteError{Code: rabibridge.CodeDeadlineExceeded, Message: "context deadline exceeded"})
 	is.True(errors.Is(err, context.DeadlineExceeded))
 	is.True(!errors.Is(err, context.Canceled))
-	is.Equal(err.Error(), "caller: sleep: rabibridge: remote deadline_exceeded: context deadline exceeded")
+	is.Equal(err.Error(), "caller: sleep: remote deadline_exceeded: context deadline exceeded")
 }
 
 func TestParseCode(t *testing.T) {

@@ -45,6 +45,7 @@ type amqpTransport struct {
 	mu        sync.Mutex
 	conn      *amqp.Connection // nil while disconnected
 	up        chan struct{}    // closed while connected
+	at        string           // the URL connected to last, redacted; guarded by mu
 	unblocked chan struct{}    // closed while the broker does not block the connection
 	blocked   atomic.Bool      // the fast path of waitUnblocked
 	blockedBy string
@@ -87,7 +88,9 @@ func (t *amqpTransport) dial(ctx context.Context) (*amqp.Connection, error) {
 		t.mu.Unlock()
 		c, err := t.dialURL(ctx, t.urls[i])
 		if err == nil {
-			t.log.Info("connected", "url", redactURL(t.urls[i]))
+			t.mu.Lock()
+			t.at = redactURL(t.urls[i]) // for the one line that says so
+			t.mu.Unlock()
 			return c, nil
 		}
 		errs = append(errs, err)
@@ -132,10 +135,16 @@ func (t *amqpTransport) dialURL(ctx context.Context, url string) (*amqp.Connecti
 		},
 	}
 	c, err := amqp.DialConfig(url, acfg)
-	if err != nil {
-		return nil, fmt.Errorf("bridge: connecting to %s: %w", redactURL(url), err)
+	var ae *amqp.Error
+	switch {
+	case err == nil:
+		return c, nil
+	case errors.As(err, &ae) && (ae.Code == amqp.AccessRefused || ae.Code == amqp.NotAllowed):
+		return nil, fmt.Errorf("bridge: connecting to %s: %w (%s): check the user and password "+
+			"(in the URL, RABBITMQ_USERNAME and RABBITMQ_PASSWORD, or the config file's [rabbitmq] section) "+
+			"and that the user may use the virtual host", redactURL(url), ErrAccessRefused, ae.Reason)
 	}
-	return c, nil
+	return nil, fmt.Errorf("bridge: connecting to %s: %w", redactURL(url), err)
 }
 
 func (t *amqpTransport) setConn(c *amqp.Connection) {

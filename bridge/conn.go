@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -10,6 +11,11 @@ import (
 
 	"github.com/rabibridge/rabibridge"
 )
+
+// ErrAccessRefused is wrapped by Dial's error when the broker refuses the
+// user, the password or the virtual host. Trying again does not help:
+// check the credentials.
+var ErrAccessRefused = errors.New("the broker refused access")
 
 // Conn is a connection to a broker, safe for concurrent use. Workers and
 // callers share one Conn; each opens what it needs on it.

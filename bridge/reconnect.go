@@ -34,9 +34,15 @@ const (
 )
 
 func (t *amqpTransport) state(s State, err error) {
-	if err != nil {
+	switch {
+	case err != nil:
 		t.log.Warn("connection "+string(s), "error", err)
-	} else {
+	case s == StateConnected:
+		t.mu.Lock()
+		at := t.at
+		t.mu.Unlock()
+		t.log.Info("connection "+string(s), "url", at)
+	default:
 		t.log.Info("connection " + string(s))
 	}
 	if t.cfg.OnStateChange != nil {

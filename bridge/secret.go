@@ -61,15 +61,19 @@ func gcm(secret string, salt []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
+// ErrSecret is wrapped by the error of an encrypted password that cannot
+// be read: no secret is set, or not the one it was encrypted with.
+var ErrSecret = errors.New("bridge: the encrypted password does not decrypt")
+
 // errDecrypt never says why, so that it leaks nothing about the password.
-var errDecrypt = errors.New("bridge: the password does not decrypt with the secret: check [secret] SECRET (or RABIBRIDGE_SECRET), or store the password again with `rabibridge encrypt-password`")
+var errDecrypt = fmt.Errorf("%w with the secret: check [secret] SECRET (or RABIBRIDGE_SECRET), or store the password again with `rabibridge encrypt-password`", ErrSecret)
 
 // DecryptPassword returns the password stored encrypted with secret: in our
 // format (prefix "rbenc1:"), or else in RabiBridge's legacy AES-CBC form,
 // which is only read, for existing config files.
 func DecryptPassword(secret, stored string) (string, error) {
 	if secret == "" {
-		return "", errors.New("bridge: the password is encrypted but no secret is set: set [secret] SECRET or RABIBRIDGE_SECRET")
+		return "", fmt.Errorf("%w: no secret is set: set [secret] SECRET or RABIBRIDGE_SECRET", ErrSecret)
 	}
 	if !strings.HasPrefix(stored, encPrefix) {
 		return decryptLegacy(secret, stored)

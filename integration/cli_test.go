@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -169,6 +170,31 @@ func TestCLIDemo(t *testing.T) {
 			if !strings.Contains(text, want) {
 				t.Fatalf("run %d: no %q in\n%s", i, want, text)
 			}
+		}
+	}
+}
+
+// TestCLIAccessRefused: a wrong password exits 8 and says what to check,
+// without the password; the in-process fallback of the demo does not hide
+// it.
+func TestCLIAccessRefused(t *testing.T) {
+	u, err := url.Parse(testbroker.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), "not-the-Password-1")
+	bin := buildCLI(t)
+	for _, args := range [][]string{{"call", "add", "[1,2]"}, {"demo"}, {"list"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := exec.CommandContext(ctx, bin, append(args, "--url", u.String())...)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 8 {
+			t.Errorf("%v: %v, want exit 8\n%s", args, err, out)
+		}
+		if !strings.Contains(string(out), "check the user and password") || strings.Contains(string(out), "not-the-Password-1") {
+			t.Errorf("%v: %s", args, out)
 		}
 	}
 }

@@ -104,7 +104,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	conn, cfg, err := cf.dial(ctx, os.Getenv, stderr, "WARNING")
 	if err != nil {
-		return &exitError{code: exitUnavailable, err: err}
+		return err
 	}
 	defer conn.Close()
 	name := *fn
@@ -113,7 +113,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// would have.
 		wconn, err := bridge.Dial(ctx, cfg)
 		if err != nil {
-			return &exitError{code: exitUnavailable, err: err}
+			return dialFailed(err)
 		}
 		defer wconn.Close()
 		stop, prefixed, err := serveForBench(ctx, wconn, name, worker.Config{Consumers: *consumers, CompressThreshold: *threshold}, *fetch)

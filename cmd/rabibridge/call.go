@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rabibridge/rabibridge"
@@ -20,7 +22,6 @@ const (
 	exitQueueFull   = 4
 	exitNoSuchFunc  = 5
 	exitTimeout     = 6
-	exitUnavailable = 7 // connection lost or refused
 )
 
 func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -37,7 +38,8 @@ an array positional ones, anything else the one positional argument. The
 result is printed as JSON.
 
 Exit codes: 0 ok, 1 other error, 2 usage, 3 remote error, 4 queue full,
-5 no such function, 6 timeout, 7 broker unavailable.
+5 no such function, 6 timeout, 7 broker unavailable, 8 access refused
+(user, password or virtual host), 9 configuration (config file, secret).
 
 flags:
 `)
@@ -69,7 +71,7 @@ flags:
 	}
 	conn, _, err := cf.dial(ctx, os.Getenv, stderr, "WARNING")
 	if err != nil {
-		return &exitError{code: exitUnavailable, err: err}
+		return err
 	}
 	defer conn.Close()
 	kind := "async"
@@ -84,8 +86,14 @@ flags:
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	v, err := c.Invoke(ctx, pos[0], callArgs, kwargs)
-	if err != nil {
-		return &exitError{code: exitCode(err), err: err}
+	var re *rabibridge.RemoteError
+	switch {
+	case err == nil:
+	case len(pos) == 1 && errors.As(err, &re) && re.Code == rabibridge.CodeInvalidArgument:
+		return usageError("%s wants arguments (%s): rabibridge call %s JSON", pos[0], re.Message, pos[0])
+	default:
+		// "rabibridge call: add: queue full", not "rabibridge call: caller: add: ..."
+		return &exitError{code: exitCode(err), err: err, msg: strings.TrimPrefix(err.Error(), "caller: ")}
 	}
 	out, err := json.Marshal(jsonable(v))
 	if err != nil {
@@ -113,8 +121,9 @@ func exitCode(err error) int {
 	return 1
 }
 
-// decodeJSON decodes s with integers as int64 and other numbers as float64,
-// so they encode as msgpack numbers.
+// decodeJSON decodes s with integers as int64 (uint64 above
+// math.MaxInt64) and other numbers as float64, so they encode as msgpack
+// numbers; an integer beyond 64 bits is an error, not a rounded float.
 func decodeJSON(s string) (any, error) {
 	d := json.NewDecoder(bytes.NewReader([]byte(s)))
 	d.UseNumber()
@@ -125,27 +134,42 @@ func decodeJSON(s string) (any, error) {
 	if d.More() {
 		return nil, errors.New("more than one JSON value")
 	}
-	return numbers(v), nil
+	return numbers(v)
 }
 
-func numbers(v any) any {
+func numbers(v any) (any, error) {
+	var err error
 	switch v := v.(type) {
 	case json.Number:
-		if i, err := v.Int64(); err == nil {
-			return i
-		}
-		f, _ := v.Float64()
-		return f
+		return number(v)
 	case []any:
 		for i := range v {
-			v[i] = numbers(v[i])
+			if v[i], err = numbers(v[i]); err != nil {
+				return nil, err
+			}
 		}
 	case map[string]any:
 		for k := range v {
-			v[k] = numbers(v[k])
+			if v[k], err = numbers(v[k]); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return v
+	return v, nil
+}
+
+// number returns n as the Go number msgpack carries exactly.
+func number(n json.Number) (any, error) {
+	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		return i, nil
+	}
+	if u, err := strconv.ParseUint(string(n), 10, 64); err == nil {
+		return u, nil
+	}
+	if !strings.ContainsAny(string(n), ".eE") {
+		return nil, fmt.Errorf("the integer %s does not fit in 64 bits: send it as a string", n)
+	}
+	return strconv.ParseFloat(string(n), 64)
 }
 
 // jsonable turns what msgpack decodes (maps with non-string keys) into

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 
 	"github.com/rabibridge/rabibridge/bridge"
@@ -45,19 +47,42 @@ func (c *connFlags) load(getenv func(string) string) (bridge.Config, error) {
 // defaultURL is the broker of the CLI when nothing names one.
 const defaultURL = "amqp://guest:guest@127.0.0.1:5672/"
 
+// Exit codes of every command that connects.
+const (
+	exitUnavailable = 7 // no broker answers, or the connection was lost
+	exitAccess      = 8 // the broker refused the user, password or virtual host
+	exitConfig      = 9 // the configuration cannot be used: the config file, the secret
+)
+
 // dial connects as the flags say, logging to stderr at the configured
-// level, else at level.
+// level, else at level. Its error carries the exit code that names what
+// failed.
 func (c *connFlags) dial(ctx context.Context, getenv func(string) string, stderr io.Writer, level string) (*bridge.Conn, bridge.Config, error) {
 	cfg, err := c.load(getenv)
 	if err != nil {
-		return nil, cfg, err
+		return nil, cfg, &exitError{code: exitConfig, err: err}
 	}
 	if cfg.App.LogLevel == "" {
 		cfg.App.LogLevel = level
 	}
 	cfg.Logger = logger(stderr, cfg.App.LogLevel)
 	conn, err := bridge.Dial(ctx, cfg)
-	return conn, cfg, err
+	if err != nil {
+		return nil, cfg, dialFailed(err)
+	}
+	return conn, cfg, nil
+}
+
+// dialFailed returns err, from bridge.Dial, with its exit code.
+func dialFailed(err error) error {
+	code := exitUnavailable
+	switch {
+	case errors.Is(err, bridge.ErrAccessRefused):
+		code = exitAccess
+	case errors.Is(err, bridge.ErrSecret):
+		code = exitConfig
+	}
+	return &exitError{code: code, err: err}
 }
 
 // logger logs text to w at RabiBridge's LOG_LEVEL names (default INFO).
@@ -74,24 +99,33 @@ func logger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-// parse parses args with flags and positional arguments in any order.
+// parse parses args with flags and positional arguments in any order;
+// after "--" every argument is positional, and so is a negative number.
+// A flag error is a usage error.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
+		for len(args) > 0 && negative.MatchString(args[0]) {
+			pos, args = append(pos, args[0]), args[1:]
 		}
-		args = fs.Args()
-		if len(args) == 0 {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &exitError{code: 2, err: err}
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
 			return pos, nil
 		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		pos, args = append(pos, rest[0]), rest[1:]
 	}
 }
+
+var negative = regexp.MustCompile(`^-[0-9.]`)
 
 func usageError(format string, args ...any) error {
 	return &exitError{code: 2, err: fmt.Errorf(format, args...)}

@@ -123,6 +123,9 @@ func dialOrMem(ctx context.Context, cfg bridge.Config) (conn *bridge.Conn, where
 		}
 		return conn, fmt.Sprintf("rabibridge demo: using RabbitMQ (%v)", redactURL(cfg.URL)), nil
 	}
+	if errors.Is(err, bridge.ErrAccessRefused) || errors.Is(err, bridge.ErrSecret) {
+		return nil, "", dialFailed(err) // a broker answers: say what to fix, do not hide it
+	}
 	mem, merr := bridge.Dial(ctx, bridge.Config{URL: "mem://demo", Logger: cfg.Logger})
 	if merr != nil {
 		return nil, "", merr

@@ -19,7 +19,7 @@ import (
 func discover(ctx context.Context, cf *connFlags, wait time.Duration, stderr io.Writer) ([]schema.Instance, error) {
 	conn, _, err := cf.dial(ctx, os.Getenv, stderr, "WARNING")
 	if err != nil {
-		return nil, &exitError{code: exitUnavailable, err: err}
+		return nil, err
 	}
 	defer conn.Close()
 	c, err := caller.New(conn, caller.Config{})
@@ -84,7 +84,7 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		fmt.Fprintf(stdout, "%-24s %9d %9d %10d %8d\n", s.name, len(s.instances), inFlight, calls, errs)
 	}
-	fmt.Fprintf(stdout, "\n%d instances", len(ins))
+	fmt.Fprintf(stdout, "\n%s", count(len(ins), "instance"))
 	if len(ins) > 0 {
 		fmt.Fprint(stdout, ":")
 	}
@@ -116,7 +116,7 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			continue
 		}
 		f := s.fns[0].Function
-		fmt.Fprintf(stdout, "%s: served by %d instances\n", f.Name, len(s.instances))
+		fmt.Fprintf(stdout, "%s: served by %s\n", f.Name, count(len(s.instances), "instance"))
 		if f.Description != "" {
 			fmt.Fprintf(stdout, "  %s\n", f.Description)
 		}
@@ -174,4 +174,12 @@ func fleetFunctions(ins []schema.Instance) []schema.Function {
 		out = append(out, s.fns[0].Function)
 	}
 	return out
+}
+
+// count returns "1 instance", "2 instances".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

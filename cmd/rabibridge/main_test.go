@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,11 @@ func TestCallExitCodes(t *testing.T) {
 		code int
 		out  string
 	}{
+		{[]string{}, 2, ""},
+		{[]string{"call", "echo", "12345678901234567890", "--url", url}, 0, "12345678901234567890\n"}, // beyond int64 and float64's precision
+		{[]string{"call", "echo", "-9223372036854775808", "--url", url}, 0, "-9223372036854775808\n"},
+		{[]string{"call", "echo", "123456789012345678901234", "--url", url}, 2, ""}, // beyond 64 bits: refused, not rounded
+		{[]string{"call", "echo", "--url", url}, 2, ""},                             // echo wants its argument
 		{[]string{"call", "add", `{"a":1,"b":2}`, "--url", url}, 0, "3\n"},
 		{[]string{"call", "--url", url, "add", `[1,2]`}, 0, "3\n"},
 		{[]string{"call", "fib", "10", "--url", url}, 0, "55\n"},
@@ -95,6 +101,8 @@ func TestCallExitCodes(t *testing.T) {
 		{[]string{"call", "sleep", "2000", "--timeout", "100ms", "--url", url}, 6, ""},
 		{[]string{"call", "add", "{not json", "--url", url}, 2, ""},
 		{[]string{"call", "--url", url}, 2, ""},
+		{[]string{"call", "--url", url, "--", "fib", "-1"}, 3, ""},
+		{[]string{"call", "--no-such-flag"}, 2, ""},
 		{[]string{"call", "add", "--url", "amqp://guest:guest@127.0.0.1:1/"}, 7, ""},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -106,6 +114,47 @@ func TestCallExitCodes(t *testing.T) {
 			}
 			if code != 0 {
 				is.True(errOut != "") // and a message says what happened
+			}
+			is.True(!strings.Contains(errOut, "caller:") && !strings.Contains(errOut, "rabibridge: remote")) // no doubled prefixes
+		})
+	}
+}
+
+// TestConfigExitCodes: a password that does not decrypt is a
+// configuration error (9), told apart from a broker that does not answer.
+func TestConfigExitCodes(t *testing.T) {
+	enc, err := bridge.EncryptPassword("right", "hunter2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	server := "[rabbitmq]\nRABBITMQ_HOST = \"127.0.0.1\"\nRABBITMQ_PORT = 1\nRABBITMQ_USERNAME = \"u\"\nRABBITMQ_PASSWORD = \"" + enc + "\"\n"
+	for _, tc := range []struct {
+		name, config string
+		code         int
+		says         string
+	}{
+		{"wrong secret", server + "[secret]\nSECRET = \"wrong\"\n", 9, "SECRET"},
+		{"no secret", server, 9, "no secret"},
+		{"unreadable file", "[rabbitmq\n", 9, "config"},
+		{"right secret, no broker", server + "[secret]\nSECRET = \"right\"\n", 7, "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("RABIBRIDGE_SECRET", "")
+			t.Setenv("RABIBRIDGE_URL", "")
+			code, _, errOut := runCLI(t, "call", "add", "[1,2]", "--config", write(strings.ReplaceAll(tc.name, " ", "_")+".toml", tc.config))
+			if code != tc.code || !strings.Contains(errOut, tc.says) {
+				t.Errorf("exit %d, want %d; stderr %q, want it to say %q", code, tc.code, errOut, tc.says)
+			}
+			if strings.Contains(errOut, "hunter2") {
+				t.Errorf("the password leaked: %q", errOut)
 			}
 		})
 	}

@@ -62,7 +62,7 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	conn, cfg, err := cf.dial(ctx, os.Getenv, stderr, "INFO")
 	if err != nil {
-		return &exitError{code: exitUnavailable, err: err}
+		return err
 	}
 	defer conn.Close()
 	reg := registry.New()
@@ -103,7 +103,7 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 func redeclareDemo(ctx context.Context, cf *connFlags, stderr io.Writer, queueSize int, quorum bool) error {
 	conn, _, err := cf.dial(ctx, os.Getenv, stderr, "WARNING")
 	if err != nil {
-		return &exitError{code: exitUnavailable, err: err}
+		return err
 	}
 	defer conn.Close()
 	for _, name := range demo.Names {
