@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"log"
 	"os"
 	"os/signal"
 	"syscall"
@@ -30,16 +31,25 @@ func ExampleWorker_Serve() {
 }
 
 func ExampleSpawn() {
+	if err := serveProcs(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// serveProcs is the README's example of Spawn.
+func serveProcs() error {
+	// README: spawn
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	child, err := worker.Spawn(ctx, worker.SpawnConfig{Procs: 4, BindCores: true})
 	if err != nil || !child {
-		return // the supervisor: every worker process has drained
+		return err // the supervisor returns once every worker process has drained
 	}
 	conn, err := bridge.Dial(ctx, bridge.Config{URL: "amqp://guest:guest@127.0.0.1:5672/"})
 	if err != nil {
-		return
+		return err
 	}
 	defer conn.Close()
-	_ = worker.New(conn, registry.Default, worker.Config{}).Serve(ctx)
+	return worker.New(conn, registry.Default, worker.Config{}).Serve(ctx)
+	// README: end
 }
