@@ -2,26 +2,35 @@
 GO       ?= go
 PKGS     ?= ./...
 FUZZTIME ?= 60s
+# gotestsum reports each test as it ends, so a long package shows progress;
+# it comes from the Go module proxy at this version, outside go.mod.
+GOTEST   ?= $(GO) run gotest.tools/gotestsum@v1.13.0 --format testname --
+GOTESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: demo test unit broker bench lint fuzz fuzz-short soak
+.PHONY: demo test unit broker peers bench lint fuzz fuzz-short soak
 
 ## demo: serve the demo functions and call each once (RabbitMQ if one answers, else in-process)
 demo:
 	$(GO) run ./cmd/rabibridge demo
 
-## test: formatting and vet, every test with the race detector against a real broker (started or installed if needed), and each fuzz target briefly
-test: broker
+## test: formatting and vet, every test (run afresh, never from the test cache) with the race detector against a real broker (started or installed if needed), and each fuzz target briefly
+test: broker peers
 	@$(MAKE) --no-print-directory lint
-	$(GO) test -race -timeout 20m $(PKGS)
+	$(GOTEST) $(GOTESTFLAGS) $(PKGS)
 	@$(MAKE) --no-print-directory fuzz-short
 
 ## unit: the tests without making sure of a broker (integration tests skip without one)
 unit:
-	$(GO) test -race -timeout 20m $(PKGS)
+	$(GOTEST) $(GOTESTFLAGS) $(PKGS)
 
 ## broker: make sure a RabbitMQ answers at $RABIBRIDGE_URL or 127.0.0.1:5672
 broker:
 	@scripts/broker.sh
+
+## peers: what the tests of other peers need: Python's msgpack and pika, the AsyncAPI parser (installed, saying so, if missing)
+peers:
+	@scripts/python-peer.sh
+	@scripts/asyncapi-parser.sh >/dev/null || true
 
 ## bench: the Go benchmarks, then rabibridge against the raw amqp091-go floor in one run (figures in docs/benchmarks.md)
 bench: broker

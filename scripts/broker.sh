@@ -26,6 +26,18 @@ case "$host" in
 esac
 
 if ! command -v rabbitmq-server >/dev/null 2>&1; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    cat >&2 <<MSG
+broker: no RabbitMQ answers at $host:$port and this is not a Debian machine, so it
+cannot be installed here. Install RabbitMQ 3.10 or newer and start it, e.g.
+  macOS:   brew install rabbitmq && brew services start rabbitmq
+  Docker:  docker run -d --name rabbitmq -p 5672:5672 rabbitmq:3
+  Fedora:  sudo dnf install rabbitmq-server && sudo systemctl start rabbitmq-server
+or set RABIBRIDGE_URL to a broker that answers. (\`make unit\` runs the tests
+without one: the integration tests then skip.)
+MSG
+    exit 1
+  fi
   if [ "$(id -u)" != 0 ]; then
     echo "broker: rabbitmq-server is not installed; run as root, or: sudo apt-get install rabbitmq-server" >&2
     exit 1
