@@ -40,15 +40,17 @@ func ExampleCall() {
 	served := make(chan error, 1)
 	go func() { served <- w.Serve(ctx) }()
 	defer func() { stop(); <-served }()
+	<-w.Ready() // every queue is consumed
+	if err := w.Err(); err != nil {
+		panic(err)
+	}
 
 	c, err := caller.New(conn, caller.Config{})
 	if err != nil {
 		panic(err)
 	}
 	defer c.Close()
-	resp, err := retryUntilServed(ctx, func() (AddResp, error) {
-		return caller.Call[AddReq, AddResp](ctx, c, "add", AddReq{A: 1, B: 2})
-	})
+	resp, err := caller.Call[AddReq, AddResp](ctx, c, "add", AddReq{A: 1, B: 2})
 	fmt.Println(resp.Sum, err)
 
 	// A request that fails validation: the remote side says what is wrong.
@@ -73,28 +75,20 @@ func ExampleCaller_Invoke() {
 	_ = registry.RegisterIn(reg, "add", func(ctx context.Context, r AddReq) (int, error) { return r.A + r.B, nil }, registry.Options{})
 	conn, _ := bridge.Dial(ctx, bridge.Config{URL: "mem://example-invoke"})
 	defer conn.Close()
+	w := worker.New(conn, reg, worker.Config{})
 	served := make(chan error, 1)
-	go func() { served <- worker.New(conn, reg, worker.Config{}).Serve(ctx) }()
+	go func() { served <- w.Serve(ctx) }()
 	defer func() { stop(); <-served }()
+	<-w.Ready()
 	c, _ := caller.New(conn, caller.Config{})
 	defer c.Close()
 
 	// Positional arguments, as a Python caller sends remote_call('add', (1, 2)).
-	v, err := retryUntilServed(ctx, func() (any, error) { return c.Invoke(ctx, "add", []any{1, 2}, nil) })
+	v, err := c.Invoke(ctx, "add", []any{1, 2}, nil)
 	fmt.Println(v, err)
 	v, err = c.Invoke(ctx, "add", nil, map[string]any{"a": 3, "b": 4})
 	fmt.Println(v, err)
 	// Output:
 	// 3 <nil>
 	// 7 <nil>
-}
-
-// retryUntilServed retries f while the worker is still declaring its queues.
-func retryUntilServed[T any](ctx context.Context, f func() (T, error)) (T, error) {
-	for {
-		v, err := f()
-		if !errors.Is(err, rabibridge.ErrNoSuchFunction) || ctx.Err() != nil {
-			return v, err
-		}
-	}
 }

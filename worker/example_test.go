@@ -2,32 +2,121 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
 )
 
 func ExampleWorker_Serve() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	conn, err := bridge.Dial(ctx, bridge.Config{URL: "amqp://guest:guest@127.0.0.1:5672/"})
+	// In a program: signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM),
+	// so that SIGINT or SIGTERM ends Serve's ctx.
+	ctx, stop := context.WithCancel(context.Background())
+	conn, err := bridge.Dial(ctx, bridge.Config{URL: "mem://example-serve"}) // or amqp://...
 	if err != nil {
-		return
+		panic(err)
 	}
 	defer conn.Close()
-	w := worker.New(conn, registry.Default, worker.Config{
+	fns := registry.New()
+	_ = registry.RegisterIn(fns, "slow", func(ctx context.Context, ms int) (string, error) {
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		return "done", nil
+	}, registry.Options{})
+	w := worker.New(conn, fns, worker.Config{
 		DrainTimeout: 10 * time.Second,
 		Middleware:   []worker.Middleware{worker.Limit(100, 0)}, // at most 100 calls per function at once
 	})
-	// Serve until SIGINT or SIGTERM, then drain: calls in flight finish and
-	// their replies go out.
-	_ = w.Serve(ctx)
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(ctx) }()
+	<-w.Ready()
+	if err := w.Err(); err != nil {
+		panic(err)
+	}
+
+	c, _ := caller.New(conn, caller.Config{})
+	defer c.Close()
+	reply := make(chan string)
+	go func() {
+		s, err := caller.Call[int, string](context.Background(), c, "slow", 50)
+		reply <- fmt.Sprint(s, " ", err)
+	}()
+	time.Sleep(10 * time.Millisecond) // the call is running
+	// Serve's ctx ends: it drains, so the call in flight finishes and its
+	// reply goes out before Serve returns.
+	stop()
+	fmt.Println("serve:", <-served)
+	fmt.Println("call:", <-reply)
+	// Output:
+	// serve: <nil>
+	// call: done <nil>
+}
+
+func ExampleInfoFrom() {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	conn, _ := bridge.Dial(ctx, bridge.Config{URL: "mem://example-info"})
+	defer conn.Close()
+	fns := registry.New()
+	_ = registry.RegisterIn(fns, "charge", func(ctx context.Context, cents int) (string, error) {
+		info, _ := worker.InfoFrom(ctx)
+		if info.Redelivered {
+			// A worker died mid-call: look the charge up before making it
+			// again.
+			return "checked", nil
+		}
+		return fmt.Sprintf("%s charged %d, with a deadline: %v", info.Function, cents, !info.Deadline.IsZero()), nil
+	}, registry.Options{})
+	w := worker.New(conn, fns, worker.Config{})
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(ctx) }()
+	defer func() { stop(); <-served }()
+	<-w.Ready()
+
+	c, _ := caller.New(conn, caller.Config{Timeout: 5 * time.Second})
+	defer c.Close()
+	fmt.Println(caller.Call[int, string](ctx, c, "charge", 250))
+	// Output: charge charged 250, with a deadline: true <nil>
+}
+
+func ExampleLimit() {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	conn, _ := bridge.Dial(ctx, bridge.Config{URL: "mem://example-limit"})
+	defer conn.Close()
+	fns := registry.New()
+	running, release := make(chan struct{}), make(chan struct{})
+	_ = registry.RegisterIn(fns, "hold", func(ctx context.Context, _ int) (int, error) {
+		close(running)
+		<-release
+		return 1, nil
+	}, registry.Options{})
+	w := worker.New(conn, fns, worker.Config{Middleware: []worker.Middleware{worker.Limit(1, 0)}}) // one at a time
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(ctx) }()
+	defer func() { stop(); <-served }()
+	<-w.Ready()
+	c, _ := caller.New(conn, caller.Config{})
+	defer c.Close()
+
+	first := make(chan error)
+	go func() { _, err := caller.Call[int, int](ctx, c, "hold", 0); first <- err }()
+	<-running
+	// A second call while the first runs: refused at once, and retryable.
+	_, err := caller.Call[int, int](ctx, c, "hold", 0)
+	fmt.Println(rabibridge.CodeOf(err), rabibridge.Retryable(err))
+	close(release)
+	fmt.Println(<-first)
+	// Output:
+	// resource_exhausted true
+	// <nil>
 }
 
 func ExampleSpawn() {

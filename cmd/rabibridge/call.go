@@ -18,10 +18,10 @@ import (
 
 // Exit codes of `rabibridge call`, so scripts can tell failures apart.
 const (
-	exitRemote      = 3 // the function failed: a remote error
-	exitQueueFull   = 4
-	exitNoSuchFunc  = 5
-	exitTimeout     = 6
+	exitRemote     = 3 // the function failed: a remote error
+	exitQueueFull  = 4
+	exitNoSuchFunc = 5
+	exitTimeout    = 6
 )
 
 func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) error {
