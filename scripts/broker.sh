@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Makes sure a RabbitMQ answers where the tests look for one: $RABIBRIDGE_URL,
 # else 127.0.0.1:5672. A local broker that does not answer is started, and
-# installed first from Debian's rabbitmq-server package when it is missing.
-# A remote URL is only checked.
+# installed first from Debian's rabbitmq-server package when it is missing;
+# where that cannot be (not Debian, not root) but a Docker engine answers,
+# RabbitMQ runs in a container instead (RABIBRIDGE_BROKER=docker chooses
+# that always). A remote URL is only checked.
 set -euo pipefail
 
 url=${RABIBRIDGE_URL:-amqp://guest:guest@127.0.0.1:5672/}
@@ -24,6 +26,34 @@ case "$host" in
   127.*|localhost|::1|\[::1\]) ;;
   *) echo "broker: nothing answers at $host:$port, and it is not local: start it there" >&2; exit 1 ;;
 esac
+
+# in_docker runs RabbitMQ in a container of its own, published on the port,
+# and waits until the node runs (the port opens before RabbitMQ does).
+in_docker() {
+  name=rabibridge-rabbitmq-$port
+  echo "broker: starting RabbitMQ in Docker (container $name on $host:$port)"
+  docker start "$name" >/dev/null 2>&1 ||
+    docker run -d --name "$name" -p "$host:$port:5672" rabbitmq:3 >/dev/null || exit 1
+  for _ in $(seq 1 120); do
+    if docker exec "$name" rabbitmq-diagnostics -q check_running >/dev/null 2>&1 && answers; then
+      echo "broker: RabbitMQ answers at $host:$port (docker rm -f $name removes it)"
+      exit 0
+    fi
+    sleep 1
+  done
+  echo "broker: RabbitMQ in container $name did not come up within 120s: docker logs $name" >&2
+  exit 1
+}
+debian_root() { command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; }
+has_docker() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
+
+if [ "${RABIBRIDGE_BROKER:-}" = docker ]; then
+  has_docker || { echo "broker: RABIBRIDGE_BROKER=docker, but no Docker engine answers (docker info)" >&2; exit 1; }
+  in_docker
+fi
+if ! command -v rabbitmq-server >/dev/null 2>&1 && ! debian_root && has_docker; then
+  in_docker
+fi
 
 if ! command -v rabbitmq-server >/dev/null 2>&1; then
   if ! command -v apt-get >/dev/null 2>&1; then
