@@ -19,6 +19,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/internal/redact"
 )
 
 // directReplyTo is RabbitMQ's pseudo-queue for replies: consumed with
@@ -89,7 +90,7 @@ func (t *amqpTransport) dial(ctx context.Context) (*amqp.Connection, error) {
 		c, err := t.dialURL(ctx, t.urls[i])
 		if err == nil {
 			t.mu.Lock()
-			t.at = redactURL(t.urls[i]) // for the one line that says so
+			t.at = redact.URL(t.urls[i]) // for the one line that says so
 			t.mu.Unlock()
 			return c, nil
 		}
@@ -142,9 +143,9 @@ func (t *amqpTransport) dialURL(ctx context.Context, url string) (*amqp.Connecti
 	case errors.As(err, &ae) && (ae.Code == amqp.AccessRefused || ae.Code == amqp.NotAllowed):
 		return nil, fmt.Errorf("bridge: connecting to %s: %w (%s): check the user and password "+
 			"(in the URL, RABBITMQ_USERNAME and RABBITMQ_PASSWORD, or the config file's [rabbitmq] section) "+
-			"and that the user may use the virtual host", redactURL(url), ErrAccessRefused, ae.Reason)
+			"and that the user may use the virtual host", redact.URL(url), ErrAccessRefused, ae.Reason)
 	}
-	return nil, fmt.Errorf("bridge: connecting to %s: %w", redactURL(url), err)
+	return nil, fmt.Errorf("bridge: connecting to %s: %w", redact.URL(url), err)
 }
 
 func (t *amqpTransport) setConn(c *amqp.Connection) {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/rabibridge/rabibridge/internal/redact"
 )
 
 // Config configures a connection. Fields come, in order of precedence, from
@@ -316,12 +318,12 @@ func (c Config) redacted() Config {
 	}
 	var urls []string
 	for _, u := range strings.Split(c.URL, ",") {
-		urls = append(urls, redactURL(u))
+		urls = append(urls, redact.URL(u))
 	}
 	c.URL = strings.Join(urls, ",")
 	c.URLs = append([]string(nil), c.URLs...)
 	for i, u := range c.URLs {
-		c.URLs[i] = redactURL(u)
+		c.URLs[i] = redact.URL(u)
 	}
 	return c
 }
@@ -350,13 +352,4 @@ func (c Config) LogValue() slog.Value {
 	r := c.redacted()
 	return slog.GroupValue(slog.String("url", r.URL), slog.String("host", r.Host), slog.Int("port", r.Port),
 		slog.String("username", r.Username), slog.String("vhost", r.VHost))
-}
-
-// redactURL returns u with any password replaced by "xxxxx".
-func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return p.Redacted()
 }

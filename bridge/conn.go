@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/internal/redact"
 )
 
 // ErrAccessRefused is wrapped by Dial's error when the broker refuses the
@@ -49,10 +50,19 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(urls[0])
-	if err != nil {
-		return nil, fmt.Errorf("bridge: broker URL: %w", redact(err))
+	// Every URL is checked here, by an error that quotes none of it: a
+	// parser's error quotes the URL, and so the password, or the part of a
+	// password before an unescaped '/', '#' or '%'.
+	for i, u := range urls {
+		which := "the broker URL"
+		if len(urls) > 1 {
+			which = fmt.Sprintf("broker URL %d of %d", i+1, len(urls))
+		}
+		if err := redact.Check(which, u); err != nil {
+			return nil, fmt.Errorf("bridge: %w", err)
+		}
 	}
+	u, _ := url.Parse(urls[0]) // checked above
 	log := cfg.Logger
 	if log == nil {
 		log = defaultLogger() // Warn and above, to the program's slog.Default()
@@ -76,14 +86,6 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	}
 	cfg.Password, cfg.Secret = "", "" // kept for App; the transport has what it needs
 	return &Conn{t: t, log: log, cfg: cfg}, nil
-}
-
-// redact drops the URL from a url.Error, which may hold a password.
-func redact(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return ue.Err
-	}
-	return err
 }
 
 // Declare makes sure the queue q exists with its arguments and is bound to

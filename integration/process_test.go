@@ -62,7 +62,14 @@ func unacked(t *testing.T, node *testbroker.Node, queue string) int {
 
 func nodeCaller(t *testing.T, node *testbroker.Node) *caller.Caller {
 	t.Helper()
-	conn, err := bridge.Dial(context.Background(), bridge.Config{URL: node.URL()})
+	return dialCaller(t, node.URL())
+}
+
+// dialCaller returns a caller on a connection to url, both closed when the
+// test ends.
+func dialCaller(t *testing.T, url string) *caller.Caller {
+	t.Helper()
+	conn, err := bridge.Dial(context.Background(), bridge.Config{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/rabibridge/rabibridge/bridge"
-	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/internal/demo"
 	"github.com/rabibridge/rabibridge/internal/testbroker"
 	"github.com/rabibridge/rabibridge/registry"
@@ -99,17 +98,7 @@ func TestGoCallsPython(t *testing.T) {
 		t.Fatalf("peer.py serve did not start: %q", s.Text())
 	}
 
-	conn, err := bridge.Dial(ctx, bridge.Config{URL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	c, err := caller.New(conn, caller.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-
+	c := dialCaller(t, url)
 	arg := map[string]any{"b": []byte{0, 1}, "s": "\x00\x01", "max": uint64(math.MaxUint64), "min": int64(math.MinInt64),
 		"l": []any{[]byte{2}, "x"}}
 	got, err := c.Invoke(ctx, name, []any{arg}, map[string]any{"k": []byte("kw")})

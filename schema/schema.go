@@ -20,7 +20,6 @@ import (
 type Schema struct {
 	doc      []byte
 	compiled *validator.Schema
-	any      bool // the schema accepts every value
 }
 
 // For returns the schema of type t, describing the values encoding/json
@@ -53,12 +52,7 @@ func For(t reflect.Type) (*Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema: %s: %w", t, err)
 	}
-	s, err := compile(doc)
-	if err != nil {
-		return nil, err
-	}
-	s.any = t.Kind() == reflect.Interface
-	return s, nil
+	return compile(doc)
 }
 
 // Parse returns the schema held in doc, a JSON Schema document, for a type
@@ -87,10 +81,6 @@ func (s *Schema) JSON() []byte { return s.doc }
 
 // MarshalJSON returns the schema document.
 func (s *Schema) MarshalJSON() ([]byte, error) { return s.doc, nil }
-
-// AcceptsAll reports whether every value is valid: the schema of an
-// interface type. Validating against it can be skipped.
-func (s *Schema) AcceptsAll() bool { return s.any }
 
 // Validate checks v, a generic value as encoding/json decodes it (maps with
 // string keys, slices, numbers of any Go type or json.Number, strings,

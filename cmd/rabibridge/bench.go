@@ -21,6 +21,7 @@ import (
 	"github.com/rabibridge/rabibridge/internal/benchfloor"
 	"github.com/rabibridge/rabibridge/internal/demo"
 	"github.com/rabibridge/rabibridge/internal/loadgen"
+	"github.com/rabibridge/rabibridge/internal/redact"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
 )
@@ -132,7 +133,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for i := range payload {
 		payload[i] = byte('a' + i%26)
 	}
-	rep := benchReport{Fn: *fn, Size: *size, Broker: redactURL(cfg.URL), Rounds: *rounds}
+	rep := benchReport{Fn: *fn, Size: *size, Broker: redact.URL(cfg.URL), Rounds: *rounds}
 	if *brokerPID == 0 {
 		*brokerPID = localBroker(cfg.URL)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/internal/redact"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
 )
@@ -121,7 +122,7 @@ func dialOrMem(ctx context.Context, cfg bridge.Config) (conn *bridge.Conn, where
 		if strings.HasPrefix(cfg.URL, "mem:") {
 			return conn, "rabibridge demo: using the in-process transport (" + cfg.URL + ")", nil
 		}
-		return conn, fmt.Sprintf("rabibridge demo: using RabbitMQ (%v)", redactURL(cfg.URL)), nil
+		return conn, fmt.Sprintf("rabibridge demo: using RabbitMQ (%v)", redact.URL(cfg.URL)), nil
 	}
 	if errors.Is(err, bridge.ErrAccessRefused) || errors.Is(err, bridge.ErrSecret) {
 		return nil, "", dialFailed(err) // a broker answers: say what to fix, do not hide it
