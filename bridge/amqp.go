@@ -358,19 +358,30 @@ func publishing(m Message) amqp.Publishing {
 // per call (docs/benchmarks.md).
 const deadlineMark = '@'
 
-// callID is the correlation id that carries cid and deadline.
+// callID is the correlation id that carries cid and deadline, its Unix
+// milliseconds in exactly deadlineDigits digits. A deadline those cannot
+// hold (after the year 2286, or before 1970 on a clock set wrong) is not
+// carried, so that the reply's id still reads back as cid.
 func callID(cid string, deadline time.Time) string {
-	if deadline.IsZero() {
+	ms := deadline.UnixMilli()
+	if deadline.IsZero() || ms < 0 || ms > maxDeadlineMS {
 		return cid
 	}
-	var ms [20]byte
+	var digits [deadlineDigits]byte
+	for i := len(digits) - 1; i >= 0; i-- {
+		digits[i] = byte('0' + ms%10)
+		ms /= 10
+	}
 	var b strings.Builder
-	b.Grow(len(cid) + 1 + len(ms))
+	b.Grow(len(cid) + 1 + deadlineDigits)
 	b.WriteString(cid)
 	b.WriteByte(deadlineMark)
-	b.Write(strconv.AppendInt(ms[:0], deadline.UnixMilli(), 10))
+	b.Write(digits[:])
 	return b.String()
 }
+
+// maxDeadlineMS is the latest deadline an id carries: 2286-11-20.
+const maxDeadlineMS = 9_999_999_999_999
 
 // deadlineDigits is the length of a deadline in an id: Unix milliseconds
 // have 13 digits from 2001 to 2286. Other ids are read whole, so that an id

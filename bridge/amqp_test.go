@@ -42,6 +42,23 @@ func TestCallID(t *testing.T) {
 	if id := callID("42", time.Time{}); id != "42" {
 		t.Errorf("callID without a deadline = %q", id)
 	}
+	// Whatever the deadline, the id reads back as the caller's: a deadline
+	// after 2286 (14 digits) is not carried, one before 2001 is padded.
+	for _, d := range []time.Time{
+		time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 1, 0, time.UTC),
+		time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.UnixMilli(maxDeadlineMS),
+	} {
+		cid, back := splitCallID(callID("42", d))
+		if cid != "42" {
+			t.Errorf("callID(42, %v) reads back as %q", d, cid)
+		}
+		if carried := d.UnixMilli() >= 0 && d.UnixMilli() <= maxDeadlineMS; carried && !back.Equal(d) {
+			t.Errorf("callID(42, %v): the deadline reads back as %v", d, back)
+		}
+	}
 }
 
 // TestMessageDeadline checks where a delivery's deadline comes from: the

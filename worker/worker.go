@@ -126,6 +126,9 @@ type function struct {
 	one   *sync.Mutex // for Sync functions: one call at a time
 	stats stats
 	chain Handler // the middleware around the handler; nil without middleware
+
+	expired  atomic.Int64 // calls expired on arrival since the last warning
+	warnedAt atomic.Int64 // unix ns of that warning
 }
 
 // Serve declares the queue of every function in the registry, consumes them
@@ -331,20 +334,21 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 		return
 	}
 	start := time.Now()
-	if !d.Deadline.IsZero() && start.After(d.Deadline) {
-		w.log.Debug("skipping a call whose caller stopped waiting", "function", f.name, "correlation_id", d.CorrelationID)
-		d.Ack()
-		return
-	}
 	c := w.cfg.Codec
 	if d.ContentType != "" {
 		if cc, ok := codec.ByContentType(d.ContentType); ok {
 			c = cc
 		}
 	}
-	f.stats.inFlight.Add(1)
-	out, err := w.run(base, f, c, d)
-	f.stats.inFlight.Add(-1)
+	var out []byte
+	var err error
+	if !d.Deadline.IsZero() && start.After(d.Deadline) {
+		err = w.expired(f, d, start)
+	} else {
+		f.stats.inFlight.Add(1)
+		out, err = w.run(base, f, c, d)
+		f.stats.inFlight.Add(-1)
+	}
 	end := time.Now()
 	f.stats.observe(end.Sub(start), rabibridge.CodeOf(err))
 	var reply bridge.Message
@@ -367,10 +371,8 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 	} else {
 		reply.Body = codec.Compress(out, w.cfg.CompressThreshold)
 	}
-	if !d.Deadline.IsZero() && end.After(d.Deadline) {
-		d.Ack() // nobody waits for the reply any more
-		return
-	}
+	// The reply goes out even past the deadline: a caller whose clock is
+	// behind this worker's still waits for it, and one that left drops it.
 	// The reply, then the ack; if the reply cannot be published the call
 	// goes back to the queue, so another worker (or this one, reconnected)
 	// answers it.
@@ -380,6 +382,28 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 	if w.recycle {
 		bufpool.Put(out) // the encoded result, made for this reply alone
 	}
+}
+
+// expired is the error of a call whose deadline passed before it started
+// here: it is not run. Deadlines are wall-clock times, so a caller whose
+// clock is behind this worker's by more than its timeout sees all its calls
+// expire; the warning, at most one a second per function, says so.
+func (w *Worker) expired(f *function, d *bridge.Delivery, now time.Time) error {
+	late := now.Sub(d.Deadline).Round(time.Millisecond)
+	if n := f.expired.Add(1); w.warnDue(f, now) {
+		w.log.Warn("calls expired before they started: their callers stopped waiting, or their clocks are behind this worker's",
+			"function", f.name, "correlation_id", d.CorrelationID, "late", late, "expired_since_last_warning", n)
+		f.expired.Store(0)
+	}
+	return rabibridge.Errorf(rabibridge.CodeDeadlineExceeded,
+		"%s: the call's deadline passed %v before it started on this worker (check that the caller's and the worker's clocks agree)", f.name, late)
+}
+
+// warnDue reports whether a second has passed since f's last warning of
+// expired calls, and if so starts the next second.
+func (w *Worker) warnDue(f *function, now time.Time) bool {
+	last := f.warnedAt.Load()
+	return now.UnixNano()-last >= int64(time.Second) && f.warnedAt.CompareAndSwap(last, now.UnixNano())
 }
 
 // run decodes the call and runs its handler, turning a panic into an
