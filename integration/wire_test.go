@@ -59,32 +59,14 @@ func serveDemo(t *testing.T) (prefix string) {
 		registry.RegisterIn(reg, prefix+"add", demo.Add, registry.Options{}),
 		registry.RegisterIn(reg, prefix+"echo", demo.Echo, registry.Options{}),
 		registry.RegisterIn(reg, prefix+"fail", demo.Fail, registry.Options{}),
+		registry.RegisterIn(reg, prefix+"sleep", demo.Sleep, registry.Options{}),
 	} {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	conn := dial(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- worker.New(conn, reg, worker.Config{}).Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	c, err := caller.New(conn, caller.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err := c.Invoke(context.Background(), prefix+"echo", []any{1}, nil)
-		if err == nil {
-			return prefix
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("demo not served: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	serve(t, testbroker.URL(t), reg) // returns once every queue is consumed
+	return prefix
 }
 
 // rabiCall publishes body as RabiBridge's client does (exchange rpc, routing
@@ -341,4 +323,34 @@ func TestWireDeadlineToWorker(t *testing.T) {
 		}
 	}
 	is.Equal(got, want) // ids echoed as they came; the expired calls answered deadline_exceeded, not run
+}
+
+// TestWireLateReply: a handler that ends at the call's deadline still
+// answers (deadline_exceeded): a caller whose clock is behind the worker's
+// is still waiting for it.
+func TestWireLateReply(t *testing.T) {
+	prefix := serveDemo(t)
+	ch := rawChannel(t)
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replies, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	soon := strconv.FormatInt(time.Now().Add(300*time.Millisecond).UnixMilli(), 10)
+	body := unhex(t, "92 91 cd 02 58 80") // sleep(600)
+	if err := ch.PublishWithContext(context.Background(), "rpc", "async_"+prefix+"sleep", true, false,
+		amqp.Publishing{Body: body, CorrelationId: "7@" + soon, ReplyTo: q.Name}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-replies:
+		if d.CorrelationId != "7@"+soon || d.Headers[bridge.HeaderCode] != "deadline_exceeded" {
+			t.Errorf("reply %q with code %v", d.CorrelationId, d.Headers[bridge.HeaderCode])
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reply to a call whose handler ended at its deadline")
+	}
 }

@@ -26,7 +26,9 @@ func ExampleWorker_Serve() {
 	}
 	defer conn.Close()
 	fns := registry.New()
+	running := make(chan struct{})
 	_ = registry.RegisterIn(fns, "slow", func(ctx context.Context, ms int) (string, error) {
+		close(running)
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 		return "done", nil
 	}, registry.Options{})
@@ -48,7 +50,7 @@ func ExampleWorker_Serve() {
 		s, err := caller.Call[int, string](context.Background(), c, "slow", 50)
 		reply <- fmt.Sprint(s, " ", err)
 	}()
-	time.Sleep(10 * time.Millisecond) // the call is running
+	<-running
 	// Serve's ctx ends: it drains, so the call in flight finishes and its
 	// reply goes out before Serve returns.
 	stop()
