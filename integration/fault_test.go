@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,6 +33,7 @@ type load struct {
 	mu              sync.Mutex
 	others          []error
 	lastOK          atomic.Int64 // unix ns of the latest success
+	firstOK         atomic.Int64 // unix ns of the first success since firstOK was last zeroed
 	stop            context.CancelFunc
 	wg              sync.WaitGroup
 }
@@ -54,7 +57,9 @@ func runLoad(callers []*caller.Caller, per int) *load {
 					switch {
 					case err == nil:
 						l.ok.Add(1)
-						l.lastOK.Store(time.Now().UnixNano())
+						now := time.Now().UnixNano()
+						l.lastOK.Store(now)
+						l.firstOK.CompareAndSwap(0, now)
 					case errors.Is(err, rabibridge.ErrConnectionLost):
 						l.lost.Add(1) // retryable
 						time.Sleep(20 * time.Millisecond)
@@ -74,14 +79,33 @@ func runLoad(callers []*caller.Caller, per int) *load {
 	return l
 }
 
+// watchPort sends the first time 127.0.0.1:port accepts a connection,
+// polling every 10 ms for up to two minutes.
+func watchPort(port int) <-chan time.Time {
+	at := make(chan time.Time, 1)
+	go func() {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
+				now := time.Now()
+				c.Close()
+				at <- now
+				return
+			}
+		}
+		at <- time.Now()
+	}()
+	return at
+}
+
 // waitServing waits until a call succeeds after since, and returns how long
 // that took.
 func (l *load) waitServing(t *testing.T, since time.Time, within time.Duration) time.Duration {
 	t.Helper()
 	deadline := since.Add(within)
 	for time.Now().Before(deadline) {
-		if last := time.Unix(0, l.lastOK.Load()); last.After(since) {
-			return last.Sub(since)
+		if first := l.firstOK.Load(); first != 0 {
+			return time.Unix(0, first).Sub(since)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -191,7 +215,10 @@ func settledGoroutines(want int) int {
 }
 
 // TestBrokerRestartUnderLoad: 4 callers × 50 concurrent calls while the
-// node's app stops and starts, then while the whole node stops and starts.
+// node's app stops and starts, then while the whole node stops and starts,
+// for 2 s and then for 15 s (long enough for the backoff to reach its cap:
+// service must resume within a few seconds of the broker's return
+// whatever the outage lasted).
 func TestBrokerRestartUnderLoad(t *testing.T) {
 	before := runtime.NumGoroutine()
 	e := newFaultEnv(t)
@@ -201,22 +228,27 @@ func TestBrokerRestartUnderLoad(t *testing.T) {
 	for _, fault := range []struct {
 		name       string
 		down, back func() error
+		outage     time.Duration
 	}{
 		{"stop_app", func() error { _, err := e.node.Ctl("stop_app"); return err },
-			func() error { _, err := e.node.Ctl("start_app"); return err }},
-		{"node stop", func() error { e.node.Stop(); return nil }, e.node.Start},
+			func() error { _, err := e.node.Ctl("start_app"); return err }, 2 * time.Second},
+		{"node stop", func() error { e.node.Stop(); return nil }, e.node.Start, 2 * time.Second},
+		{"node stop, long", func() error { e.node.Stop(); return nil }, e.node.Start, 15 * time.Second},
 	} {
 		okBefore := l.ok.Load()
 		if err := fault.down(); err != nil {
 			t.Fatalf("%s: %v", fault.name, err)
 		}
-		time.Sleep(2 * time.Second) // calls meet a broker that is gone
+		l.firstOK.Store(0)
+		time.Sleep(fault.outage) // calls meet a broker that is gone
+		accepting := watchPort(e.node.Port)
 		if err := fault.back(); err != nil {
 			t.Fatalf("%s: bringing it back: %v", fault.name, err)
 		}
-		back := time.Now()
+		back := <-accepting // when the broker took connections again
 		took := l.waitServing(t, back, 10*time.Second)
-		t.Logf("%s: serving again %v after the broker's return (%d calls before)", fault.name, took.Round(time.Millisecond), okBefore)
+		t.Logf("%s (%v): serving again %v after the broker accepted connections again (%d calls before)",
+			fault.name, fault.outage, took.Round(time.Millisecond), okBefore)
 		time.Sleep(time.Second)
 	}
 	l.finish(t)
@@ -237,7 +269,9 @@ func TestConnectionsClosedByBroker(t *testing.T) {
 		if _, err := e.node.Ctl("close_all_connections", fmt.Sprintf("fault test %d", i)); err != nil {
 			t.Fatal(err)
 		}
-		took := l.waitServing(t, time.Now(), 10*time.Second)
+		since := time.Now()
+		l.firstOK.Store(0)
+		took := l.waitServing(t, since, 10*time.Second)
 		t.Logf("serving again %v after the connections were closed", took.Round(time.Millisecond))
 		time.Sleep(time.Second)
 	}
