@@ -69,10 +69,9 @@ func serveDemo(t *testing.T) (prefix string) {
 	return prefix
 }
 
-// rabiCall publishes body as RabiBridge's client does (exchange rpc, routing
-// key async_<fn>, a server-named exclusive reply queue, a decimal
-// correlation id) and returns the reply.
-func rabiCall(t *testing.T, ch *amqp.Channel, fn string, body []byte) amqp.Delivery {
+// replyQueue declares a server-named exclusive reply queue, as
+// RabiBridge's client does, and consumes it.
+func replyQueue(t *testing.T, ch *amqp.Channel) (string, <-chan amqp.Delivery) {
 	t.Helper()
 	q, err := ch.QueueDeclare("", false, true, true, false, nil)
 	if err != nil {
@@ -82,9 +81,18 @@ func rabiCall(t *testing.T, ch *amqp.Channel, fn string, body []byte) amqp.Deliv
 	if err != nil {
 		t.Fatal(err)
 	}
+	return q.Name, replies
+}
+
+// rabiCall publishes body as RabiBridge's client does (exchange rpc, routing
+// key async_<fn>, a server-named exclusive reply queue, a decimal
+// correlation id) and returns the reply.
+func rabiCall(t *testing.T, ch *amqp.Channel, fn string, body []byte) amqp.Delivery {
+	t.Helper()
+	replyTo, replies := replyQueue(t, ch)
 	cid := fmt.Sprint(rand.IntN(1 << 30))
-	err = ch.PublishWithContext(context.Background(), "rpc", "async_"+fn, true, false,
-		amqp.Publishing{Body: body, CorrelationId: cid, ReplyTo: q.Name})
+	err := ch.PublishWithContext(context.Background(), "rpc", "async_"+fn, true, false,
+		amqp.Publishing{Body: body, CorrelationId: cid, ReplyTo: replyTo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +101,7 @@ func rabiCall(t *testing.T, ch *amqp.Channel, fn string, body []byte) amqp.Deliv
 		if d.CorrelationId != cid {
 			t.Fatalf("reply correlation id %q, want %q", d.CorrelationId, cid)
 		}
-		if d.Exchange != "" || d.RoutingKey != q.Name {
+		if d.Exchange != "" || d.RoutingKey != replyTo {
 			t.Fatalf("reply came by exchange %q key %q, want the default exchange and the reply queue", d.Exchange, d.RoutingKey)
 		}
 		return d
@@ -283,17 +291,14 @@ func TestWireDeadlineToWorker(t *testing.T) {
 	is := is.New(t)
 	prefix := serveDemo(t)
 	ch := rawChannel(t)
-	q, err := ch.QueueDeclare("", false, true, true, false, nil)
-	is.NoErr(err)
-	replies, err := ch.Consume(q.Name, "", true, true, false, false, nil)
-	is.NoErr(err)
+	replyTo, replies := replyQueue(t, ch)
 	past := strconv.FormatInt(time.Now().Add(-time.Second).UnixMilli(), 10)
 	future := strconv.FormatInt(time.Now().Add(time.Minute).UnixMilli(), 10)
 	body := unhex(t, "92 91 05 80") // echo(5)
 	send := func(cid string, headers amqp.Table) {
 		t.Helper()
 		is.NoErr(ch.PublishWithContext(context.Background(), "rpc", "async_"+prefix+"echo", true, false,
-			amqp.Publishing{Body: body, CorrelationId: cid, ReplyTo: q.Name, Headers: headers}))
+			amqp.Publishing{Body: body, CorrelationId: cid, ReplyTo: replyTo, Headers: headers}))
 	}
 	send("1@"+past, nil)
 	send("2", amqp.Table{bridge.HeaderDeadline: time.Now().Add(-time.Second).UnixMilli()})
@@ -331,18 +336,11 @@ func TestWireDeadlineToWorker(t *testing.T) {
 func TestWireLateReply(t *testing.T) {
 	prefix := serveDemo(t)
 	ch := rawChannel(t)
-	q, err := ch.QueueDeclare("", false, true, true, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	replies, err := ch.Consume(q.Name, "", true, true, false, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	replyTo, replies := replyQueue(t, ch)
 	soon := strconv.FormatInt(time.Now().Add(300*time.Millisecond).UnixMilli(), 10)
 	body := unhex(t, "92 91 cd 02 58 80") // sleep(600)
 	if err := ch.PublishWithContext(context.Background(), "rpc", "async_"+prefix+"sleep", true, false,
-		amqp.Publishing{Body: body, CorrelationId: "7@" + soon, ReplyTo: q.Name}); err != nil {
+		amqp.Publishing{Body: body, CorrelationId: "7@" + soon, ReplyTo: replyTo}); err != nil {
 		t.Fatal(err)
 	}
 	select {
