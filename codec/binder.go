@@ -63,9 +63,9 @@ func FieldNames(t reflect.Type) ([]string, error) {
 	fs := fields.Of(t)
 	names := make([]string, 0, len(fs))
 	for _, f := range fs {
-		if f.JSON != "" && f.JSON != f.Go && f.Wire != f.JSON {
+		if f.JSONTag != "" && f.Wire != f.JSONTag {
 			return nil, fmt.Errorf("codec: field %s.%s is %q in its msgpack tag and %q in its json tag: give both the same name",
-				f.Owner, f.Go, f.Wire, f.JSON)
+				f.Owner, f.Go, f.Wire, f.JSONTag)
 		}
 		names = append(names, f.Wire)
 	}

@@ -29,6 +29,9 @@ func TestRegisterErrors(t *testing.T) {
 	type badTags struct {
 		A int `msgpack:"a" json:"x"`
 	}
+	type badCase struct {
+		X int `msgpack:"x" json:"X"` // the json tag is the Go name: still another name than msgpack's
+	}
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -42,6 +45,7 @@ func TestRegisterErrors(t *testing.T) {
 		{"unknown kind", registry.RegisterIn(r, "kind", add, registry.Options{Kind: "batch"})},
 		{"nil handler", registry.RegisterIn[int, int](r, "nil", nil, registry.Options{})},
 		{"tags disagree", registry.RegisterIn(r, "tags", func(context.Context, badTags) (int, error) { return 0, nil }, registry.Options{})},
+		{"tags disagree in case", registry.RegisterIn(r, "case", func(context.Context, badCase) (int, error) { return 0, nil }, registry.Options{})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.err == nil {

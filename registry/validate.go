@@ -2,7 +2,6 @@ package registry
 
 import (
 	"bytes"
-	"encoding"
 	"encoding/base64"
 	"encoding/json"
 	"reflect"
@@ -46,20 +45,6 @@ func jsonForm(v any) (any, error) {
 	return out, err
 }
 
-var (
-	timeType      = reflect.TypeFor[time.Time]()
-	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
-	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
-)
-
-// opaque reports whether t writes its own JSON, so that its JSON form has
-// nothing to line up with what was sent.
-func opaque(t reflect.Type) bool {
-	p := reflect.PointerTo(t)
-	return t == timeType || t.Implements(jsonMarshaler) || p.Implements(jsonMarshaler) ||
-		t.Implements(textMarshaler) || p.Implements(textMarshaler)
-}
-
 // restrict returns form, the JSON form of a value of type t, with each
 // object's fields limited to those sent holds (by their wire names) and
 // with what sent holds beyond t's fields added, in JSON form.
@@ -67,8 +52,8 @@ func restrict(form, sent any, t reflect.Type) any {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if opaque(t) {
-		return form
+	if fields.OwnJSON(t) {
+		return form // nothing to line up with what was sent
 	}
 	switch t.Kind() {
 	case reflect.Struct:

@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"encoding"
 	"encoding/json"
 	"reflect"
 	"regexp"
@@ -21,7 +20,6 @@ import (
 // from the Go type is never refused for its shape.
 
 var (
-	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
 	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
 	customSchema  = reflect.TypeFor[interface{ JSONSchema() *jsonschema.Schema }]()
 	timeType      = reflect.TypeFor[time.Time]()
@@ -30,16 +28,13 @@ var (
 // mapType gives the schema of types that marshal themselves, unless they
 // describe themselves (a JSONSchema method) or invopop knows them.
 func mapType(t reflect.Type) *jsonschema.Schema {
-	if t == timeType || implements(t, customSchema) {
+	if t == timeType || !fields.OwnJSON(t) || implements(t, customSchema) {
 		return nil
 	}
-	switch {
-	case implements(t, jsonMarshaler):
+	if implements(t, jsonMarshaler) {
 		return &jsonschema.Schema{} // anything: what MarshalJSON writes is its own
-	case implements(t, textMarshaler):
-		return &jsonschema.Schema{Type: "string"}
 	}
-	return nil
+	return &jsonschema.Schema{Type: "string"} // a TextMarshaler
 }
 
 // qualifier matches the package path before a type's name in a generic

@@ -5,10 +5,13 @@
 package fields
 
 import (
+	"encoding"
+	"encoding/json"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Field is one field of a struct, embedded structs' fields inlined.
@@ -18,11 +21,11 @@ type Field struct {
 	Go    string // the Go name, of the field in the struct that declares it
 	Owner string // the name of the struct that declares it
 	Type  reflect.Type
+	// JSONTag is the name the json tag gives ("" when it gives none, "-"
+	// when it leaves the field out).
+	JSONTag string
 	// Required is true for a field tagged `jsonschema:"required"`.
 	Required bool
-	// OmitEmpty is true for a field tagged omitempty in its json or
-	// msgpack tag.
-	OmitEmpty bool
 }
 
 var cache sync.Map // reflect.Type → []Field
@@ -49,8 +52,8 @@ func Of(t reflect.Type) []Field {
 func of(t reflect.Type, depth int) []Field {
 	var out []Field
 	for f := range t.Fields() {
-		mp, mpOpts, _ := strings.Cut(f.Tag.Get("msgpack"), ",")
-		js, jsOpts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		mp, _, _ := strings.Cut(f.Tag.Get("msgpack"), ",")
+		js, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if mp == "-" || (mp == "" && js == "-") {
 			continue
 		}
@@ -67,9 +70,8 @@ func of(t reflect.Type, depth int) []Field {
 		if !f.IsExported() {
 			continue
 		}
-		field := Field{Wire: mp, JSON: js, Go: f.Name, Owner: t.Name(), Type: f.Type,
-			Required:  slices.Contains(strings.Split(f.Tag.Get("jsonschema"), ","), "required"),
-			OmitEmpty: hasOpt(mpOpts, "omitempty") || hasOpt(jsOpts, "omitempty")}
+		field := Field{Wire: mp, JSON: js, JSONTag: js, Go: f.Name, Owner: t.Name(), Type: f.Type,
+			Required: slices.Contains(strings.Split(f.Tag.Get("jsonschema"), ","), "required")}
 		switch field.JSON {
 		case "-":
 			field.JSON = "" // on the wire, not in JSON
@@ -84,4 +86,17 @@ func of(t reflect.Type, depth int) []Field {
 	return out
 }
 
-func hasOpt(opts, opt string) bool { return slices.Contains(strings.Split(opts, ","), opt) }
+var (
+	timeType      = reflect.TypeFor[time.Time]()
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// OwnJSON reports whether encoding/json writes values of t by a method of
+// their own (time.Time, a json.Marshaler or a TextMarshaler, on t or *t),
+// not field by field.
+func OwnJSON(t reflect.Type) bool {
+	p := reflect.PointerTo(t)
+	return t == timeType || t.Implements(jsonMarshaler) || p.Implements(jsonMarshaler) ||
+		t.Implements(textMarshaler) || p.Implements(textMarshaler)
+}
