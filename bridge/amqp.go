@@ -51,6 +51,7 @@ type amqpTransport struct {
 	blocked   atomic.Bool      // the fast path of waitUnblocked
 	blockedBy string
 	queues    map[string]Queue // declared, declared again on each new connection
+	socks     map[*amqp.Connection]*guardedConn
 
 	replyMu   sync.Mutex
 	replyCh   *amqp.Channel // shared by all replies on one connection
@@ -66,7 +67,7 @@ func dialAMQP(ctx context.Context, cfg Config, urls []string, log *slog.Logger) 
 			return nil, err
 		}
 	}
-	t := &amqpTransport{cfg: cfg, urls: urls, next: rand.IntN(len(urls)), log: log, queues: map[string]Queue{}}
+	t := &amqpTransport{cfg: cfg, urls: urls, next: rand.IntN(len(urls)), log: log, queues: map[string]Queue{}, socks: map[*amqp.Connection]*guardedConn{}}
 	c, err := t.dial(ctx)
 	if err != nil {
 		return nil, err
@@ -113,6 +114,7 @@ func (t *amqpTransport) dialURL(ctx context.Context, url string) (*amqp.Connecti
 		host, _ := os.Hostname()
 		name = "rabibridge-go " + host + " " + strconv.Itoa(os.Getpid())
 	}
+	var sock *guardedConn
 	acfg := amqp.Config{
 		Heartbeat:       t.cfg.Heartbeat,
 		TLSClientConfig: tlsCfg,
@@ -132,13 +134,17 @@ func (t *amqpTransport) dialURL(ctx context.Context, url string) (*amqp.Connecti
 			if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 				deadline = dl
 			}
-			return c, c.SetDeadline(deadline)
+			sock = guard(c, t.cfg.Heartbeat)
+			return sock, sock.SetDeadline(deadline)
 		},
 	}
 	c, err := amqp.DialConfig(url, acfg)
 	var ae *amqp.Error
 	switch {
 	case err == nil:
+		t.mu.Lock()
+		t.socks[c] = sock
+		t.mu.Unlock()
 		return c, nil
 	case errors.As(err, &ae) && (ae.Code == amqp.AccessRefused || ae.Code == amqp.NotAllowed):
 		return nil, fmt.Errorf("bridge: connecting to %s: %w (%s): check the user and password "+
@@ -247,12 +253,30 @@ func (t *amqpTransport) withChannel(ctx context.Context, f func(ch *amqp.Channel
 	if err != nil {
 		return err
 	}
-	ch, err := c.Channel()
-	if err != nil {
-		return lost(err)
+	done := make(chan error, 1)
+	go func() {
+		ch, err := c.Channel()
+		if err != nil {
+			done <- lost(err)
+			return
+		}
+		defer ch.Close()
+		done <- f(ch)
+	}()
+	// Opening a channel and what f does wait for the broker's answers,
+	// which amqp091-go does without a context: a broker that blocks the
+	// connection, or a stalled path, must not hold ctx's owner. What is
+	// left finishes when the broker answers or the connection ends.
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		why := "no answer from the broker"
+		if t.blockedConn(c) {
+			why = "the broker blocks the connection (" + t.blockReason() + ") and reads nothing from it"
+		}
+		return fmt.Errorf("bridge: %w: %s: %w", rabibridge.ErrConnectionLost, why, ctx.Err())
 	}
-	defer ch.Close()
-	return f(ch)
 }
 
 func (t *amqpTransport) declare(ctx context.Context, q Queue) error {
@@ -280,6 +304,28 @@ func (t *amqpTransport) deleteQueue(ctx context.Context, name string) error {
 	delete(t.queues, name)
 	t.mu.Unlock()
 	return nil
+}
+
+func (t *amqpTransport) inspect(ctx context.Context, name string) (QueueState, error) {
+	var st QueueState
+	err := t.withChannel(ctx, func(ch *amqp.Channel) error {
+		q, err := ch.QueueDeclarePassive(name, true, false, false, false, nil)
+		if err != nil {
+			return fmt.Errorf("bridge: inspecting queue %s: %w", name, lost(err))
+		}
+		st = QueueState{Messages: q.Messages, Consumers: q.Consumers}
+		return nil
+	})
+	return st, err
+}
+
+func (t *amqpTransport) unbind(ctx context.Context, q Queue) error {
+	return t.withChannel(ctx, func(ch *amqp.Channel) error {
+		if err := ch.QueueUnbind(q.Name, q.RoutingKey, Exchange, nil); err != nil {
+			return fmt.Errorf("bridge: unbinding queue %s: %w", q.Name, lost(err))
+		}
+		return nil
+	})
 }
 
 // declareOn declares the exchange and q, and binds q, on ch.
@@ -455,9 +501,77 @@ func (t *amqpTransport) close() error {
 	if c == nil {
 		return nil
 	}
-	err := c.Close()
-	if errors.Is(err, amqp.ErrClosed) {
-		return nil
+	return t.within(c, "closing the connection", func() error {
+		err := c.CloseDeadline(time.Now().Add(closeTimeout))
+		if errors.Is(err, amqp.ErrClosed) {
+			return nil
+		}
+		return err
+	})
+}
+
+// closeTimeout bounds each exchange of a close (a channel's cancel or
+// close, the connection's close) with a broker that may not answer.
+// While the broker blocks the connection it reads nothing, so a close
+// waits only blockedCloseTimeout, in case the alarm is just clearing.
+const (
+	closeTimeout        = 5 * time.Second
+	blockedCloseTimeout = time.Second
+)
+
+// within runs f, an exchange with the broker over c that a close needs,
+// and ends it when it has no answer within closeTimeout or
+// blockedCloseTimeout (the broker blocks
+// c for a memory or disk alarm and reads nothing from it, or the path to it
+// is stalled) by closing c's socket, which ends every wait on c. The broker
+// then puts back the calls it delivered on c and that were not
+// acknowledged.
+func (t *amqpTransport) within(c *amqp.Connection, what string, f func() error) error {
+	timeout := closeTimeout
+	if t.blockedConn(c) {
+		timeout = blockedCloseTimeout
 	}
-	return err
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+	}
+	why := "the network to it may be stalled"
+	if t.blockedConn(c) {
+		why = "it blocks the connection (" + t.blockReason() + ") and reads nothing from it"
+	}
+	t.kill(c)
+	<-done
+	return fmt.Errorf("bridge: %s: %w: no answer from the broker within %v (%s): closed the connection",
+		what, rabibridge.ErrConnectionLost, timeout, why)
+}
+
+// blockedConn reports whether the broker blocks c.
+func (t *amqpTransport) blockedConn(c *amqp.Connection) bool {
+	if !t.blocked.Load() {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.conn == nil || t.conn == c // a closed transport's last connection was current
+}
+
+func (t *amqpTransport) blockReason() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.blockedBy
+}
+
+// kill closes c's socket.
+func (t *amqpTransport) kill(c *amqp.Connection) {
+	t.mu.Lock()
+	sock := t.socks[c]
+	t.mu.Unlock()
+	if sock != nil {
+		sock.kill()
+	}
 }

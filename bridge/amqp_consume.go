@@ -9,6 +9,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/rabibridge/rabibridge/internal/pause"
 )
 
 // amqpSub is a consumer of one queue. It re-attaches itself to each new
@@ -25,8 +27,9 @@ type amqpSub struct {
 	ctx  context.Context // ends on Cancel
 	stop context.CancelFunc
 
-	mu sync.Mutex
-	ch *amqp.Channel // the current channel, nil between attachments
+	mu   sync.Mutex
+	ch   *amqp.Channel    // the current channel, nil between attachments
+	conn *amqp.Connection // ch's
 
 	stopped   chan struct{} // closed when the attach loop has ended
 	done      chan struct{} // closed when the subscription is over
@@ -119,9 +122,18 @@ func (s *amqpSub) flushNow() {
 // sendMu is held.
 func (s *amqpSub) sendOne(a *acks, o outgoing) error {
 	if o.on.ch.IsClosed() {
-		// The channel that delivered the call is gone, and the broker has
-		// put the call back: its next worker answers it. Waiting here for a
-		// reconnection would only hold up a drain.
+		// The channel that delivered the call is gone. The broker puts the
+		// call back, unless its queue went too (an auto-delete queue that
+		// lost its last consumer, a deleted queue): the reply goes out
+		// anyway, on the reply channel, and a caller that gets a second
+		// one from the call's next worker drops it. There is nothing to
+		// acknowledge.
+		if o.m.ReplyTo == "" {
+			return nil
+		}
+		if err := s.publishReply(o.m); err != nil {
+			return fmt.Errorf("bridge: publishing a reply after the call's channel closed: %w", err)
+		}
 		return nil
 	}
 	if a.ch != o.on.ch {
@@ -300,7 +312,7 @@ func (s *amqpSub) run(startCtx context.Context, first chan<- error) {
 				return
 			}
 			s.t.log.Warn("consumer cannot attach; retrying", "queue", s.queue, "error", err)
-			sleep(s.ctx, b.wait())
+			pause.For(s.ctx, b.wait())
 			continue
 		}
 		b.reset()
@@ -323,10 +335,18 @@ func (s *amqpSub) run(startCtx context.Context, first chan<- error) {
 		}
 		if !ch.IsClosed() {
 			// The broker cancelled the consumer: its queue was deleted.
-			s.t.log.Warn("the broker cancelled a consumer", "queue", s.queue)
 			ch.Close()
-			s.end()
-			return
+			s.t.mu.Lock()
+			_, known := s.t.queues[s.queue]
+			s.t.mu.Unlock()
+			if !known {
+				s.t.log.Warn("the broker cancelled a consumer: its queue is gone", "queue", s.queue)
+				s.end()
+				return
+			}
+			// Ours: declare it again (attach does) and serve on.
+			s.t.log.Warn("the broker cancelled a consumer: its queue was deleted; declaring it again", "queue", s.queue)
+			continue
 		}
 		s.t.log.Warn("consumer's channel closed; attaching again", "queue", s.queue)
 	}
@@ -367,7 +387,7 @@ func (s *amqpSub) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.Deliver
 		return nil, nil, fmt.Errorf("bridge: consuming %s: %w", s.queue, lost(err))
 	}
 	s.mu.Lock()
-	s.ch = ch
+	s.ch, s.conn = ch, c
 	s.mu.Unlock()
 	if s.ctx.Err() != nil { // cancelled meanwhile
 		ch.Cancel(s.tag, false)
@@ -384,14 +404,16 @@ func (s *amqpSub) end() {
 func (s *amqpSub) Cancel() error {
 	s.stop()
 	s.mu.Lock()
-	ch := s.ch
+	ch, c := s.ch, s.conn
 	s.mu.Unlock()
 	var err error
 	if ch != nil {
-		err = ch.Cancel(s.tag, false)
-		if errors.Is(err, amqp.ErrClosed) {
-			err = nil // the channel is gone, and its deliveries with it
-		}
+		err = s.t.within(c, "cancelling the consumer of "+s.queue, func() error {
+			if err := ch.Cancel(s.tag, false); !errors.Is(err, amqp.ErrClosed) {
+				return err
+			}
+			return nil // the channel is gone, and its deliveries with it
+		})
 	}
 	<-s.stopped
 	return err
@@ -414,11 +436,17 @@ func (s *amqpSub) Close() error {
 	s.sendMu.Unlock()
 	s.closeOnce.Do(func() { close(s.done) })
 	s.mu.Lock()
-	ch := s.ch
+	ch, c := s.ch, s.conn
 	s.ch = nil
 	s.mu.Unlock()
 	if ch != nil {
-		if cerr := ch.Close(); cerr != nil && !errors.Is(cerr, amqp.ErrClosed) && err == nil {
+		cerr := s.t.within(c, "closing the channel of "+s.queue, func() error {
+			if err := ch.Close(); !errors.Is(err, amqp.ErrClosed) {
+				return err
+			}
+			return nil
+		})
+		if err == nil {
 			err = cerr
 		}
 	}

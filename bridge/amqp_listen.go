@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/rabibridge/rabibridge/internal/pause"
 )
 
 // amqpListener consumes a server-named exclusive queue bound to a fanout
@@ -61,7 +63,7 @@ func (l *amqpListener) run(startCtx context.Context, first chan<- error) {
 			return
 		}
 		if err != nil {
-			sleep(l.ctx, b.wait())
+			pause.For(l.ctx, b.wait())
 			continue
 		}
 		b.reset()

@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/internal/pause"
 )
 
 // amqpRequester publishes calls on a channel in confirm mode that also
@@ -25,8 +26,9 @@ type amqpRequester struct {
 	live atomic.Pointer[amqp.Channel] // ch, for the lock-free fast path
 
 	mu        sync.Mutex
-	ch        *amqp.Channel // nil between attachments
-	up        chan struct{} // closed while ch is usable
+	ch        *amqp.Channel    // nil between attachments
+	conn      *amqp.Connection // ch's
+	up        chan struct{}    // closed while ch is usable
 	fanouts   map[string]bool
 	fanoutsOn *amqp.Channel // the channel fanouts were declared on
 
@@ -70,7 +72,7 @@ func (r *amqpRequester) run(first chan<- error) {
 		}
 		if err != nil {
 			r.t.log.Warn("requester cannot attach; retrying", "error", err)
-			sleep(r.ctx, b.wait())
+			pause.For(r.ctx, b.wait())
 			continue
 		}
 		b.reset()
@@ -136,7 +138,7 @@ func (r *amqpRequester) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.D
 		}
 	}()
 	r.mu.Lock()
-	r.ch = ch
+	r.ch, r.conn = ch, c
 	r.live.Store(ch)
 	close(r.up)
 	r.mu.Unlock()
@@ -187,14 +189,14 @@ func (r *amqpRequester) Publish(ctx context.Context, key string, m Message) erro
 		return err
 	}
 	m.ReplyTo = directReplyTo
-	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, Exchange, key, true, false, publishing(m))
+	dc, err := publish(ctx, ch, key, publishing(m))
 	if err != nil {
-		return lost(err)
+		return err
 	}
 	ok, err := dc.WaitContext(ctx)
 	switch {
 	case err != nil:
-		return err
+		return r.unconfirmed(err)
 	case !ok && ch.IsClosed(): // pending confirms read as nacks when a channel dies
 		return fmt.Errorf("bridge: %w: the channel closed before the broker confirmed the call", rabibridge.ErrConnectionLost)
 	case !ok: // x-overflow reject-publish: the queue is full
@@ -203,19 +205,63 @@ func (r *amqpRequester) Publish(ctx context.Context, key string, m Message) erro
 	return nil
 }
 
+// published is what a publish came to.
+type published struct {
+	dc  *amqp.DeferredConfirmation
+	err error
+}
+
+// publish writes a call off the caller's goroutine, so that a write held up
+// by a stalled path (amqp091-go writes to the socket under its channel's
+// lock) cannot keep the caller past ctx. The write itself ends within the
+// stall guard's time (see guardedConn), failing the connection.
+func publish(ctx context.Context, ch *amqp.Channel, key string, p amqp.Publishing) (*amqp.DeferredConfirmation, error) {
+	done := ctx.Done()
+	if done == nil {
+		dc, err := ch.PublishWithDeferredConfirm(Exchange, key, true, false, p)
+		return dc, lost(err)
+	}
+	out := make(chan published, 1)
+	go func() {
+		dc, err := ch.PublishWithDeferredConfirm(Exchange, key, true, false, p)
+		out <- published{dc, err}
+	}()
+	select {
+	case r := <-out:
+		return r.dc, lost(r.err)
+	case <-done:
+		return nil, fmt.Errorf("bridge: the call could not be written to the broker in time "+
+			"(the network to it is stalled or slow, or it reads slowly): %w", ctx.Err())
+	}
+}
+
+// unconfirmed is the error of a call the broker did not confirm within its
+// ctx, saying why when the transport knows.
+func (r *amqpRequester) unconfirmed(err error) error {
+	if r.t.blocked.Load() {
+		reason := r.t.blockReason()
+		return fmt.Errorf("bridge: the broker did not confirm the call in time: %w: it blocks publishing (%s): %w",
+			rabibridge.ErrConnectionLost, reason, err)
+	}
+	return fmt.Errorf("bridge: the broker did not confirm the call in time (it is slow, or the network to it is stalled): %w", err)
+}
+
 func (r *amqpRequester) Close() error {
 	if r.closed.Swap(true) {
 		return nil
 	}
 	r.stop()
 	r.mu.Lock()
-	ch := r.ch
+	ch, c := r.ch, r.conn
 	r.mu.Unlock()
 	var err error
 	if ch != nil {
-		if err = ch.Close(); errors.Is(err, amqp.ErrClosed) {
-			err = nil
-		}
+		err = r.t.within(c, "closing the caller's channel", func() error {
+			if err := ch.Close(); !errors.Is(err, amqp.ErrClosed) {
+				return err
+			}
+			return nil
+		})
 	}
 	<-r.stopped
 	return err

@@ -52,7 +52,9 @@ type Config struct {
 	// connection_name. Empty means "rabibridge-go <host> <pid>".
 	Name string
 	// Heartbeat is the AMQP heartbeat interval; zero means 10s. A dead
-	// peer is noticed after about two intervals.
+	// peer is noticed after about two intervals; a write to the broker
+	// that makes no progress for one interval (a stalled network path)
+	// ends the connection, so that nothing waits on it longer.
 	Heartbeat time.Duration
 	// ReconnectMin and ReconnectMax bound the backoff between attempts to
 	// reconnect after the connection is lost: it doubles from ReconnectMin

@@ -32,6 +32,8 @@ type Conn struct {
 type transport interface {
 	declare(ctx context.Context, q Queue) error
 	deleteQueue(ctx context.Context, name string) error
+	inspect(ctx context.Context, name string) (QueueState, error)
+	unbind(ctx context.Context, q Queue) error
 	consume(ctx context.Context, queue string, o ConsumeOptions, h func(*Delivery)) (Subscription, error)
 	reply(ctx context.Context, m Message) error
 	listen(ctx context.Context, exchange string, h func(Message)) (Subscription, error)
@@ -102,6 +104,22 @@ func (c *Conn) DeleteQueue(ctx context.Context, name string) error { return c.t.
 // o.Concurrency goroutines at once: h may take as long as the call needs.
 // The goroutines take the calls from the transport themselves and are
 // reused; see ConsumeOptions.
+// QueueState is what the broker says of a queue.
+type QueueState struct {
+	Messages  int // ready to be delivered (not counting those delivered and not acknowledged)
+	Consumers int
+}
+
+// Inspect returns the state of queue name.
+func (c *Conn) Inspect(ctx context.Context, name string) (QueueState, error) {
+	return c.t.inspect(ctx, name)
+}
+
+// Unbind unbinds q from the exchange: calls to its function are returned
+// to their callers as missing from then on, instead of being queued. A
+// declaration binds it again.
+func (c *Conn) Unbind(ctx context.Context, q Queue) error { return c.t.unbind(ctx, q) }
+
 func (c *Conn) Consume(ctx context.Context, queue string, o ConsumeOptions, h func(*Delivery)) (Subscription, error) {
 	return c.t.consume(ctx, queue, o.withDefaults(), h)
 }

@@ -102,6 +102,33 @@ func (t *memTransport) deleteQueue(ctx context.Context, name string) error {
 	return nil
 }
 
+func (t *memTransport) inspect(ctx context.Context, name string) (QueueState, error) {
+	if err := t.check(ctx); err != nil {
+		return QueueState{}, err
+	}
+	t.b.mu.RLock()
+	q := t.b.queues[name]
+	t.b.mu.RUnlock()
+	if q == nil {
+		return QueueState{}, fmt.Errorf("bridge: inspecting queue %s: no such queue", name)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return QueueState{Messages: q.len(), Consumers: len(q.subs)}, nil
+}
+
+func (t *memTransport) unbind(ctx context.Context, q Queue) error {
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	t.b.mu.Lock()
+	defer t.b.mu.Unlock()
+	if r := t.b.routes[q.RoutingKey]; r != nil && r.q.Name == q.Name {
+		delete(t.b.routes, q.RoutingKey)
+	}
+	return nil
+}
+
 // deleteLocked deletes q: its messages are dropped and its consumers end.
 func (b *memBroker) deleteLocked(q *memQueue) {
 	if b.queues[q.q.Name] == q {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/rabibridge/rabibridge/internal/pause"
 )
 
 // State is a connection's state, as Config.OnStateChange reports it.
@@ -77,18 +79,6 @@ func (b *backoff) wait() time.Duration {
 
 func (b *backoff) reset() { b.next = b.min }
 
-// sleep waits d, and reports false when ctx ends first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 // watch follows connection c until it ends, then reconnects. It reads every
 // notification amqp091-go hands out, so none of its goroutines can block on
 // us.
@@ -117,6 +107,7 @@ func (t *amqpTransport) watch(c *amqp.Connection) {
 		t.live.Store(nil)
 		t.up = make(chan struct{})
 	}
+	delete(t.socks, c)
 	t.mu.Unlock()
 	if t.ctx.Err() != nil {
 		return // closed by us
@@ -156,7 +147,7 @@ func (t *amqpTransport) setBlocked(c *amqp.Connection, b amqp.Blocking) {
 func (t *amqpTransport) reconnect() {
 	b := newBackoff(t.cfg.ReconnectMin, t.cfg.ReconnectMax)
 	for {
-		if !sleep(t.ctx, b.wait()) {
+		if !pause.For(t.ctx, b.wait()) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(t.ctx, 30*time.Second)

@@ -14,6 +14,7 @@ import (
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/codec"
 	"github.com/rabibridge/rabibridge/internal/bufpool"
+	"github.com/rabibridge/rabibridge/internal/pause"
 	"github.com/rabibridge/rabibridge/registry"
 )
 
@@ -129,6 +130,7 @@ type function struct {
 
 	expired  atomic.Int64 // calls expired on arrival since the last warning
 	warnedAt atomic.Int64 // unix ns of that warning
+	refusing atomic.Bool  // the drain is ending: answer calls without running them
 }
 
 // Serve declares the queue of every function in the registry, consumes them
@@ -164,10 +166,6 @@ func (w *Worker) serve(ctx context.Context) error {
 	base, stopHandlers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHandlers()
 
-	type running struct {
-		name string
-		sub  bridge.Subscription
-	}
 	var subs []running
 	closeAll := func() {
 		for _, r := range subs {
@@ -213,7 +211,7 @@ func (w *Worker) serve(ctx context.Context) error {
 				closeAll()
 				return fmt.Errorf("worker: %s: %w", e.Name(), err)
 			}
-			subs = append(subs, running{e.Name(), sub})
+			subs = append(subs, running{name: e.Name(), f: f, q: q, sub: sub})
 		}
 	}
 	// Discovery: answer who we are. Optional: a worker serves without it.
@@ -243,13 +241,50 @@ func (w *Worker) serve(ctx context.Context) error {
 	}
 	close(stop)
 
-	// Drain.
-	for _, r := range subs {
-		r.sub.Cancel()
+	serveErr = errors.Join(serveErr, w.drain(subs, stopHandlers))
+	if disc != nil {
+		disc.Close()
 	}
-	wait := func(d time.Duration) error {
-		ctx, cancel := context.WithTimeout(context.Background(), d)
-		defer cancel()
+	w.log.Info("worker drained")
+	return serveErr
+}
+
+// running is one consumer of a function's queue.
+type running struct {
+	name string
+	f    *function
+	q    bridge.Queue
+	sub  bridge.Subscription
+}
+
+// drain stops consuming, lets the handlers in flight finish (up to
+// DrainTimeout), publishes their replies, and returns the calls it did not
+// finish to their queues.
+//
+// A queue of which this worker is the last consumer would go, with the
+// calls waiting in it, when its consumers leave (RabiBridge's queues are
+// auto-delete): such a queue is unbound first, so that new calls come back
+// to their callers as missing (retryable while they recover) instead of
+// queueing, and its consumers stay until it is empty. What the drain time
+// does not cover is answered at once with a retryable CodeUnavailable.
+func (w *Worker) drain(subs []running, stopHandlers func()) error {
+	deadline := time.Now().Add(w.cfg.DrainTimeout)
+	var errs []error
+	keep := w.lastConsumers(subs, deadline)
+	for _, r := range subs {
+		if !keep[r.f] {
+			errs = append(errs, r.sub.Cancel())
+		}
+	}
+	for f, q := range w.queuesOf(subs, keep) {
+		errs = append(errs, w.empty(f, q, deadline))
+		for _, r := range subs {
+			if r.f == f {
+				errs = append(errs, r.sub.Cancel())
+			}
+		}
+	}
+	wait := func(ctx context.Context) error {
 		for _, r := range subs {
 			if err := r.sub.Wait(ctx); err != nil {
 				return err
@@ -257,18 +292,122 @@ func (w *Worker) serve(ctx context.Context) error {
 		}
 		return nil
 	}
-	if err := wait(w.cfg.DrainTimeout); err != nil {
+	// Handlers that just answered still need a moment to return.
+	ctx, cancel := context.WithDeadline(context.Background(), later(deadline, time.Now().Add(250*time.Millisecond)))
+	err := wait(ctx)
+	cancel()
+	if err != nil {
 		n := w.inFlight()
 		stopHandlers()
-		_ = wait(time.Second) // a moment for cancelled handlers to reply
-		serveErr = errors.Join(serveErr, fmt.Errorf("worker: drain timed out after %v with %d calls in flight", w.cfg.DrainTimeout, n))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second) // for cancelled handlers to reply
+		_ = wait(ctx)
+		cancel()
+		errs = append(errs, fmt.Errorf("worker: drain timed out after %v with %d calls in flight", w.cfg.DrainTimeout, n))
 	}
-	closeAll() // what was not finished goes back to its queue
-	if disc != nil {
-		disc.Close()
+	for _, r := range subs {
+		errs = append(errs, r.sub.Close()) // what was not finished goes back to its queue
 	}
-	w.log.Info("worker drained")
-	return serveErr
+	return errors.Join(errs...)
+}
+
+// lastConsumers returns the functions whose auto-delete queues this
+// worker's consumers are the only consumers of.
+func (w *Worker) lastConsumers(subs []running, deadline time.Time) map[*function]bool {
+	ours := map[*function]int{}
+	for _, r := range subs {
+		if r.q.AutoDelete() {
+			ours[r.f]++
+		}
+	}
+	last := map[*function]bool{}
+	for _, r := range subs {
+		n, ok := ours[r.f]
+		if !ok || last[r.f] {
+			continue
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		st, err := w.conn.Inspect(ctx, r.q.Name)
+		cancel()
+		if err == nil && st.Consumers <= n {
+			last[r.f] = true
+		}
+		delete(ours, r.f)
+	}
+	return last
+}
+
+func (w *Worker) queuesOf(subs []running, fs map[*function]bool) map[*function]bridge.Queue {
+	out := map[*function]bridge.Queue{}
+	for _, r := range subs {
+		if fs[r.f] {
+			out[r.f] = r.q
+		}
+	}
+	return out
+}
+
+// empty unbinds q, the queue of f this worker is the last consumer of, and
+// serves the calls in it until it is empty; from a fifth of the drain time
+// (200 ms to a second) before the deadline, f answers its calls at once with
+// CodeUnavailable instead of running them, so that none stays behind
+// unanswered.
+func (w *Worker) empty(f *function, q bridge.Queue, deadline time.Time) error {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	defer f.refusing.Store(false)
+	if err := w.conn.Unbind(ctx, q); err != nil {
+		return fmt.Errorf("worker: %s: %w", f.name, err)
+	}
+	refuseAt := deadline.Add(-min(max(w.cfg.DrainTimeout/5, 200*time.Millisecond), time.Second))
+	for idle := 0; idle < 2; {
+		if !f.refusing.Load() && time.Now().After(refuseAt) {
+			refuser, err := w.refuse(ctx, f, q)
+			if err != nil {
+				return err
+			}
+			defer refuser.Close()
+		}
+		st, err := w.conn.Inspect(ctx, q.Name)
+		if err != nil {
+			return fmt.Errorf("worker: %s: waiting for its queue to empty: %w", f.name, err)
+		}
+		// Empty, and no handler under way that could give its call back
+		// (the drain's wait sees to those once f refuses): twice, a moment
+		// apart, as a call in transit may land meanwhile.
+		if st.Messages == 0 && (f.stats.inFlight.Load() == 0 || f.refusing.Load()) {
+			idle++
+		} else {
+			idle = 0
+		}
+		if !pause.For(ctx, 20*time.Millisecond) {
+			if st.Messages == 0 {
+				return nil // the handlers under way are the drain's wait's
+			}
+			return fmt.Errorf("worker: %s: %d calls still queued at the end of the drain", f.name, st.Messages)
+		}
+	}
+	return nil
+}
+
+// refuse makes f answer its calls at once with CodeUnavailable, and adds a
+// consumer that takes the calls still queued with a large prefetch, so that
+// they need not wait for the handlers under way to free the others'.
+func (w *Worker) refuse(ctx context.Context, f *function, q bridge.Queue) (bridge.Subscription, error) {
+	f.refusing.Store(true)
+	w.log.Warn("drain time running out: answering the calls still queued as unavailable", "function", f.name)
+	sub, err := w.conn.Consume(ctx, q.Name, bridge.ConsumeOptions{Prefetch: 256, Concurrency: 16},
+		func(d *bridge.Delivery) { w.handle(ctx, f, d) })
+	if err != nil {
+		return nil, fmt.Errorf("worker: %s: answering the calls still queued: %w", f.name, err)
+	}
+	return sub, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // inFlight is how many handlers are running.
@@ -342,9 +481,13 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 	}
 	var out []byte
 	var err error
-	if !d.Deadline.IsZero() && start.After(d.Deadline) {
+	switch {
+	case !d.Deadline.IsZero() && start.After(d.Deadline):
 		err = w.expired(f, d, start)
-	} else {
+	case f.refusing.Load():
+		err = rabibridge.Errorf(rabibridge.CodeUnavailable,
+			"%s: the worker is stopping and its drain time ran out before this call: retry", f.name)
+	default:
 		f.stats.inFlight.Add(1)
 		out, err = w.run(base, f, c, d)
 		f.stats.inFlight.Add(-1)

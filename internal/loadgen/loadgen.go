@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/internal/pause"
 )
 
 // Options configure a run.
@@ -132,7 +133,7 @@ func Run(ctx context.Context, opts Options, call func(ctx context.Context) error
 			}
 		})
 	}
-	if !sleep(ctx, opts.Warmup) {
+	if !pause.For(ctx, opts.Warmup) {
 		stop()
 	}
 	counting.Store(true)
@@ -195,20 +196,6 @@ func pct(sorted []time.Duration, p float64) float64 {
 	}
 	i := int(p * float64(len(sorted)-1))
 	return float64(sorted[i]) / float64(time.Millisecond)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // cpuTime is the CPU time (user and system) this process has used.

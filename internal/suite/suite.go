@@ -52,6 +52,7 @@ func Run(t *testing.T, dial Dialer) {
 		{"LargeBodies", LargeBodies},
 		{"MalformedCall", MalformedCall},
 		{"Drain", Drain},
+		{"LastWorkerDrain", LastWorkerDrain},
 		{"Redeclare", Redeclare},
 		{"Sync", Sync},
 		{"Consumers", Consumers},
@@ -686,6 +687,61 @@ func Drain(t *testing.T, dial Dialer) {
 	close(errs)
 	for err := range errs {
 		is.NoErr(err)
+	}
+}
+
+// LastWorkerDrain checks that the only worker of a function, stopping with
+// calls still queued, leaves none unanswered (its queue would go with it):
+// it serves the backlog within its drain time, and answers what that time
+// does not cover with a retryable CodeUnavailable, never with silence.
+func LastWorkerDrain(t *testing.T, dial Dialer) {
+	for _, tc := range []struct {
+		name  string
+		drain time.Duration
+		calls int
+		allOK bool
+	}{
+		{"backlog served", 20 * time.Second, 60, true},
+		{"drain time short", 600 * time.Millisecond, 60, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, dial)
+			register(e, "sleep", demo.Sleep, registry.Options{FetchSize: 4})
+			e.serve(worker.Config{DrainTimeout: tc.drain})
+			ctx := timeout(t, 30*time.Second)
+			var wg sync.WaitGroup
+			errs := make(chan error, tc.calls)
+			for range tc.calls {
+				wg.Go(func() {
+					_, err := caller.Call[int, int](ctx, e.c, e.name("sleep"), 100)
+					errs <- err
+				})
+			}
+			time.Sleep(300 * time.Millisecond) // the calls are queued, a few served
+			if err := e.shutdown(); err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+			wg.Wait()
+			close(errs)
+			var ok, unavailable int
+			for err := range errs {
+				var re *rabibridge.RemoteError
+				switch {
+				case err == nil:
+					ok++
+				case errors.As(err, &re) && re.Code == rabibridge.CodeUnavailable && rabibridge.Retryable(err):
+					unavailable++
+				default:
+					t.Errorf("a call got %v, want its result or a retryable unavailable", err)
+				}
+			}
+			if tc.allOK && ok != tc.calls {
+				t.Errorf("%d of %d calls served, want all", ok, tc.calls)
+			}
+			if !tc.allOK && (ok == 0 || unavailable == 0) {
+				t.Errorf("%d served, %d answered unavailable: want some of each", ok, unavailable)
+			}
+		})
 	}
 }
 
