@@ -21,6 +21,10 @@ var (
 	ErrConnectionLost = errors.New("rabibridge: connection lost")
 	// ErrClosed: the caller, worker or connection was closed.
 	ErrClosed = errors.New("rabibridge: closed")
+	// ErrTooLarge: the call's body is over the broker's message size
+	// limit (bridge.Config.MaxMessageSize), so it was not sent. Nothing ran;
+	// retrying will not help.
+	ErrTooLarge = errors.New("rabibridge: message too large")
 )
 
 // RemoteError is a failure raised by the remote side of a call: the handler

@@ -61,6 +61,14 @@ type Config struct {
 	// up to ReconnectMax, each wait jittered down by up to half. Zero means
 	// DefaultReconnectMin and DefaultReconnectMax.
 	ReconnectMin, ReconnectMax time.Duration
+	// MaxMessageSize is the largest body the broker takes: its
+	// max_message_size, which RabbitMQ does not tell its clients; zero
+	// means DefaultMaxMessageSize (RabbitMQ's default). A caller refuses a
+	// larger call with rabibridge.ErrTooLarge, and a worker answers
+	// a call whose reply is larger with an error, instead of sending either
+	// to a broker that would close the channel and fail the calls
+	// beside it.
+	MaxMessageSize int
 	// OnStateChange, when set, is called on each change of the connection's
 	// state, with the cause of a loss or of a failed attempt. It must not
 	// block. Each change is also logged.

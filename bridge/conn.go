@@ -147,6 +147,18 @@ func (c *Conn) NewRequester(h ReplyHandler) (Requester, error) { return c.t.requ
 // is, to the handler or the caller on the other side.
 func (c *Conn) CopiesBodies() bool { return c.t.copiesBodies() }
 
+// DefaultMaxMessageSize is RabbitMQ's default max_message_size, 128 MiB.
+const DefaultMaxMessageSize = 128 << 20
+
+// MaxMessageSize is the largest body the broker takes
+// (Config.MaxMessageSize).
+func (c *Conn) MaxMessageSize() int {
+	if c.cfg.MaxMessageSize > 0 {
+		return c.cfg.MaxMessageSize
+	}
+	return DefaultMaxMessageSize
+}
+
 // App returns the [app] settings the connection was dialled with; workers
 // and callers use them where their own Config leaves them unset.
 func (c *Conn) App() App { return c.cfg.App }

@@ -84,13 +84,18 @@ type Caller struct {
 	// (bridge.Conn.CopiesBodies), so a large one goes back to the pool
 	// (release).
 	recycle bool
+	// maxMessage is the largest body the broker takes.
+	maxMessage int
 }
 
 // RecoveryWindow is how long after its connection was lost or came back,
 // or after a function last answered, a caller reports the function missing
 // as retryable too: a worker's auto-delete queue is gone until the worker
-// has reconnected and declared it again.
-const RecoveryWindow = 10 * time.Second
+// has reconnected and declared it again. It covers a worker cut off from
+// the broker: the broker notices after two to three heartbeat intervals
+// (10 s each by default), the worker about as soon, and it serves again
+// within a few seconds of the path's return.
+const RecoveryWindow = 60 * time.Second
 
 // New returns a caller that calls through conn.
 func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
@@ -122,7 +127,7 @@ func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
 		log = conn.Logger()
 	}
 	c := &Caller{cfg: cfg, log: log, ctype: cfg.Codec.ContentType(), pending: map[string]*call{}, collect: map[string]chan bridge.Message{}, routes: map[string]*route{},
-		recycle: conn.CopiesBodies()}
+		recycle: conn.CopiesBodies(), maxMessage: conn.MaxMessageSize()}
 	c.cid.Store(rand.Uint64N(uint64(cfg.CIDMax)))
 	req, err := conn.NewRequester((*handler)(c))
 	if err != nil {
@@ -251,8 +256,14 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, header
 	c.pending[cid] = p
 	c.mu.Unlock()
 
+	wire := codec.Compress(body, c.cfg.CompressThreshold)
+	if len(wire) > c.maxMessage {
+		c.forget(cid, p)
+		return fmt.Errorf("caller: %s: the call is %d bytes, over the broker's limit of %d "+
+			"(its max_message_size, as bridge.Config.MaxMessageSize says): %w", name, len(wire), c.maxMessage, rabibridge.ErrTooLarge)
+	}
 	msg := bridge.Message{
-		Body:          codec.Compress(body, c.cfg.CompressThreshold),
+		Body:          wire,
 		CorrelationID: cid,
 		ReplyTo:       c.reply,
 		ContentType:   c.ctype,

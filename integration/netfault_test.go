@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -304,6 +306,7 @@ func TestQueueDeletedUnderWorker(t *testing.T) {
 // and a worker's drain end within their own timeouts, saying why, instead
 // of waiting for the alarm to clear.
 func TestBlockedBroker(t *testing.T) {
+	t.Parallel()
 	node := testbroker.StartNode(t, testbroker.NodeOptions{})
 	reg := registry.New()
 	started := make(chan struct{}, 10)
@@ -376,5 +379,160 @@ func TestBlockedBroker(t *testing.T) {
 		if took > 8*time.Second {
 			t.Errorf("%s Close took %v", name, took)
 		}
+	}
+}
+
+// TestPartitionedWorker (issue 18, item 9): the only worker of a function
+// is cut off from the broker (its path black-holed both ways, default
+// heartbeats) until the broker gives up on it and its queue goes. Callers
+// meanwhile see the function missing as retryable, never as final, and
+// are served again once the path comes back.
+func TestPartitionedWorker(t *testing.T) {
+	t.Parallel()
+	node := testbroker.StartNode(t, testbroker.NodeOptions{})
+	reg := registry.New()
+	if err := registry.RegisterIn(reg, "twice", func(_ context.Context, n int) (int, error) { return 2 * n, nil }, registry.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	p := faultproxy.Start(t, fmt.Sprintf("127.0.0.1:%d", node.Port))
+	wconn, _ := dialConn(t, bridge.Config{URL: proxied(node.URL(), p)})
+	serveOn(t, wconn, reg, worker.Config{})
+	cconn, _ := dialConn(t, bridge.Config{URL: node.URL()})
+	c := newCaller(t, cconn)
+	call := func(ctx context.Context) error {
+		_, err := caller.Call[int, int](ctx, c, "twice", 1)
+		return err
+	}
+	callsUntilOK(t, 10*time.Second, call)
+
+	p.Stall(faultproxy.Both)
+	start := time.Now()
+	var missing, final int
+	for end := start.Add(60 * time.Second); time.Now().Before(end) && missing < 20; {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := call(ctx)
+		cancel()
+		if errors.Is(err, rabibridge.ErrNoSuchFunction) {
+			if missing++; missing == 1 {
+				t.Logf("the function is missing %v into the partition", time.Since(start).Round(time.Second))
+			}
+			if !rabibridge.Retryable(err) {
+				final++
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if missing == 0 {
+		t.Fatal("the broker never dropped the partitioned worker's queue")
+	}
+	if final > 0 {
+		t.Errorf("%d of %d calls saw the partitioned worker's function missing as final (not retryable)", final, missing)
+	}
+	p.Resume()
+	callsUntilOK(t, 30*time.Second, call)
+}
+
+// TestOversizedBodies (issue 18, item 6): on a node whose
+// max_message_size is 1 MiB, a call over it fails at once with
+// ErrTooLarge (not retryable), and a reply over it comes back as a clear
+// error; the calls beside them are untouched.
+func TestOversizedBodies(t *testing.T) {
+	t.Parallel()
+	const limit = 1 << 20
+	node := testbroker.StartNode(t, testbroker.NodeOptions{Config: fmt.Sprintf("max_message_size = %d\n", limit)})
+	reg := registry.New()
+	err := registry.RegisterIn(reg, "grow", func(_ context.Context, n int) ([]byte, error) {
+		b := make([]byte, n)
+		rand.Read(b) // incompressible
+		return b, nil
+	}, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := registry.RegisterIn(reg, "size", func(_ context.Context, b []byte) (int, error) { return len(b), nil }, registry.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := bridge.Config{URL: node.URL(), MaxMessageSize: limit}
+	wconn, _ := dialConn(t, cfg)
+	serveOn(t, wconn, reg, worker.Config{})
+	cconn, _ := dialConn(t, cfg)
+	c := newCaller(t, cconn)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	neighbours := make(chan error, 20)
+	for range 20 { // calls in flight beside the oversized ones
+		wg.Go(func() {
+			n, err := caller.Call[int, []byte](ctx, c, "grow", 1000)
+			if err == nil && len(n) != 1000 {
+				err = fmt.Errorf("got %d bytes", len(n))
+			}
+			neighbours <- err
+		})
+	}
+	big := make([]byte, 2*limit)
+	rand.Read(big)
+	_, err = caller.Call[[]byte, int](ctx, c, "size", big)
+	if !errors.Is(err, rabibridge.ErrTooLarge) || rabibridge.Retryable(err) {
+		t.Errorf("a call over the limit: %v, want ErrTooLarge, not retryable", err)
+	}
+	_, err = caller.Call[int, []byte](ctx, c, "grow", 2*limit)
+	var re *rabibridge.RemoteError
+	if !errors.As(err, &re) || re.Code != rabibridge.CodeFailedPrecondition || rabibridge.Retryable(err) {
+		t.Errorf("a reply over the limit: %v, want a failed_precondition remote error", err)
+	}
+	wg.Wait()
+	close(neighbours)
+	for err := range neighbours {
+		if err != nil {
+			t.Errorf("a call beside the oversized ones: %v", err)
+		}
+	}
+	if n, err := caller.Call[[]byte, int](ctx, c, "size", big[:limit/2]); err != nil || n != limit/2 {
+		t.Errorf("a call under the limit after them: %d, %v", n, err)
+	}
+}
+
+// TestConsumerTimeout (issue 18, item 7): a handler that would run past
+// the broker's consumer_timeout is stopped just before it, and its caller
+// gets a clear error, instead of the broker taking the call back and
+// handing it out again and again.
+func TestConsumerTimeout(t *testing.T) {
+	t.Parallel()
+	node := testbroker.StartNode(t, testbroker.NodeOptions{Config: "consumer_timeout = 3000\n"})
+	reg := registry.New()
+	var runs atomic.Int32
+	long := func(ctx context.Context, ms int) (int, error) {
+		runs.Add(1)
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+			return ms, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	if err := registry.RegisterIn(reg, "long", long, registry.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	wconn, _ := dialConn(t, bridge.Config{URL: node.URL()})
+	serveOn(t, wconn, reg, worker.Config{ConsumerTimeout: 3 * time.Second})
+	cconn, _ := dialConn(t, bridge.Config{URL: node.URL()})
+	c := newCaller(t, cconn)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := caller.Call[int, int](ctx, c, "long", 15000)
+	var re *rabibridge.RemoteError
+	if !errors.As(err, &re) || re.Code != rabibridge.CodeDeadlineExceeded || !strings.Contains(re.Message, "consumer_timeout") {
+		t.Errorf("a call past the consumer timeout: %v, want deadline_exceeded naming consumer_timeout", err)
+	}
+	t.Logf("failed after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	if n, err := caller.Call[int, int](ctx, c, "long", 10); err != nil || n != 10 {
+		t.Errorf("a short call after it: %d, %v", n, err)
+	}
+	time.Sleep(4 * time.Second) // long enough for a redelivery
+	if n := runs.Load(); n != 2 {
+		t.Errorf("the handler ran %d times, want once for each call", n)
 	}
 }

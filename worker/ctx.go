@@ -9,7 +9,8 @@ import (
 
 // callCtx is a handler's context: base's values and cancellation, the
 // call's Info (one allocation where context.WithValue and the Info would
-// take two), and the call's deadline.
+// take two), and a deadline: the call's, or the broker's consumer timeout
+// if that comes first.
 //
 // The deadline's timer is made only when something waits on it (Done, or a
 // context derived from this one): quick handlers seldom do, and a
@@ -20,6 +21,7 @@ import (
 type callCtx struct {
 	context.Context // base
 	info            Info
+	deadline        time.Time // zero: none
 
 	timed atomic.Pointer[timedCtx] // the deadline's context, once made
 	over  atomic.Bool              // the handler has returned
@@ -32,7 +34,7 @@ type timedCtx struct {
 }
 
 func (c *callCtx) Deadline() (time.Time, bool) {
-	d := c.info.Deadline
+	d := c.deadline
 	if d.IsZero() {
 		return c.Context.Deadline()
 	}
@@ -43,14 +45,14 @@ func (c *callCtx) Deadline() (time.Time, bool) {
 }
 
 func (c *callCtx) Done() <-chan struct{} {
-	if c.info.Deadline.IsZero() {
+	if c.deadline.IsZero() {
 		return c.Context.Done()
 	}
 	return c.timedCtx().Done()
 }
 
 func (c *callCtx) Err() error {
-	if c.info.Deadline.IsZero() {
+	if c.deadline.IsZero() {
 		return c.Context.Err()
 	}
 	if t := c.timed.Load(); t != nil {
@@ -66,7 +68,7 @@ func (c *callCtx) Value(key any) any {
 	if key == (infoKey{}) {
 		return &c.info
 	}
-	if !c.info.Deadline.IsZero() {
+	if !c.deadline.IsZero() {
 		// context.Cause finds a context's canceller through Value: once
 		// this one has ended, it must find the deadline's.
 		if t := c.timed.Load(); t != nil {
@@ -83,7 +85,7 @@ func (c *callCtx) Value(key any) any {
 // context is not made: base ended, the deadline passed or the handler
 // returned.
 func (c *callCtx) ended() bool {
-	return c.over.Load() || c.Context.Err() != nil || !time.Now().Before(c.info.Deadline)
+	return c.over.Load() || c.Context.Err() != nil || !time.Now().Before(c.deadline)
 }
 
 // timedCtx returns the deadline's context, making it on first use.
@@ -96,7 +98,7 @@ func (c *callCtx) timedCtx() context.Context {
 	if t := c.timed.Load(); t != nil {
 		return t.ctx
 	}
-	ctx, cancel := context.WithDeadline(c.Context, c.info.Deadline)
+	ctx, cancel := context.WithDeadline(c.Context, c.deadline)
 	if c.over.Load() {
 		cancel()
 	}
@@ -106,7 +108,7 @@ func (c *callCtx) timedCtx() context.Context {
 
 // finish cancels the context: the handler has returned.
 func (c *callCtx) finish() {
-	if c.info.Deadline.IsZero() {
+	if c.deadline.IsZero() {
 		return // as before: base's, which lives on
 	}
 	c.mu.Lock()

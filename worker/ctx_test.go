@@ -11,7 +11,7 @@ import (
 type ctxKey struct{}
 
 func newCallCtx(base context.Context, deadline time.Time) *callCtx {
-	return &callCtx{Context: base, info: Info{Function: "f", Deadline: deadline}}
+	return &callCtx{Context: base, info: Info{Function: "f", Deadline: deadline}, deadline: deadline}
 }
 
 // closed reports whether done is closed, waiting up to d for it.

@@ -66,9 +66,20 @@ type Config struct {
 	// none, a call decodes, runs and encodes in one typed step; with some,
 	// the decoded request passes through them as an any.
 	Middleware []Middleware
+	// ConsumerTimeout is the broker's consumer_timeout: how long it lets a
+	// call go unacknowledged before it closes the channel and hands the
+	// call to a worker again. Zero means DefaultConsumerTimeout
+	// (RabbitMQ's default); negative means the broker has none. A handler's
+	// context ends a tenth of it (at most a minute) before, so that a call
+	// that would overrun fails with CodeDeadlineExceeded, saying so,
+	// instead of being run again and again.
+	ConsumerTimeout time.Duration
 	// Logger receives the worker's log lines; nil means the connection's.
 	Logger *slog.Logger
 }
+
+// DefaultConsumerTimeout is RabbitMQ's default consumer_timeout.
+const DefaultConsumerTimeout = 30 * time.Minute
 
 // Worker serves the functions of a registry on a connection.
 type Worker struct {
@@ -92,6 +103,11 @@ type Worker struct {
 	// returns (bridge.Conn.CopiesBodies), so a large one goes back to the
 	// pool.
 	recycle bool
+	// maxMessage is the largest body the broker takes.
+	maxMessage int
+	// stopBy is how long a handler may run before its context ends, for
+	// the broker's consumer timeout; 0: no limit.
+	stopBy time.Duration
 }
 
 // New returns a worker that serves the functions registered in reg (nil
@@ -117,7 +133,14 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 	if log == nil {
 		log = conn.Logger()
 	}
-	return &Worker{conn: conn, reg: reg, cfg: cfg, log: log, ready: make(chan struct{}), id: newID(), recycle: conn.CopiesBodies()}
+	if cfg.ConsumerTimeout == 0 {
+		cfg.ConsumerTimeout = DefaultConsumerTimeout
+	}
+	var stopBy time.Duration
+	if cfg.ConsumerTimeout > 0 {
+		stopBy = cfg.ConsumerTimeout - min(cfg.ConsumerTimeout/10, time.Minute)
+	}
+	return &Worker{stopBy: stopBy, conn: conn, reg: reg, cfg: cfg, log: log, ready: make(chan struct{}), id: newID(), recycle: conn.CopiesBodies(), maxMessage: conn.MaxMessageSize()}
 }
 
 // function is a registered function as the worker serves it, resolved once.
@@ -513,6 +536,9 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 			"code", string(re.Code), "error", re.Message, "duration", end.Sub(start))
 	} else {
 		reply.Body = codec.Compress(out, w.cfg.CompressThreshold)
+		if len(reply.Body) > w.maxMessage {
+			reply = w.tooLarge(f, d, c, len(reply.Body))
+		}
 	}
 	// The reply goes out even past the deadline: a caller whose clock is
 	// behind this worker's still waits for it, and one that left drops it.
@@ -525,6 +551,31 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 	if w.recycle {
 		bufpool.Put(out) // the encoded result, made for this reply alone
 	}
+}
+
+// overran is the error of a handler stopped near the broker's consumer
+// timeout.
+func (w *Worker) overran(f *function, err error) error {
+	return rabibridge.Errorf(rabibridge.CodeDeadlineExceeded,
+		"%s: stopped after %v, near the broker's consumer_timeout (worker.Config.ConsumerTimeout, %v): "+
+			"past it the broker would take the call back and hand it to a worker again, over and over; "+
+			"make the call shorter, or raise both (%v)", f.name, w.stopBy, w.cfg.ConsumerTimeout, err)
+}
+
+// tooLarge is the reply to a call whose result, n bytes, is over the
+// broker's limit: sent, the broker would close the channel, and the calls
+// on it would be lost with it.
+func (w *Worker) tooLarge(f *function, d *bridge.Delivery, c codec.Codec, n int) bridge.Message {
+	msg := fmt.Sprintf("%s: the reply is %d bytes, over the broker's limit of %d "+
+		"(its max_message_size, as bridge.Config.MaxMessageSize says): return less", f.name, n, w.maxMessage)
+	w.log.Warn("reply too large", "function", f.name, "correlation_id", d.CorrelationID, "size", n, "limit", w.maxMessage)
+	var reply bridge.Message
+	if d.ContentType == "" {
+		reply.ContentType = c.ContentType()
+	}
+	reply.Body = codec.AppendErrorReply(c, nil, msg)
+	reply.Headers = map[string]string{bridge.HeaderCode: string(rabibridge.CodeFailedPrecondition)}
+	return reply
 }
 
 // expired is the error of a call whose deadline passed before it started
@@ -561,6 +612,17 @@ func (w *Worker) run(base context.Context, f *function, c codec.Codec, d *bridge
 		return nil, rabibridge.Errorf(rabibridge.CodeInvalidArgument, "%s: %v", f.name, err)
 	}
 	cc := &callCtx{Context: base, info: Info{Function: f.name, CorrelationID: d.CorrelationID, Redelivered: d.Redelivered, Deadline: d.Deadline}}
+	cc.deadline = d.Deadline
+	if w.stopBy > 0 {
+		if limit := time.Now().Add(w.stopBy); cc.deadline.IsZero() || limit.Before(cc.deadline) {
+			cc.deadline = limit
+			defer func() {
+				if err != nil && !time.Now().Before(limit) {
+					err = w.overran(f, err)
+				}
+			}()
+		}
+	}
 	defer cc.finish()
 	var ctx context.Context = cc
 	if f.one != nil {
