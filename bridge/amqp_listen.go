@@ -128,9 +128,9 @@ func (r *amqpRequester) Broadcast(ctx context.Context, exchange string, m Messag
 		return err
 	}
 	m.ReplyTo = directReplyTo
-	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, "", false, false, publishing(m))
+	dc, err := publish(ctx, ch, exchange, "", false, publishing(m))
 	if err != nil {
-		return lost(err)
+		return err
 	}
 	if _, err := dc.WaitContext(ctx); err != nil {
 		return err

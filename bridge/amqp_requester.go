@@ -189,7 +189,7 @@ func (r *amqpRequester) Publish(ctx context.Context, key string, m Message) erro
 		return err
 	}
 	m.ReplyTo = directReplyTo
-	dc, err := publish(ctx, ch, key, publishing(m))
+	dc, err := publish(ctx, ch, Exchange, key, true, publishing(m))
 	if err != nil {
 		return err
 	}
@@ -215,15 +215,15 @@ type published struct {
 // by a stalled path (amqp091-go writes to the socket under its channel's
 // lock) cannot keep the caller past ctx. The write itself ends within the
 // stall guard's time (see guardedConn), failing the connection.
-func publish(ctx context.Context, ch *amqp.Channel, key string, p amqp.Publishing) (*amqp.DeferredConfirmation, error) {
+func publish(ctx context.Context, ch *amqp.Channel, exchange, key string, mandatory bool, p amqp.Publishing) (*amqp.DeferredConfirmation, error) {
 	done := ctx.Done()
 	if done == nil {
-		dc, err := ch.PublishWithDeferredConfirm(Exchange, key, true, false, p)
+		dc, err := ch.PublishWithDeferredConfirm(exchange, key, mandatory, false, p)
 		return dc, lost(err)
 	}
 	out := make(chan published, 1)
 	go func() {
-		dc, err := ch.PublishWithDeferredConfirm(Exchange, key, true, false, p)
+		dc, err := ch.PublishWithDeferredConfirm(exchange, key, mandatory, false, p)
 		out <- published{dc, err}
 	}()
 	select {

@@ -9,6 +9,14 @@ import (
 // Exchange is the durable direct exchange every call is published to.
 const Exchange = "rpc"
 
+// CancelExchange is the fanout exchange of cancellations, an extension of
+// RabiBridge's protocol: a caller whose context is cancelled while a call
+// is under way publishes there the call's correlation id, its reply
+// address set as the call's was; every Go worker listens, and ends the
+// context of the handler running that call. Peers that do not listen
+// (Python RabiBridge) run such calls to their end.
+const CancelExchange = "rabibridge.cancel"
+
 // RoutingKey returns the routing key of function name of RabiBridge's kind
 // ("async" or "sync"): "<kind>_<name>".
 func RoutingKey(kind, name string) string { return kind + "_" + name }

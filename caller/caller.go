@@ -287,6 +287,9 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, header
 		case r = <-p.done:
 		case <-done:
 			c.forget(cid, p)
+			if errors.Is(ctx.Err(), context.Canceled) {
+				go c.cancelRemote(cid) // a deadline the worker knows already
+			}
 			return fmt.Errorf("caller: %s: %w", name, ctx.Err())
 		}
 	}
@@ -299,6 +302,16 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, header
 	}
 	rt.lastOK.Store(time.Now().UnixNano())
 	return c.decode(name, &r.msg, out)
+}
+
+// cancelRemote tells the workers that the call cid is cancelled, so that
+// the one running it ends its handler's context (bridge.CancelExchange).
+func (c *Caller) cancelRemote(cid string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.req.Broadcast(ctx, bridge.CancelExchange, bridge.Message{CorrelationID: cid}); err != nil {
+		c.log.Debug("cannot pass a cancellation on", "correlation_id", cid, "error", err)
+	}
 }
 
 // forget removes a call that will not wait for its reply, and recycles it

@@ -155,22 +155,46 @@ func TestCallCtx(t *testing.T) {
 		}
 	})
 
-	t.Run("no deadline: base's", func(t *testing.T) {
+	t.Run("no deadline", func(t *testing.T) {
 		b, cancel := context.WithCancel(base)
 		c := newCallCtx(b, time.Time{})
 		if _, ok := c.Deadline(); ok {
 			t.Error("a deadline from nowhere")
 		}
-		if c.Done() != b.Done() {
-			t.Error("Done is not base's")
-		}
-		c.finish()
-		if c.Err() != nil {
-			t.Error("cancelled at finish: base's context lives on")
+		if closed(c.Done(), 0) || c.Err() != nil {
+			t.Error("ended before anything ended it")
 		}
 		cancel()
-		if !errors.Is(c.Err(), context.Canceled) {
-			t.Errorf("Err = %v", c.Err())
+		if !closed(c.Done(), time.Second) || !errors.Is(c.Err(), context.Canceled) {
+			t.Errorf("base cancelled: Err = %v", c.Err())
+		}
+		c.finish()
+
+		c2 := newCallCtx(base, time.Time{})
+		c2.finish()
+		if !errors.Is(c2.Err(), context.Canceled) {
+			t.Errorf("after finish: Err = %v", c2.Err())
+		}
+	})
+
+	t.Run("cancelled by the caller", func(t *testing.T) {
+		for _, waited := range []bool{false, true} {
+			c := newCallCtx(base, time.Now().Add(time.Hour))
+			var done <-chan struct{}
+			if waited {
+				done = c.Done()
+			}
+			c.cancel()
+			if !errors.Is(c.Err(), context.Canceled) {
+				t.Errorf("waited %v: Err = %v", waited, c.Err())
+			}
+			if !closed(c.Done(), 0) || waited && !closed(done, 0) {
+				t.Errorf("waited %v: Done open", waited)
+			}
+			if c.Value(ctxKey{}) != "v" {
+				t.Errorf("waited %v: base's value lost", waited)
+			}
+			c.finish()
 		}
 	})
 

@@ -99,6 +99,8 @@ type Worker struct {
 	mu        sync.Mutex
 	functions []*function // guarded by mu
 
+	calls callTable // the calls under way, for their callers' cancellations
+
 	// recycle: the transport is done with a reply's body when Reply
 	// returns (bridge.Conn.CopiesBodies), so a large one goes back to the
 	// pool.
@@ -242,6 +244,11 @@ func (w *Worker) serve(ctx context.Context) error {
 	if err != nil {
 		w.log.Warn("not answering discovery", "error", err)
 	}
+	// Cancellations: optional too; without them a cancelled call runs on.
+	cancels, err := w.conn.Listen(ctx, bridge.CancelExchange, w.cancelCall)
+	if err != nil {
+		w.log.Warn("not taking callers' cancellations", "error", err)
+	}
 	w.log.Info("worker serving", "functions", len(entries), "id", w.id)
 	w.markReady()
 
@@ -265,8 +272,10 @@ func (w *Worker) serve(ctx context.Context) error {
 	close(stop)
 
 	serveErr = errors.Join(serveErr, w.drain(subs, stopHandlers))
-	if disc != nil {
-		disc.Close()
+	for _, l := range []bridge.Subscription{disc, cancels} {
+		if l != nil {
+			l.Close()
+		}
 	}
 	w.log.Info("worker drained")
 	return serveErr
@@ -433,6 +442,14 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
+// cancelCall ends the context of the call a caller cancelled, if it runs
+// here, or when it does.
+func (w *Worker) cancelCall(m bridge.Message) {
+	if cc := w.calls.cancel(callKey{m.ReplyTo, m.CorrelationID}); cc != nil {
+		w.log.Debug("the caller cancelled a call", "function", cc.info.Function, "correlation_id", m.CorrelationID)
+	}
+}
+
 // inFlight is how many handlers are running.
 func (w *Worker) inFlight() int64 {
 	w.mu.Lock()
@@ -512,7 +529,7 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 			"%s: the worker is stopping and its drain time ran out before this call: retry", f.name)
 	default:
 		f.stats.inFlight.Add(1)
-		out, err = w.run(base, f, c, d)
+		out, err = w.run(base, f, c, d, start)
 		f.stats.inFlight.Add(-1)
 	}
 	end := time.Now()
@@ -602,7 +619,7 @@ func (w *Worker) warnDue(f *function, now time.Time) bool {
 
 // run decodes the call and runs its handler, turning a panic into an
 // internal error.
-func (w *Worker) run(base context.Context, f *function, c codec.Codec, d *bridge.Delivery) (out []byte, err error) {
+func (w *Worker) run(base context.Context, f *function, c codec.Codec, d *bridge.Delivery, start time.Time) (out []byte, err error) {
 	body, err := codec.Decompress(d.Body, w.cfg.MaxBodySize)
 	if err != nil {
 		return nil, rabibridge.Errorf(rabibridge.CodeInvalidArgument, "%s: %v", f.name, err)
@@ -612,9 +629,9 @@ func (w *Worker) run(base context.Context, f *function, c codec.Codec, d *bridge
 		return nil, rabibridge.Errorf(rabibridge.CodeInvalidArgument, "%s: %v", f.name, err)
 	}
 	cc := &callCtx{Context: base, info: Info{Function: f.name, CorrelationID: d.CorrelationID, Redelivered: d.Redelivered, Deadline: d.Deadline}}
-	cc.deadline = d.Deadline
+	cc.deadline, cc.calls, cc.call = d.Deadline, &w.calls, d
 	if w.stopBy > 0 {
-		if limit := time.Now().Add(w.stopBy); cc.deadline.IsZero() || limit.Before(cc.deadline) {
+		if limit := start.Add(w.stopBy); cc.deadline.IsZero() || limit.Before(cc.deadline) {
 			cc.deadline = limit
 			defer func() {
 				if err != nil && !time.Now().Before(limit) {

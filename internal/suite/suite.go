@@ -52,6 +52,7 @@ func Run(t *testing.T, dial Dialer) {
 		{"LargeBodies", LargeBodies},
 		{"MalformedCall", MalformedCall},
 		{"Drain", Drain},
+		{"Cancellation", Cancellation},
 		{"LastWorkerDrain", LastWorkerDrain},
 		{"Redeclare", Redeclare},
 		{"Sync", Sync},
@@ -687,6 +688,43 @@ func Drain(t *testing.T, dial Dialer) {
 	close(errs)
 	for err := range errs {
 		is.NoErr(err)
+	}
+}
+
+// Cancellation checks that a caller's cancellation reaches the handler
+// running its call: its context ends, long before the call's deadline.
+func Cancellation(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	started, ended := make(chan struct{}, 1), make(chan error, 1)
+	register(e, "wait", func(ctx context.Context, _ int) (int, error) {
+		started <- struct{}{}
+		select {
+		case <-ctx.Done():
+			ended <- ctx.Err()
+			return 0, ctx.Err()
+		case <-time.After(20 * time.Second):
+			ended <- nil
+			return 0, nil
+		}
+	}, registry.Options{})
+	e.serve(worker.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	go func() {
+		<-started
+		cancel()
+	}()
+	_, err := caller.Call[int, int](ctx, e.c, e.name("wait"), 0)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Call: %v, want context.Canceled", err)
+	}
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the handler's context: %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the handler's context did not end within 10s of the caller's cancellation")
 	}
 }
 
