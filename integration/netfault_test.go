@@ -556,3 +556,80 @@ func TestConsumerTimeout(t *testing.T) {
 		t.Errorf("the handler ran %d times, want once for each call", n)
 	}
 }
+
+// TestResetAndRefuse: the path to the broker resets every connection under
+// load, then refuses new ones for 3 s. Every call ends by its deadline,
+// with its result or a retryable error, and calls succeed again within a
+// few seconds of the path's return.
+func TestResetAndRefuse(t *testing.T) {
+	node := testbroker.StartNode(t, testbroker.NodeOptions{})
+	before := runtime.NumGoroutine()
+	func() {
+		p := faultproxy.Start(t, fmt.Sprintf("127.0.0.1:%d", node.Port))
+		reg := registry.New()
+		if err := registry.RegisterIn(reg, "echo", func(_ context.Context, n int) (int, error) { return n, nil }, registry.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		cfg := bridge.Config{URL: proxied(node.URL(), p), ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second}
+		wconn, _ := dialConn(t, cfg)
+		defer wconn.Close()
+		serveOn(t, wconn, reg, worker.Config{})
+		var callers []*caller.Caller
+		for range 2 {
+			conn, _ := dialConn(t, cfg)
+			defer conn.Close()
+			c := newCaller(t, conn)
+			defer c.Close()
+			callers = append(callers, c)
+		}
+		l := runLoad(callers, 20)
+		time.Sleep(time.Second)
+		for range 2 {
+			p.Reset()
+			l.firstOK.Store(0)
+			t.Logf("serving again %v after a reset", l.waitServing(t, time.Now(), 10*time.Second).Round(time.Millisecond))
+		}
+		p.Refuse(true)
+		p.Reset()
+		time.Sleep(3 * time.Second)
+		l.firstOK.Store(0)
+		p.Refuse(false)
+		t.Logf("serving again %v after 3 s of refused connections", l.waitServing(t, time.Now(), 10*time.Second).Round(time.Millisecond))
+		l.finish(t)
+		l.stop()
+	}()
+	if after := settledGoroutines(before + 5); after > before+5 {
+		t.Errorf("goroutines: %d before, %d after", before, after)
+	}
+}
+
+// TestSlowLink: a path with 100 ms of latency each way and 1 MiB/s of
+// bandwidth is slow, not dead: the stall guard, with a heartbeat of 1 s,
+// cuts none of it, and 2 MiB calls arrive whole.
+func TestSlowLink(t *testing.T) {
+	t.Parallel()
+	node := testbroker.StartNode(t, testbroker.NodeOptions{})
+	wconn, _ := dialConn(t, bridge.Config{URL: node.URL()})
+	serveOn(t, wconn, blobRegistry(t), worker.Config{})
+	p := faultproxy.Start(t, fmt.Sprintf("127.0.0.1:%d", node.Port))
+	cconn, states := dialConn(t, bridge.Config{URL: proxied(node.URL(), p), Heartbeat: time.Second})
+	c := newCaller(t, cconn)
+	waitState(t, states, bridge.StateConnected, time.Second) // the first
+	p.SetLatency(100 * time.Millisecond)
+	p.SetBandwidth(1 << 20)
+	body := make([]byte, 2<<20)
+	rand.Read(body)
+	for range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		n, err := caller.Call[[]byte, int](ctx, c, "blob", body)
+		cancel()
+		if err != nil || n != len(body) {
+			t.Fatalf("a 2 MiB call over a slow link: %d, %v", n, err)
+		}
+	}
+	select {
+	case s := <-states:
+		t.Errorf("the connection went %q on a slow link", s)
+	default:
+	}
+}
