@@ -566,6 +566,13 @@ func (t *amqpTransport) blockReason() string {
 	return t.blockedBy
 }
 
+// sockOf returns c's socket.
+func (t *amqpTransport) sockOf(c *amqp.Connection) *guardedConn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.socks[c]
+}
+
 // kill closes c's socket.
 func (t *amqpTransport) kill(c *amqp.Connection) {
 	t.mu.Lock()

@@ -128,7 +128,7 @@ func (r *amqpRequester) Broadcast(ctx context.Context, exchange string, m Messag
 		return err
 	}
 	m.ReplyTo = directReplyTo
-	dc, err := publish(ctx, ch, exchange, "", false, publishing(m))
+	dc, err := publish(ctx, r.sock.Load(), ch, exchange, "", false, publishing(m))
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -26,9 +27,10 @@ type amqpRequester struct {
 	live atomic.Pointer[amqp.Channel] // ch, for the lock-free fast path
 
 	mu        sync.Mutex
-	ch        *amqp.Channel    // nil between attachments
-	conn      *amqp.Connection // ch's
-	up        chan struct{}    // closed while ch is usable
+	ch        *amqp.Channel               // nil between attachments
+	conn      *amqp.Connection            // ch's
+	sock      atomic.Pointer[guardedConn] // conn's socket
+	up        chan struct{}               // closed while ch is usable
 	fanouts   map[string]bool
 	fanoutsOn *amqp.Channel // the channel fanouts were declared on
 
@@ -139,6 +141,7 @@ func (r *amqpRequester) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.D
 	}()
 	r.mu.Lock()
 	r.ch, r.conn = ch, c
+	r.sock.Store(r.t.sockOf(c))
 	r.live.Store(ch)
 	close(r.up)
 	r.mu.Unlock()
@@ -189,7 +192,7 @@ func (r *amqpRequester) Publish(ctx context.Context, key string, m Message) erro
 		return err
 	}
 	m.ReplyTo = directReplyTo
-	dc, err := publish(ctx, ch, Exchange, key, true, publishing(m))
+	dc, err := publish(ctx, r.sock.Load(), ch, Exchange, key, true, publishing(m))
 	if err != nil {
 		return err
 	}
@@ -211,16 +214,56 @@ type published struct {
 	err error
 }
 
-// publish writes a call off the caller's goroutine, so that a write held up
-// by a stalled path (amqp091-go writes to the socket under its channel's
-// lock) cannot keep the caller past ctx. The write itself ends within the
-// stall guard's time (see guardedConn), failing the connection.
-func publish(ctx context.Context, ch *amqp.Channel, exchange, key string, mandatory bool, p amqp.Publishing) (*amqp.DeferredConfirmation, error) {
+// publish publishes p on ch, and returns by ctx whatever the socket does.
+//
+// amqp091-go writes to the socket under its channel's and connection's
+// locks, and a write to a stalled path blocks (until the stall guard ends
+// it, see guardedConn). So while a write is under way on sock, the publish
+// goes off the caller's goroutine, and the caller stops waiting for it when
+// ctx ends. Otherwise, the common case, it is written here, with no
+// goroutine to start and wake; if ctx ends while that write has moved
+// nothing for stuckAfter, or once it has, the socket is closed, which ends
+// the write and the connection, as the stall guard would later; a write that
+// moves (a slow path, or the broker's flow control) is left to finish.
+func publish(ctx context.Context, sock *guardedConn, ch *amqp.Channel, exchange, key string, mandatory bool, p amqp.Publishing) (*amqp.DeferredConfirmation, error) {
 	done := ctx.Done()
-	if done == nil {
+	switch {
+	case done == nil || sock == nil:
 		dc, err := ch.PublishWithDeferredConfirm(exchange, key, mandatory, false, p)
 		return dc, lost(err)
+	case sock.busy():
+		return publishAside(ctx, ch, exchange, key, mandatory, p)
 	}
+	var writing atomic.Bool
+	writing.Store(true)
+	var check func()
+	check = func() {
+		switch {
+		case !writing.Load():
+		case sock.stuck(stuckAfter):
+			sock.kill()
+		case sock.busy():
+			time.AfterFunc(stuckAfter/5, check) // moving, or not stuck long enough yet
+		}
+	}
+	stop := context.AfterFunc(ctx, check)
+	dc, err := ch.PublishWithDeferredConfirm(exchange, key, mandatory, false, p)
+	writing.Store(false)
+	stop()
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("bridge: %w: the call could not be written to the broker in time "+
+			"(the network to it is stalled): closed the connection: %w", rabibridge.ErrConnectionLost, ctx.Err())
+	}
+	return dc, lost(err)
+}
+
+// stuckAfter is how long a write must have moved nothing for a caller
+// whose ctx ended to close the socket under it: longer than the broker's
+// flow control holds a busy publisher.
+const stuckAfter = 500 * time.Millisecond
+
+// publishAside publishes off the caller's goroutine.
+func publishAside(ctx context.Context, ch *amqp.Channel, exchange, key string, mandatory bool, p amqp.Publishing) (*amqp.DeferredConfirmation, error) {
 	out := make(chan published, 1)
 	go func() {
 		dc, err := ch.PublishWithDeferredConfirm(exchange, key, mandatory, false, p)
@@ -229,7 +272,7 @@ func publish(ctx context.Context, ch *amqp.Channel, exchange, key string, mandat
 	select {
 	case r := <-out:
 		return r.dc, lost(r.err)
-	case <-done:
+	case <-ctx.Done():
 		return nil, fmt.Errorf("bridge: the call could not be written to the broker in time "+
 			"(the network to it is stalled or slow, or it reads slowly): %w", ctx.Err())
 	}

@@ -23,6 +23,9 @@ type guardedConn struct {
 	dead  atomic.Bool
 	set   atomic.Int64 // the write deadline in force, Unix ns; 0: none
 	hard  atomic.Int64 // a deadline amqp091-go set (a handshake, a close), Unix ns; 0: none
+
+	writing  atomic.Int32 // writes under way
+	progress atomic.Int64 // when a write last started or moved a part, Unix ns
 }
 
 const writePart = 64 << 10
@@ -44,6 +47,9 @@ func guard(c net.Conn, stall time.Duration) *guardedConn {
 const defaultStall = 10 * time.Second
 
 func (c *guardedConn) Write(b []byte) (int, error) {
+	c.writing.Add(1)
+	defer c.writing.Add(-1)
+	c.progress.Store(time.Now().UnixNano())
 	n := 0
 	for len(b) > 0 {
 		if c.dead.Load() {
@@ -53,6 +59,9 @@ func (c *guardedConn) Write(b []byte) (int, error) {
 		m, err := c.Conn.Write(b[:min(len(b), writePart)])
 		n += m
 		b = b[m:]
+		if len(b) > 0 {
+			c.progress.Store(time.Now().UnixNano())
+		}
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && c.hard.Load() == 0 {
@@ -87,6 +96,15 @@ func (c *guardedConn) arm() {
 
 func (c *guardedConn) stalledErr() error {
 	return fmt.Errorf("bridge: %w for %v: closing the connection", errStalled, c.stall)
+}
+
+// busy reports whether a write is under way: a publish now would wait
+// behind it.
+func (c *guardedConn) busy() bool { return c.writing.Load() > 0 }
+
+// stuck reports whether a write is under way that has moved nothing for d.
+func (c *guardedConn) stuck(d time.Duration) bool {
+	return c.busy() && time.Now().UnixNano()-c.progress.Load() > int64(d)
 }
 
 // kill closes the socket at once, whatever amqp091-go is waiting for:
