@@ -59,6 +59,11 @@ type amqpTransport struct {
 	replyLive atomic.Pointer[amqp.Channel] // replyCh while it is usable
 
 	tags atomic.Uint64
+
+	// readLimit is the largest body read into memory (see inbound): the
+	// largest any consumer or requester of the transport takes; 0 until
+	// one says.
+	readLimit atomic.Int64
 }
 
 func dialAMQP(ctx context.Context, cfg Config, urls []string, log *slog.Logger) (*amqpTransport, error) {
@@ -134,7 +139,7 @@ func (t *amqpTransport) dialURL(ctx context.Context, url string) (*amqp.Connecti
 			if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 				deadline = dl
 			}
-			sock = guard(c, t.cfg.Heartbeat)
+			sock = guard(c, t.cfg.Heartbeat, &t.readLimit)
 			return sock, sock.SetDeadline(deadline)
 		},
 	}
@@ -357,6 +362,9 @@ func declareOn(ch *amqp.Channel, q Queue) error {
 func message(d amqp.Delivery) Message {
 	cid, deadline := splitCallID(d.CorrelationId)
 	m := Message{Body: d.Body, CorrelationID: cid, ReplyTo: d.ReplyTo, ContentType: d.ContentType, Deadline: deadline}
+	if n := tooLarge(d.Body); n > 0 {
+		m.Body, m.TooLarge = nil, n
+	}
 	for k, v := range d.Headers {
 		switch v := v.(type) {
 		case string:
@@ -571,6 +579,16 @@ func (t *amqpTransport) sockOf(c *amqp.Connection) *guardedConn {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.socks[c]
+}
+
+// readUpTo raises the largest body read into memory to n.
+func (t *amqpTransport) readUpTo(n int) {
+	for {
+		cur := t.readLimit.Load()
+		if int64(n) <= cur || t.readLimit.CompareAndSwap(cur, int64(n)) {
+			return
+		}
+	}
 }
 
 // kill closes c's socket.

@@ -256,6 +256,7 @@ func (s *amqpSub) publishReply(m Message) error {
 }
 
 func (t *amqpTransport) consume(ctx context.Context, queue string, o ConsumeOptions, h func(*Delivery)) (Subscription, error) {
+	t.readUpTo(bodyLimit(o.MaxBodySize))
 	s := &amqpSub{
 		t: t, queue: queue, opts: o, h: h,
 		tag:     "rabibridge-go-" + strconv.FormatUint(t.tags.Add(1), 10),

@@ -38,6 +38,11 @@ type amqpRequester struct {
 }
 
 func (t *amqpTransport) requester(h ReplyHandler) (Requester, error) {
+	if l, ok := h.(BodyLimiter); ok {
+		t.readUpTo(bodyLimit(l.MaxBodySize()))
+	} else {
+		t.readUpTo(bodyLimit(0))
+	}
 	r := &amqpRequester{t: t, h: h, up: make(chan struct{}), stopped: make(chan struct{})}
 	r.ctx, r.stop = context.WithCancel(t.ctx)
 	first := make(chan error, 1)

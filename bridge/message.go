@@ -40,6 +40,17 @@ type Message struct {
 	// Headers are further string headers (HeaderCode, HeaderTrace, trace
 	// context); nil when there are none.
 	Headers map[string]string
+	// TooLarge, in a message received, is its body's size when that was
+	// over what the connection's consumers and requesters take
+	// (ConsumeOptions.MaxBodySize, BodyLimiter): the body was not read, and
+	// Body is nil.
+	TooLarge int64
+}
+
+// BodyLimiter is a ReplyHandler that says the largest reply body it takes,
+// so that a larger one is not read into memory (Message.TooLarge).
+type BodyLimiter interface {
+	MaxBodySize() int
 }
 
 // Delivery is a call taken from a queue. It must be acknowledged (Ack) once

@@ -19,6 +19,7 @@ import (
 // measures progress: a large body on a slow but live link is not cut.
 type guardedConn struct {
 	net.Conn
+	in    *inbound // what amqp091-go reads
 	stall time.Duration
 	dead  atomic.Bool
 	set   atomic.Int64 // the write deadline in force, Unix ns; 0: none
@@ -36,12 +37,14 @@ var errStalled = errors.New("the path to the broker took no bytes")
 
 // guard wraps c; a stall of zero or less (heartbeats off) means
 // defaultStall.
-func guard(c net.Conn, stall time.Duration) *guardedConn {
+func guard(c net.Conn, stall time.Duration, readLimit *atomic.Int64) *guardedConn {
 	if stall <= 0 {
 		stall = defaultStall
 	}
-	return &guardedConn{Conn: c, stall: stall}
+	return &guardedConn{Conn: c, in: newInbound(c, readLimit), stall: stall}
 }
+
+func (c *guardedConn) Read(p []byte) (int, error) { return c.in.Read(p) }
 
 // defaultStall is the stall time of a connection without heartbeats.
 const defaultStall = 10 * time.Second

@@ -3,6 +3,7 @@ package bridge
 import (
 	"errors"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -38,7 +39,7 @@ func TestGuardEndsStalledWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := guard(raw, 300*time.Millisecond)
+	g := guard(raw, 300*time.Millisecond, new(atomic.Int64))
 	defer g.Close()
 	done := make(chan error, 1)
 	go func() {
@@ -65,7 +66,7 @@ func TestGuardLeavesHandshakeDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := guard(raw, time.Hour)
+	g := guard(raw, time.Hour, new(atomic.Int64))
 	defer g.Close()
 	g.SetDeadline(time.Now().Add(200 * time.Millisecond))
 	_, err = g.Write(make([]byte, 256<<20))

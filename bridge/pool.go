@@ -17,6 +17,11 @@ type ConsumeOptions struct {
 	// IdleTimeout is how long a handler goroutine waits for a call before
 	// it exits (one always stays); zero means DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// MaxBodySize is the largest call body the handler takes; a larger one
+	// is not read into memory, and its Delivery has TooLarge set. Zero
+	// means no limit. A connection keeps out only bodies larger than all of
+	// its consumers and requesters take.
+	MaxBodySize int
 }
 
 // Defaults of ConsumeOptions.

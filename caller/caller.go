@@ -362,6 +362,10 @@ func (c *Caller) decode(name string, m *bridge.Message, out any) error { // m: n
 			cc = byType
 		}
 	}
+	if m.TooLarge > 0 {
+		return fmt.Errorf("caller: %s: reply: %w: %d bytes, over this caller's limit of %d (caller.Config.MaxBodySize); it was not read",
+			name, codec.ErrTooLarge, m.TooLarge, c.maxBody())
+	}
 	body, err := codec.Decompress(m.Body, c.cfg.MaxBodySize)
 	if err != nil {
 		return fmt.Errorf("caller: %s: reply: %w", name, err)
@@ -454,6 +458,17 @@ func (h *handler) complete(cid string, r result) {
 }
 
 func (h *handler) Reply(m bridge.Message) { h.complete(m.CorrelationID, result{msg: m}) }
+
+// MaxBodySize makes the handler a bridge.BodyLimiter: a larger reply is not
+// read into memory.
+func (h *handler) MaxBodySize() int { return (*Caller)(h).maxBody() }
+
+func (c *Caller) maxBody() int {
+	if c.cfg.MaxBodySize > 0 {
+		return c.cfg.MaxBodySize
+	}
+	return codec.DefaultMaxBodySize
+}
 
 func (h *handler) Returned(cid string) { h.complete(cid, result{err: rabibridge.ErrNoSuchFunction}) }
 

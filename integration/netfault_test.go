@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -631,5 +632,52 @@ func TestSlowLink(t *testing.T) {
 	case s := <-states:
 		t.Errorf("the connection went %q on a slow link", s)
 	default:
+	}
+}
+
+// TestWorkerMemoryBound (issue 18, item 6): calls over the worker's
+// MaxBodySize (16 MiB by default) are answered invalid_argument without
+// being read into memory: four of 64 MiB cost the process far less than
+// one of them (amqp091-go alone would have read and grown each whole).
+func TestWorkerMemoryBound(t *testing.T) {
+	node := testbroker.StartNode(t, testbroker.NodeOptions{})
+	wconn, _ := dialConn(t, bridge.Config{URL: node.URL()})
+	serveOn(t, wconn, blobRegistry(t), worker.Config{})
+	raw, err := amqp.Dial(node.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	ch, err := raw.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	replyTo, replies := replyQueue(t, ch)
+	body := make([]byte, 64<<20)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range 4 {
+		err := ch.PublishWithContext(context.Background(), "rpc", "async_blob", true, false,
+			amqp.Publishing{Body: body, CorrelationId: fmt.Sprint(i), ReplyTo: replyTo, ContentType: "application/msgpack"})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 4 {
+		select {
+		case d := <-replies:
+			if d.Headers[bridge.HeaderCode] != string(rabibridge.CodeInvalidArgument) || !bytes.Contains(d.Body, []byte("it was not read")) {
+				t.Errorf("reply %s: %v %q", d.CorrelationId, d.Headers, d.Body)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("no reply within 60s")
+		}
+	}
+	runtime.ReadMemStats(&after)
+	allocated := after.TotalAlloc - before.TotalAlloc
+	t.Logf("allocated %d MiB while the worker refused 4 calls of 64 MiB", allocated>>20)
+	if allocated > 64<<20 {
+		t.Errorf("allocated %d MiB while refusing 4 calls of 64 MiB: more than one of them", allocated>>20)
 	}
 }

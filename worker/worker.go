@@ -223,7 +223,8 @@ func (w *Worker) serve(ctx context.Context) error {
 		w.mu.Lock()
 		w.functions = append(w.functions, f)
 		w.mu.Unlock()
-		co := bridge.ConsumeOptions{Prefetch: o.FetchSize, Concurrency: w.cfg.Concurrency, IdleTimeout: w.cfg.IdleTimeout}
+		co := bridge.ConsumeOptions{Prefetch: o.FetchSize, Concurrency: w.cfg.Concurrency, IdleTimeout: w.cfg.IdleTimeout,
+			MaxBodySize: w.maxBody()}
 		consumers := max(w.cfg.Consumers, 1)
 		if o.Kind == registry.Sync {
 			f.one, co.Prefetch, co.Concurrency, consumers = new(sync.Mutex), 1, 1, 1
@@ -524,6 +525,9 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 	switch {
 	case !d.Deadline.IsZero() && start.After(d.Deadline):
 		err = w.expired(f, d, start)
+	case d.TooLarge > 0:
+		err = rabibridge.Errorf(rabibridge.CodeInvalidArgument,
+			"%s: the call is %d bytes, over this worker's limit of %d (worker.Config.MaxBodySize); it was not read", f.name, d.TooLarge, w.maxBody())
 	case f.refusing.Load():
 		err = rabibridge.Errorf(rabibridge.CodeUnavailable,
 			"%s: the worker is stopping and its drain time ran out before this call: retry", f.name)
@@ -568,6 +572,13 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 	if w.recycle {
 		bufpool.Put(out) // the encoded result, made for this reply alone
 	}
+}
+
+func (w *Worker) maxBody() int {
+	if w.cfg.MaxBodySize > 0 {
+		return w.cfg.MaxBodySize
+	}
+	return codec.DefaultMaxBodySize
 }
 
 // overran is the error of a handler stopped near the broker's consumer
