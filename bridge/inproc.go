@@ -534,7 +534,10 @@ type memListener struct {
 	b        *memBroker
 	exchange string
 	in       chan Message
-	done     chan struct{}
+	stop     chan struct{} // closed by Cancel: no handler starts after it
+	stopped  chan struct{} // closed when the handler's goroutine has returned
+	done     chan struct{} // closed by Close
+	stopOnce sync.Once
 	once     sync.Once
 }
 
@@ -542,43 +545,62 @@ func (t *memTransport) listen(ctx context.Context, exchange string, h func(Messa
 	if err := t.check(ctx); err != nil {
 		return nil, err
 	}
-	l := &memListener{b: t.b, exchange: exchange, in: make(chan Message, 64), done: make(chan struct{})}
+	l := &memListener{b: t.b, exchange: exchange, in: make(chan Message, 64),
+		stop: make(chan struct{}), stopped: make(chan struct{}), done: make(chan struct{})}
 	t.b.mu.Lock()
 	if t.b.fanouts[exchange] == nil {
 		t.b.fanouts[exchange] = map[*memListener]struct{}{}
 	}
 	t.b.fanouts[exchange][l] = struct{}{}
 	t.b.mu.Unlock()
-	go func() {
-		for {
-			select {
-			case m := <-l.in:
-				h(m)
-			case <-l.done:
-				return
-			}
-		}
-	}()
+	go l.run(h)
 	return l, nil
+}
+
+// run hands each message to h, one at a time, until Cancel.
+func (l *memListener) run(h func(Message)) {
+	defer close(l.stopped)
+	for {
+		select {
+		case m := <-l.in:
+			select {
+			case <-l.stop:
+				return
+			default:
+			}
+			h(m)
+		case <-l.stop:
+			return
+		}
+	}
 }
 
 func (l *memListener) Cancel() error {
 	l.b.mu.Lock()
 	delete(l.b.fanouts[l.exchange], l)
 	l.b.mu.Unlock()
+	l.stopOnce.Do(func() { close(l.stop) })
 	return nil
 }
 
+// Close cancels, and returns once the handler under way, if any, has.
 func (l *memListener) Close() error {
 	l.Cancel()
+	<-l.stopped
 	l.once.Do(func() { close(l.done) })
 	return nil
 }
 
 func (l *memListener) Done() <-chan struct{} { return l.done }
 
-// Wait returns at once: h runs on the broadcaster's goroutine.
-func (l *memListener) Wait(context.Context) error { return nil }
+func (l *memListener) Wait(ctx context.Context) error {
+	select {
+	case <-l.stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 func (r *memRequester) Broadcast(ctx context.Context, exchange string, m Message) error {
 	if err := r.t.check(ctx); err != nil {

@@ -162,3 +162,40 @@ func TestDialErrors(t *testing.T) {
 	_, err = bridge.Dial(context.Background(), bridge.Config{URL: "ftp://x"})
 	is.True(err != nil)
 }
+
+// TestMemListenerJoins: the in-process listener keeps the Subscription
+// contract: Wait, after Cancel, and Close return only once the handler
+// under way has.
+func TestMemListenerJoins(t *testing.T) {
+	is := is.New(t)
+	conn := dialMem(t)
+	running, release := make(chan struct{}), make(chan struct{})
+	var returned sync.WaitGroup
+	returned.Add(1)
+	l, err := conn.Listen(context.Background(), "fanout", func(bridge.Message) {
+		close(running)
+		<-release
+		returned.Done()
+	})
+	is.NoErr(err)
+	req, err := conn.NewRequester(discard{})
+	is.NoErr(err)
+	defer req.Close()
+	is.NoErr(req.Broadcast(context.Background(), "fanout", bridge.Message{CorrelationID: "1"}))
+	<-running
+	is.NoErr(l.Cancel())
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	is.True(errors.Is(l.Wait(ctx), context.DeadlineExceeded)) // the handler still runs
+	closed := make(chan struct{})
+	go func() { l.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned with the handler under way")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-closed
+	returned.Wait()
+	is.NoErr(l.Wait(context.Background()))
+}
