@@ -313,10 +313,10 @@ func (s *amqpSub) run(startCtx context.Context, first chan<- error) {
 				return
 			}
 			s.t.log.Warn("consumer cannot attach; retrying", "queue", s.queue, "error", err)
-			pause.For(s.ctx, b.wait())
+			pause.For(s.ctx, b.Wait())
 			continue
 		}
-		b.reset()
+		b.Reset()
 		acker := chAcker{s, ch}
 		ended := make(chan struct{})
 		serve(s.opts, &s.live, s.h, source[amqp.Delivery]{

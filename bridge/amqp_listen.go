@@ -63,10 +63,10 @@ func (l *amqpListener) run(startCtx context.Context, first chan<- error) {
 			return
 		}
 		if err != nil {
-			pause.For(l.ctx, b.wait())
+			pause.For(l.ctx, b.Wait())
 			continue
 		}
-		b.reset()
+		b.Reset()
 		stop := context.AfterFunc(l.ctx, func() { ch.Close() })
 		for d := range msgs {
 			l.h(message(d))

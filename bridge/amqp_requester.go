@@ -79,10 +79,10 @@ func (r *amqpRequester) run(first chan<- error) {
 		}
 		if err != nil {
 			r.t.log.Warn("requester cannot attach; retrying", "error", err)
-			pause.For(r.ctx, b.wait())
+			pause.For(r.ctx, b.Wait())
 			continue
 		}
-		b.reset()
+		b.Reset()
 		if recovering {
 			r.h.Recovered()
 			recovering = false

@@ -3,11 +3,11 @@ package bridge
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/rabibridge/rabibridge/internal/backoff"
 	"github.com/rabibridge/rabibridge/internal/pause"
 )
 
@@ -55,29 +55,17 @@ func (t *amqpTransport) state(s State, err error) {
 	}
 }
 
-// backoff is capped exponential backoff with equal jitter: each wait is
-// between half and all of a delay that doubles from min up to max.
-type backoff struct {
-	min, max, next time.Duration
-}
-
-func newBackoff(min, max time.Duration) *backoff {
+// newBackoff returns the reconnection backoff from min to max, defaults
+// for zero.
+func newBackoff(min, max time.Duration) *backoff.Backoff {
 	if min <= 0 {
 		min = DefaultReconnectMin
 	}
 	if max < min {
 		max = DefaultReconnectMax
 	}
-	return &backoff{min: min, max: max, next: min}
+	return backoff.New(min, max)
 }
-
-func (b *backoff) wait() time.Duration {
-	d := b.next/2 + rand.N(b.next/2+1)
-	b.next = min(2*b.next, b.max)
-	return d
-}
-
-func (b *backoff) reset() { b.next = b.min }
 
 // watch follows connection c until it ends, then reconnects. It reads every
 // notification amqp091-go hands out, so none of its goroutines can block on
@@ -147,7 +135,7 @@ func (t *amqpTransport) setBlocked(c *amqp.Connection, b amqp.Blocking) {
 func (t *amqpTransport) reconnect() {
 	b := newBackoff(t.cfg.ReconnectMin, t.cfg.ReconnectMax)
 	for {
-		if !pause.For(t.ctx, b.wait()) {
+		if !pause.For(t.ctx, b.Wait()) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(t.ctx, 30*time.Second)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
@@ -16,6 +15,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rabibridge/rabibridge/internal/backoff"
+	"github.com/rabibridge/rabibridge/internal/pause"
 )
 
 // Environment variables Spawn sets in each child.
@@ -155,7 +157,7 @@ func supervise(ctx context.Context, cfg SpawnConfig) error {
 
 // keep runs child i, again after each crash, until ctx ends.
 func (s *supervisor) keep(ctx context.Context, i int) error {
-	delay := s.cfg.RestartMin
+	b := backoff.New(s.cfg.RestartMin, s.cfg.RestartMax)
 	for {
 		started := time.Now()
 		cmd, err := s.start(i)
@@ -170,16 +172,11 @@ func (s *supervisor) keep(ctx context.Context, i int) error {
 				return nil
 			}
 			if time.Since(started) > 10*time.Second {
-				delay = s.cfg.RestartMin // it ran well: start the backoff over
+				b.Reset() // it ran well: start the backoff over
 			}
-			wait := delay/2 + rand.N(delay/2+1)
+			wait := b.Wait()
 			s.log.Warn("worker process exited; restarting", "index", i, "pid", cmd.Process.Pid, "error", err, "after", wait)
-			delay = min(2*delay, s.cfg.RestartMax)
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
+			if !pause.For(ctx, wait) {
 				return nil
 			}
 		case <-ctx.Done():
