@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/codec"
 	"github.com/rabibridge/rabibridge/internal/redact"
 )
 
@@ -63,6 +64,10 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		if err := redact.Check(which, u); err != nil {
 			return nil, fmt.Errorf("bridge: %w", err)
 		}
+	}
+	// One answer for the codec, for the workers and callers alike.
+	if _, ok := codec.ByName(cfg.App.Serialiser); !ok {
+		return nil, fmt.Errorf("bridge: serialiser %q (App.Serialiser, RABIBRIDGE_SERIALISER or the config file's SERIALISER): want msgpack or json", cfg.App.Serialiser)
 	}
 	u, _ := url.Parse(urls[0]) // checked above
 	log := cfg.Logger

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -161,6 +162,9 @@ func TestDialErrors(t *testing.T) {
 	is.True(err != nil)
 	_, err = bridge.Dial(context.Background(), bridge.Config{URL: "ftp://x"})
 	is.True(err != nil)
+	// An unknown codec is refused once, for workers and callers alike.
+	_, err = bridge.Dial(context.Background(), bridge.Config{URL: "mem://x", App: bridge.App{Serialiser: "pickle"}})
+	is.True(err != nil && strings.Contains(err.Error(), `serialiser "pickle"`))
 }
 
 // TestMemListenerJoins: the in-process listener keeps the Subscription

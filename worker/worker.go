@@ -120,10 +120,7 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 	}
 	app := conn.App()
 	if cfg.Codec == nil {
-		cfg.Codec = codec.Msgpack
-		if c, ok := codec.ByName(app.Serialiser); ok {
-			cfg.Codec = c
-		}
+		cfg.Codec, _ = codec.ByName(app.Serialiser) // Dial refuses names it does not know
 	}
 	if cfg.CompressThreshold == 0 {
 		cfg.CompressThreshold = app.CompressThreshold
