@@ -239,8 +239,8 @@ func (e *Entry) Info() Info {
 	}
 }
 
-// Functions describes every entry, sorted by name: what schema.Markdown and
-// schema.AsyncAPI document.
+// Functions describes every entry, sorted by name: what docgen.Markdown and
+// docgen.AsyncAPI document.
 func (r *Registry) Functions() []schema.Function {
 	es := r.Entries()
 	out := make([]schema.Function, len(es))

@@ -2,7 +2,6 @@ package schema
 
 import (
 	"encoding/json"
-	"sort"
 )
 
 // Function describes a registered function as documents and discovery show
@@ -48,12 +47,4 @@ func (f Function) QueueArgs() map[string]any {
 		args["x-queue-type"] = "quorum"
 	}
 	return args
-}
-
-// sorted returns fns sorted by name, so documents come out the same each
-// time.
-func sorted(fns []Function) []Function {
-	out := append([]Function(nil), fns...)
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/rabibridge/rabibridge/docgen"
 	"github.com/rabibridge/rabibridge/internal/demo"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/schema"
@@ -56,17 +57,17 @@ func runDocs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func writeDocs(w io.Writer, format string, fns []schema.Function) error {
 	switch format {
 	case "markdown", "md":
-		return schema.Markdown(w, "rabibridge demo functions", fns)
+		return docgen.Markdown(w, "rabibridge demo functions", fns)
 	case "asyncapi", "asyncapi-json":
-		doc, err := schema.AsyncAPI(fns, schema.AsyncAPIOptions{Title: "rabibridge demo functions",
+		doc, err := docgen.AsyncAPI(fns, docgen.AsyncAPIOptions{Title: "rabibridge demo functions",
 			Description: "The functions `rabibridge serve-demo` serves."})
 		if err != nil {
 			return err
 		}
 		if format == "asyncapi-json" {
-			return schema.WriteAsyncAPI(w, doc, "json")
+			return docgen.WriteAsyncAPI(w, doc, "json")
 		}
-		return schema.WriteAsyncAPI(w, doc, "yaml")
+		return docgen.WriteAsyncAPI(w, doc, "yaml")
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

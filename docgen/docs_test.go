@@ -1,4 +1,4 @@
-package schema_test
+package docgen_test
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/matryer/is"
 
+	"github.com/rabibridge/rabibridge/docgen"
 	"github.com/rabibridge/rabibridge/internal/demo"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/schema"
@@ -48,12 +49,12 @@ func TestMarkdown(t *testing.T) {
 	is := is.New(t)
 	fns := functions(t)
 	var a, b bytes.Buffer
-	is.NoErr(schema.Markdown(&a, "API", fns))
+	is.NoErr(docgen.Markdown(&a, "API", fns))
 	reversed := append([]schema.Function(nil), fns...)
 	for i, j := 0, len(reversed)-1; i < j; i, j = i+1, j-1 {
 		reversed[i], reversed[j] = reversed[j], reversed[i]
 	}
-	is.NoErr(schema.Markdown(&b, "API", reversed))
+	is.NoErr(docgen.Markdown(&b, "API", reversed))
 	is.Equal(a.String(), b.String()) // deterministic, whatever the order
 	md := a.String()
 	for _, want := range []string{
@@ -78,12 +79,12 @@ func TestMarkdown(t *testing.T) {
 
 func TestAsyncAPIDocument(t *testing.T) {
 	is := is.New(t)
-	doc, err := schema.AsyncAPI(functions(t), schema.AsyncAPIOptions{Server: "amqp://guest:secret@broker:5672/"})
+	doc, err := docgen.AsyncAPI(functions(t), docgen.AsyncAPIOptions{Server: "amqp://guest:secret@broker:5672/"})
 	is.NoErr(err)
 	var a, b bytes.Buffer
-	is.NoErr(schema.WriteAsyncAPI(&a, doc, "yaml"))
-	doc2, _ := schema.AsyncAPI(functions(t), schema.AsyncAPIOptions{Server: "amqp://guest:secret@broker:5672/"})
-	is.NoErr(schema.WriteAsyncAPI(&b, doc2, "yaml"))
+	is.NoErr(docgen.WriteAsyncAPI(&a, doc, "yaml"))
+	doc2, _ := docgen.AsyncAPI(functions(t), docgen.AsyncAPIOptions{Server: "amqp://guest:secret@broker:5672/"})
+	is.NoErr(docgen.WriteAsyncAPI(&b, doc2, "yaml"))
 	is.Equal(a.String(), b.String()) // deterministic
 	y := a.String()
 	is.True(!strings.Contains(y, "secret")) // no password in the document
@@ -94,7 +95,7 @@ func TestAsyncAPIDocument(t *testing.T) {
 	is.True(strings.Contains(y, "$ref: '#/components/schemas/point'")) // nested types hoisted
 	is.True(!strings.Contains(y, "$defs"))
 	var j bytes.Buffer
-	is.NoErr(schema.WriteAsyncAPI(&j, doc, "json"))
+	is.NoErr(docgen.WriteAsyncAPI(&j, doc, "json"))
 	var back map[string]any
 	is.NoErr(json.Unmarshal(j.Bytes(), &back))
 }
@@ -112,13 +113,13 @@ func TestAsyncAPIOfficialParser(t *testing.T) {
 		t.Skip(msg)
 	}
 	dir := strings.TrimSpace(string(out))
-	doc, err := schema.AsyncAPI(functions(t), schema.AsyncAPIOptions{Server: "amqp://127.0.0.1:5672/"})
+	doc, err := docgen.AsyncAPI(functions(t), docgen.AsyncAPIOptions{Server: "amqp://127.0.0.1:5672/"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "asyncapi.yaml")
 	var buf bytes.Buffer
-	if err := schema.WriteAsyncAPI(&buf, doc, "yaml"); err != nil {
+	if err := docgen.WriteAsyncAPI(&buf, doc, "yaml"); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {

@@ -1,4 +1,4 @@
-package schema
+package docgen
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/url"
 	"strings"
+
+	"github.com/rabibridge/rabibridge/schema"
 
 	"gopkg.in/yaml.v3"
 )
@@ -32,7 +34,7 @@ const amqpBindingVersion = "0.3.0"
 // receive operation per function with its reply (to the call's reply_to), and
 // the payload schemas of the request and reply envelopes. Marshal it with
 // WriteAsyncAPI, or encoding/json.
-func AsyncAPI(fns []Function, opts AsyncAPIOptions) (map[string]any, error) {
+func AsyncAPI(fns []schema.Function, opts AsyncAPIOptions) (map[string]any, error) {
 	if opts.Title == "" {
 		opts.Title = "rabibridge functions"
 	}
