@@ -26,13 +26,7 @@ func TestQuorumCluster(t *testing.T) {
 	nodes := testbroker.StartCluster(t, 3)
 	cfg := bridge.Config{URLs: testbroker.URLs(nodes), ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second}
 	dial := func() *bridge.Conn {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := bridge.Dial(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
+		conn, _ := dialConn(t, cfg)
 		return conn
 	}
 	reg := registry.New()

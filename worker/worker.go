@@ -291,29 +291,47 @@ type running struct {
 // DrainTimeout), publishes their replies, and returns the calls it did not
 // finish to their queues.
 //
-// A queue of which this worker is the last consumer would go, with the
-// calls waiting in it, when its consumers leave (RabiBridge's queues are
-// auto-delete): such a queue is unbound first, so that new calls come back
-// to their callers as missing (retryable while they recover) instead of
-// queueing, and its consumers stay until it is empty. What the drain time
-// does not cover is answered at once with a retryable CodeUnavailable.
+// RabiBridge's queues are auto-delete: one goes, with the calls waiting in
+// it, when its last consumer leaves. So a worker leaves such a queue only
+// once it is empty (see empty); workers stopping together each serve their
+// share of it first.
 func (w *Worker) drain(subs []running, stopHandlers func()) error {
 	deadline := time.Now().Add(w.cfg.DrainTimeout)
-	var errs []error
-	keep := w.lastConsumers(subs, deadline)
+	byFunction := map[*function][]running{}
+	var order []*function
 	for _, r := range subs {
-		if !keep[r.f] {
-			errs = append(errs, r.sub.Cancel())
+		if byFunction[r.f] == nil {
+			order = append(order, r.f)
+		}
+		byFunction[r.f] = append(byFunction[r.f], r)
+	}
+	var errs []error
+	for _, f := range order { // quorum queues outlive their consumers: leave them at once
+		if rs := byFunction[f]; !rs[0].q.AutoDelete() {
+			errs = append(errs, cancelAll(rs)...)
 		}
 	}
-	for f, q := range w.queuesOf(subs, keep) {
-		errs = append(errs, w.empty(f, q, deadline))
-		for _, r := range subs {
-			if r.f == f {
-				errs = append(errs, r.sub.Cancel())
-			}
+	for _, f := range order {
+		if rs := byFunction[f]; rs[0].q.AutoDelete() {
+			errs = append(errs, w.empty(f, rs[0].q, len(rs), deadline))
+			errs = append(errs, cancelAll(rs)...)
 		}
 	}
+	errs = append(errs, w.finish(subs, deadline, stopHandlers)...)
+	return errors.Join(errs...)
+}
+
+func cancelAll(rs []running) []error {
+	var errs []error
+	for _, r := range rs {
+		errs = append(errs, r.sub.Cancel())
+	}
+	return errs
+}
+
+// finish waits for the handlers under way, up to deadline (then cancels
+// them, and gives them a second to reply), and closes the subscriptions.
+func (w *Worker) finish(subs []running, deadline time.Time, stopHandlers func()) []error {
 	wait := func(ctx context.Context) error {
 		for _, r := range subs {
 			if err := r.sub.Wait(ctx); err != nil {
@@ -322,6 +340,7 @@ func (w *Worker) drain(subs []running, stopHandlers func()) error {
 		}
 		return nil
 	}
+	var errs []error
 	// Handlers that just answered still need a moment to return.
 	ctx, cancel := context.WithDeadline(context.Background(), later(deadline, time.Now().Add(250*time.Millisecond)))
 	err := wait(ctx)
@@ -337,74 +356,48 @@ func (w *Worker) drain(subs []running, stopHandlers func()) error {
 	for _, r := range subs {
 		errs = append(errs, r.sub.Close()) // what was not finished goes back to its queue
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
-// lastConsumers returns the functions whose auto-delete queues this
-// worker's consumers are the only consumers of.
-func (w *Worker) lastConsumers(subs []running, deadline time.Time) map[*function]bool {
-	ours := map[*function]int{}
-	for _, r := range subs {
-		if r.q.AutoDelete() {
-			ours[r.f]++
-		}
-	}
-	last := map[*function]bool{}
-	for _, r := range subs {
-		n, ok := ours[r.f]
-		if !ok || last[r.f] {
-			continue
-		}
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		st, err := w.conn.Inspect(ctx, r.q.Name)
-		cancel()
-		if err == nil && st.Consumers <= n {
-			last[r.f] = true
-		}
-		delete(ours, r.f)
-	}
-	return last
-}
-
-func (w *Worker) queuesOf(subs []running, fs map[*function]bool) map[*function]bridge.Queue {
-	out := map[*function]bridge.Queue{}
-	for _, r := range subs {
-		if fs[r.f] {
-			out[r.f] = r.q
-		}
-	}
-	return out
-}
-
-// empty unbinds q, the queue of f this worker is the last consumer of, and
-// serves the calls in it until it is empty; from a fifth of the drain time
-// (200 ms to a second) before the deadline, f answers its calls at once with
-// CodeUnavailable instead of running them, so that none stays behind
+// empty serves f's auto-delete queue q, of which this worker has ours
+// consumers, until it is empty. While other consumers remain, that is all:
+// the queue goes on with them. Once this worker's are the last (at once,
+// or when the others have left), it unbinds q, so that new calls come back
+// to their callers as missing (retryable while they recover) instead of
+// queueing, and from a fifth of the drain time (200 ms to a second) before
+// the deadline f answers what is still queued at once with a retryable
+// CodeUnavailable instead of running it, so that none stays behind
 // unanswered.
-func (w *Worker) empty(f *function, q bridge.Queue, deadline time.Time) error {
+func (w *Worker) empty(f *function, q bridge.Queue, ours int, deadline time.Time) error {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	defer f.refusing.Store(false)
-	if err := w.conn.Unbind(ctx, q); err != nil {
-		return fmt.Errorf("worker: %s: %w", f.name, err)
-	}
 	refuseAt := deadline.Add(-min(max(w.cfg.DrainTimeout/5, 200*time.Millisecond), time.Second))
+	unbound := false
 	for idle := 0; idle < 2; {
-		if !f.refusing.Load() && time.Now().After(refuseAt) {
+		st, err := w.conn.Inspect(ctx, q.Name)
+		if err != nil {
+			return fmt.Errorf("worker: %s: waiting for its queue to empty: %w", f.name, err)
+		}
+		last := st.Consumers <= ours
+		if last && !unbound {
+			if err := w.conn.Unbind(ctx, q); err != nil {
+				return fmt.Errorf("worker: %s: %w", f.name, err)
+			}
+			unbound = true
+		}
+		if last && !f.refusing.Load() && time.Now().After(refuseAt) {
 			refuser, err := w.refuse(ctx, f, q)
 			if err != nil {
 				return err
 			}
 			defer refuser.Close()
+			ours++
 		}
-		st, err := w.conn.Inspect(ctx, q.Name)
-		if err != nil {
-			return fmt.Errorf("worker: %s: waiting for its queue to empty: %w", f.name, err)
-		}
-		// Empty, and no handler under way that could give its call back
-		// (the drain's wait sees to those once f refuses): twice, a moment
-		// apart, as a call in transit may land meanwhile.
-		if st.Messages == 0 && (f.stats.inFlight.Load() == 0 || f.refusing.Load()) {
+		// Empty, and, when last, no handler under way that could give its
+		// call back (the drain's wait sees to those once f refuses): twice,
+		// a moment apart, as a call in transit may land meanwhile.
+		if st.Messages == 0 && (!last || f.stats.inFlight.Load() == 0 || f.refusing.Load()) {
 			idle++
 		} else {
 			idle = 0

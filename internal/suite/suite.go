@@ -734,18 +734,28 @@ func Cancellation(t *testing.T, dial Dialer) {
 // does not cover with a retryable CodeUnavailable, never with silence.
 func LastWorkerDrain(t *testing.T, dial Dialer) {
 	for _, tc := range []struct {
-		name  string
-		drain time.Duration
-		calls int
-		allOK bool
+		name     string
+		drain    time.Duration
+		calls    int
+		allOK    bool
+		together bool // a second worker, stopped at the same moment
 	}{
-		{"backlog served", 20 * time.Second, 60, true},
-		{"drain time short", 600 * time.Millisecond, 60, false},
+		{"backlog served", 20 * time.Second, 60, true, false},
+		{"drain time short", 600 * time.Millisecond, 60, false, false},
+		{"two workers stopped together", 20 * time.Second, 60, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, dial)
 			register(e, "sleep", demo.Sleep, registry.Options{FetchSize: 4})
 			e.serve(worker.Config{DrainTimeout: tc.drain})
+			stopOther := func() error { return nil }
+			if tc.together {
+				other := &env{t: t, conn: e.conn, reg: e.reg, prefix: e.prefix, c: e.c}
+				other.serve(worker.Config{DrainTimeout: tc.drain})
+				stop := e.stop
+				e.stop = func() { other.stop(); stop() }
+				stopOther = other.shutdown
+			}
 			ctx := timeout(t, 30*time.Second)
 			var wg sync.WaitGroup
 			errs := make(chan error, tc.calls)
@@ -758,6 +768,9 @@ func LastWorkerDrain(t *testing.T, dial Dialer) {
 			time.Sleep(300 * time.Millisecond) // the calls are queued, a few served
 			if err := e.shutdown(); err != nil {
 				t.Errorf("Serve: %v", err)
+			}
+			if err := stopOther(); err != nil {
+				t.Errorf("the other Serve: %v", err)
 			}
 			wg.Wait()
 			close(errs)
