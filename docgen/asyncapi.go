@@ -35,15 +35,42 @@ const amqpBindingVersion = "0.3.0"
 // the payload schemas of the request and reply envelopes. Marshal it with
 // WriteAsyncAPI, or encoding/json.
 func AsyncAPI(fns []schema.Function, opts AsyncAPIOptions) (map[string]any, error) {
-	if opts.Title == "" {
-		opts.Title = "rabibridge functions"
+	opts = opts.withDefaults()
+	doc, err := asyncapiHead(opts)
+	if err != nil {
+		return nil, err
 	}
-	if opts.Version == "" {
-		opts.Version = "1.0.0"
+	d := &asyncDoc{channels: map[string]any{}, operations: map[string]any{}, messages: map[string]any{}, schemas: map[string]any{}}
+	for _, f := range sorted(fns) {
+		if err := d.add(f, opts.ContentType); err != nil {
+			return nil, err
+		}
 	}
-	if opts.ContentType == "" {
-		opts.ContentType = "application/msgpack"
+	doc["channels"] = d.channels
+	doc["operations"] = d.operations
+	components := map[string]any{"messages": d.messages}
+	if len(d.schemas) > 0 {
+		components["schemas"] = d.schemas
 	}
+	doc["components"] = components
+	return doc, nil
+}
+
+func (o AsyncAPIOptions) withDefaults() AsyncAPIOptions {
+	if o.Title == "" {
+		o.Title = "rabibridge functions"
+	}
+	if o.Version == "" {
+		o.Version = "1.0.0"
+	}
+	if o.ContentType == "" {
+		o.ContentType = "application/msgpack"
+	}
+	return o
+}
+
+// asyncapiHead is the document's info and server.
+func asyncapiHead(opts AsyncAPIOptions) (map[string]any, error) {
 	info := map[string]any{"title": opts.Title, "version": opts.Version}
 	if opts.Description != "" {
 		info["description"] = opts.Description
@@ -52,7 +79,7 @@ func AsyncAPI(fns []schema.Function, opts AsyncAPIOptions) (map[string]any, erro
 	if opts.Server != "" {
 		u, err := url.Parse(opts.Server)
 		if err != nil {
-			return nil, fmt.Errorf("schema: server URL: %w", err)
+			return nil, fmt.Errorf("docgen: server URL: %w", err)
 		}
 		protocol := "amqp"
 		if u.Scheme == "amqps" {
@@ -60,81 +87,88 @@ func AsyncAPI(fns []schema.Function, opts AsyncAPIOptions) (map[string]any, erro
 		}
 		doc["servers"] = map[string]any{"rabbitmq": map[string]any{"host": u.Host, "protocol": protocol, "protocolVersion": "0.9.1"}}
 	}
-	channels, operations := map[string]any{}, map[string]any{}
-	messages, schemas := map[string]any{}, map[string]any{}
-	for _, f := range sorted(fns) {
-		req, err := hoist(f.Request, schemas, f.Name)
-		if err != nil {
-			return nil, fmt.Errorf("schema: %s: request: %w", f.Name, err)
-		}
-		resp, err := hoist(f.Response, schemas, f.Name)
-		if err != nil {
-			return nil, fmt.Errorf("schema: %s: response: %w", f.Name, err)
-		}
-		id := msgID(f.Name)
-		call, reply := id+"_call", id+"_reply"
-		messages[call] = map[string]any{
-			"name": call, "title": f.Name + ": call", "contentType": opts.ContentType,
-			"summary":       "The call envelope [args, kwargs].",
-			"correlationId": map[string]any{"location": "$message.header#/correlation_id", "description": "The AMQP correlation_id property."},
-			"payload":       requestEnvelope(req),
-		}
-		messages[reply] = map[string]any{
-			"name": reply, "title": f.Name + ": reply", "contentType": opts.ContentType,
-			"summary":       "The reply envelope [0, result] or [1, message]; a failure's code is in the header x-rabibridge-code.",
-			"correlationId": map[string]any{"location": "$message.header#/correlation_id", "description": "The call's correlation_id."},
-			"payload":       replyEnvelope(resp),
-		}
-		chID := f.Queue()
-		args, _ := json.Marshal(f.QueueArgs())
-		var argMap map[string]any
-		_ = json.Unmarshal(args, &argMap)
-		channels[chID] = map[string]any{
-			"address":     f.RoutingKey(),
-			"title":       f.Name,
-			"description": fmt.Sprintf("Calls of %s: routing key %s on exchange rpc, queue %s.", f.Name, f.RoutingKey(), f.Queue()),
-			"messages":    map[string]any{call: ref("#/components/messages/" + call)},
-			"bindings": map[string]any{"amqp": map[string]any{
-				"is":       "routingKey",
-				"exchange": map[string]any{"name": "rpc", "type": "direct", "durable": true, "autoDelete": false, "vhost": "/"},
-				// The binding describes an exchange or a queue, not both:
-				// the function's queue goes in an extension.
-				"x-queue": map[string]any{"name": f.Queue(), "durable": true, "exclusive": false, "autoDelete": f.QueueType != "quorum",
-					"vhost": "/", "arguments": argMap},
-				"bindingVersion": amqpBindingVersion,
-			}},
-		}
-		channels[reply] = map[string]any{
-			"address":     nil,
-			"title":       f.Name + " replies",
-			"description": "The caller's reply address (its reply_to: direct reply-to or a queue of its own), through the default exchange.",
-			"messages":    map[string]any{reply: ref("#/components/messages/" + reply)},
-		}
-		op := map[string]any{
-			"action":   "receive",
-			"title":    f.Name,
-			"channel":  ref("#/channels/" + chID),
-			"messages": []any{ref("#/channels/" + chID + "/messages/" + call)},
-			"reply": map[string]any{
-				"address":  map[string]any{"location": "$message.header#/reply_to", "description": "The AMQP reply_to property of the call."},
-				"channel":  ref("#/channels/" + reply),
-				"messages": []any{ref("#/channels/" + reply + "/messages/" + reply)},
-			},
-			"bindings": map[string]any{"amqp": map[string]any{"ack": true, "bindingVersion": amqpBindingVersion}},
-		}
-		if f.Description != "" {
-			op["description"] = f.Description
-		}
-		operations[id] = op
-	}
-	doc["channels"] = channels
-	doc["operations"] = operations
-	components := map[string]any{"messages": messages}
-	if len(schemas) > 0 {
-		components["schemas"] = schemas
-	}
-	doc["components"] = components
 	return doc, nil
+}
+
+// asyncDoc gathers the document's channels, operations, messages and
+// schemas, function by function.
+type asyncDoc struct {
+	channels, operations, messages, schemas map[string]any
+}
+
+// add adds f: its call and reply messages, its queue's and its replies'
+// channels, and the operation of receiving its calls.
+func (d *asyncDoc) add(f schema.Function, contentType string) error {
+	req, err := hoist(f.Request, d.schemas, f.Name)
+	if err != nil {
+		return fmt.Errorf("docgen: %s: request: %w", f.Name, err)
+	}
+	resp, err := hoist(f.Response, d.schemas, f.Name)
+	if err != nil {
+		return fmt.Errorf("docgen: %s: response: %w", f.Name, err)
+	}
+	id := msgID(f.Name)
+	call, reply := id+"_call", id+"_reply"
+	d.messages[call] = map[string]any{
+		"name": call, "title": f.Name + ": call", "contentType": contentType,
+		"summary":       "The call envelope [args, kwargs].",
+		"correlationId": map[string]any{"location": "$message.header#/correlation_id", "description": "The AMQP correlation_id property."},
+		"payload":       requestEnvelope(req),
+	}
+	d.messages[reply] = map[string]any{
+		"name": reply, "title": f.Name + ": reply", "contentType": contentType,
+		"summary":       "The reply envelope [0, result] or [1, message]; a failure's code is in the header x-rabibridge-code.",
+		"correlationId": map[string]any{"location": "$message.header#/correlation_id", "description": "The call's correlation_id."},
+		"payload":       replyEnvelope(resp),
+	}
+	chID := f.Queue()
+	d.channels[chID] = queueChannel(f, call)
+	d.channels[reply] = map[string]any{
+		"address":     nil,
+		"title":       f.Name + " replies",
+		"description": "The caller's reply address (its reply_to: direct reply-to or a queue of its own), through the default exchange.",
+		"messages":    map[string]any{reply: ref("#/components/messages/" + reply)},
+	}
+	op := map[string]any{
+		"action":   "receive",
+		"title":    f.Name,
+		"channel":  ref("#/channels/" + chID),
+		"messages": []any{ref("#/channels/" + chID + "/messages/" + call)},
+		"reply": map[string]any{
+			"address":  map[string]any{"location": "$message.header#/reply_to", "description": "The AMQP reply_to property of the call."},
+			"channel":  ref("#/channels/" + reply),
+			"messages": []any{ref("#/channels/" + reply + "/messages/" + reply)},
+		},
+		"bindings": map[string]any{"amqp": map[string]any{"ack": true, "bindingVersion": amqpBindingVersion}},
+	}
+	if f.Description != "" {
+		op["description"] = f.Description
+	}
+	d.operations[id] = op
+	return nil
+}
+
+// queueChannel is the channel of f's calls: its routing key on the
+// exchange, with its queue as an extension.
+func queueChannel(f schema.Function, call string) map[string]any {
+	args, _ := json.Marshal(f.QueueArgs())
+	var argMap map[string]any
+	_ = json.Unmarshal(args, &argMap)
+	return map[string]any{
+		"address":     f.RoutingKey(),
+		"title":       f.Name,
+		"description": fmt.Sprintf("Calls of %s: routing key %s on exchange rpc, queue %s.", f.Name, f.RoutingKey(), f.Queue()),
+		"messages":    map[string]any{call: ref("#/components/messages/" + call)},
+		"bindings": map[string]any{"amqp": map[string]any{
+			"is":       "routingKey",
+			"exchange": map[string]any{"name": "rpc", "type": "direct", "durable": true, "autoDelete": false, "vhost": "/"},
+			// The binding describes an exchange or a queue, not both: the
+			// function's queue goes in an extension.
+			"x-queue": map[string]any{"name": f.Queue(), "durable": true, "exclusive": false, "autoDelete": f.QueueType != "quorum",
+				"vhost": "/", "arguments": argMap},
+			"bindingVersion": amqpBindingVersion,
+		}},
+	}
 }
 
 // WriteAsyncAPI writes the document as YAML (format "yaml") or JSON.

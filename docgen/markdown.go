@@ -31,7 +31,7 @@ func Markdown(w io.Writer, title string, fns []schema.Function) error {
 	}
 	for _, f := range fns {
 		if err := markdownFunction(&b, f); err != nil {
-			return fmt.Errorf("schema: %s: %w", f.Name, err)
+			return fmt.Errorf("docgen: %s: %w", f.Name, err)
 		}
 	}
 	_, err := w.Write(b.Bytes())

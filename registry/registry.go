@@ -62,25 +62,72 @@ func RegisterIn[Req, Resp any](r *Registry, name string, fn Func[Req, Resp], opt
 	if err != nil {
 		return fmt.Errorf("registry: %s: %w", name, err)
 	}
+	e, err := newEntry(name, fn, opts)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, taken := r.entries[name]; taken {
+		return fmt.Errorf("%w: %s", ErrDuplicate, name)
+	}
+	r.entries[name] = e
+	return nil
+}
+
+// newEntry builds fn's entry: its schemas, and its decoding, invoking and
+// handling, once, so that no reflection runs per call.
+func newEntry[Req, Resp any](name string, fn Func[Req, Resp], opts Options) (*Entry, error) {
 	reqType, respType := reflect.TypeFor[Req](), reflect.TypeFor[Resp]()
 	bind, err := codec.NewBinder(reqType)
 	if err != nil {
-		return fmt.Errorf("registry: %s: request: %w", name, err)
+		return nil, fmt.Errorf("registry: %s: request: %w", name, err)
 	}
 	if _, err := codec.FieldNames(respType); err != nil {
-		return fmt.Errorf("registry: %s: response: %w", name, err)
+		return nil, fmt.Errorf("registry: %s: response: %w", name, err)
 	}
 	reqSchema, err := schema.For(reqType)
 	if err != nil {
-		return fmt.Errorf("registry: %s: request: %w", name, err)
+		return nil, fmt.Errorf("registry: %s: request: %w", name, err)
 	}
 	respSchema, err := schema.For(respType)
 	if err != nil {
-		return fmt.Errorf("registry: %s: response: %w", name, err)
+		return nil, fmt.Errorf("registry: %s: response: %w", name, err)
 	}
 	e := &Entry{name: name, opts: opts, req: reqSchema, resp: respSchema}
 	check := opts.Validate && reqType.Kind() != reflect.Interface // an interface's schema accepts anything
-	decode := func(c codec.Codec, in codec.Request) (Req, error) {
+	decode := decoder[Req](name, bind, reqSchema, check)
+	e.decode = func(c codec.Codec, in codec.Request) (any, error) { return decode(c, in) }
+	e.invoke = func(ctx context.Context, req any) (any, error) {
+		r, ok := req.(Req)
+		if !ok {
+			return nil, rabibridge.Errorf(rabibridge.CodeInternal, "%s: a middleware passed on a %T, want %T", name, req, r)
+		}
+		return fn(ctx, r)
+	}
+	e.handle = func(ctx context.Context, c codec.Codec, in codec.Request, dst []byte) ([]byte, error) {
+		req, err := decode(c, in)
+		if err != nil {
+			return dst, err
+		}
+		resp, err := fn(ctx, req)
+		if err != nil {
+			return dst, err
+		}
+		out, err := codec.AppendReply(c, dst, resp)
+		if err != nil {
+			return dst, rabibridge.Errorf(rabibridge.CodeInternal, "%s: encoding the response: %v", name, err)
+		}
+		return out, nil
+	}
+	return e, nil
+}
+
+// decoder returns the decoding of name's requests, checked against
+// reqSchema when check is set.
+func decoder[Req any](name string, bind *codec.Binder, reqSchema *schema.Schema, check bool) func(codec.Codec, codec.Request) (Req, error) {
+	reqType := reflect.TypeFor[Req]()
+	return func(c codec.Codec, in codec.Request) (Req, error) {
 		var req Req
 		bindErr := bind.Bind(c, in, &req)
 		if !check {
@@ -105,37 +152,6 @@ func RegisterIn[Req, Resp any](r *Registry, name string, fn Func[Req, Resp], opt
 		}
 		return req, nil
 	}
-	e.decode = func(c codec.Codec, in codec.Request) (any, error) { return decode(c, in) }
-	e.invoke = func(ctx context.Context, req any) (any, error) {
-		r, ok := req.(Req)
-		if !ok {
-			return nil, rabibridge.Errorf(rabibridge.CodeInternal, "%s: a middleware passed on a %T, want %T", name, req, r)
-		}
-		return fn(ctx, r)
-	}
-	e.handle = func(ctx context.Context, c codec.Codec, in codec.Request, dst []byte) ([]byte, error) {
-		req, err := decode(c, in)
-		if err != nil {
-			return dst, err
-		}
-		resp, err := fn(ctx, req)
-		if err != nil {
-			return dst, err
-		}
-		out, err := codec.AppendReply(c, dst, resp)
-		if err != nil {
-			return dst, rabibridge.Errorf(rabibridge.CodeInternal, "%s: encoding the response: %v", name, err)
-		}
-		return out, nil
-	}
-
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, taken := r.entries[name]; taken {
-		return fmt.Errorf("%w: %s", ErrDuplicate, name)
-	}
-	r.entries[name] = e
-	return nil
 }
 
 func invalid(name string, err error) error {

@@ -189,69 +189,103 @@ func (w *Worker) serve(ctx context.Context) error {
 	defer stopHandlers()
 
 	var subs []running
-	closeAll := func() {
-		for _, r := range subs {
-			r.sub.Close()
-		}
-	}
 	for _, e := range entries {
-		o := e.Options()
-		kind := string(o.Kind)
-		q := bridge.Queue{
-			Name:       bridge.QueueName(kind, e.Name()),
-			RoutingKey: bridge.RoutingKey(kind, e.Name()),
-			MaxLength:  o.QueueSize,
-			MessageTTL: o.Timeout,
-			Redeclare:  o.ReRegister,
-			Quorum:     o.QueueType == registry.Quorum,
-		}
-		if err := w.conn.Declare(ctx, q); err != nil {
-			closeAll()
+		rs, err := w.start(ctx, base, e)
+		subs = append(subs, rs...)
+		if err != nil {
+			for _, r := range subs {
+				r.sub.Close()
+			}
 			return fmt.Errorf("worker: %s: %w", e.Name(), err)
 		}
-		f := &function{entry: e, name: e.Name()}
-		if len(w.cfg.Middleware) > 0 {
-			entry := e
-			f.chain = func(ctx context.Context, call *Call) (any, error) { return entry.Invoke(ctx, call.Request) }
-			for i := len(w.cfg.Middleware) - 1; i >= 0; i-- {
-				f.chain = w.cfg.Middleware[i](f.chain)
-			}
-		}
-		w.mu.Lock()
-		w.functions = append(w.functions, f)
-		w.mu.Unlock()
-		co := bridge.ConsumeOptions{Prefetch: o.FetchSize, Concurrency: w.cfg.Concurrency, IdleTimeout: w.cfg.IdleTimeout,
-			MaxBodySize: w.maxBody()}
-		consumers := max(w.cfg.Consumers, 1)
-		if o.Kind == registry.Sync {
-			f.one, co.Prefetch, co.Concurrency, consumers = new(sync.Mutex), 1, 1, 1
-		}
-		for range consumers {
-			// The handler runs on the subscription's goroutine that took
-			// the call: no hand-over between the transport and the handler.
-			sub, err := w.conn.Consume(ctx, q.Name, co, func(d *bridge.Delivery) { w.handle(base, f, d) })
-			if err != nil {
-				closeAll()
-				return fmt.Errorf("worker: %s: %w", e.Name(), err)
-			}
-			subs = append(subs, running{name: e.Name(), f: f, q: q, sub: sub})
-		}
 	}
-	// Discovery: answer who we are. Optional: a worker serves without it.
-	disc, err := w.conn.Listen(ctx, registry.DiscoveryExchange, func(m bridge.Message) { w.answer(base, m) })
-	if err != nil {
-		w.log.Warn("not answering discovery", "error", err)
-	}
-	// Cancellations: optional too; without them a cancelled call runs on.
-	cancels, err := w.conn.Listen(ctx, bridge.CancelExchange, w.cancelCall)
-	if err != nil {
-		w.log.Warn("not taking callers' cancellations", "error", err)
-	}
+	listeners := w.listen(ctx, base)
 	w.log.Info("worker serving", "functions", len(entries), "id", w.id)
 	w.markReady()
 
+	serveErr := waitEnd(ctx, subs)
+	serveErr = errors.Join(serveErr, w.drain(subs, stopHandlers))
+	for _, l := range listeners {
+		l.Close()
+	}
+	w.log.Info("worker drained")
+	return serveErr
+}
+
+// start declares e's queue and consumes it; it returns the consumers it
+// started, also when it fails part way.
+func (w *Worker) start(ctx, base context.Context, e *registry.Entry) ([]running, error) {
+	o := e.Options()
+	kind := string(o.Kind)
+	q := bridge.Queue{
+		Name:       bridge.QueueName(kind, e.Name()),
+		RoutingKey: bridge.RoutingKey(kind, e.Name()),
+		MaxLength:  o.QueueSize,
+		MessageTTL: o.Timeout,
+		Redeclare:  o.ReRegister,
+		Quorum:     o.QueueType == registry.Quorum,
+	}
+	if err := w.conn.Declare(ctx, q); err != nil {
+		return nil, err
+	}
+	f := w.function(e)
+	co := bridge.ConsumeOptions{Prefetch: o.FetchSize, Concurrency: w.cfg.Concurrency, IdleTimeout: w.cfg.IdleTimeout,
+		MaxBodySize: w.maxBody()}
+	consumers := max(w.cfg.Consumers, 1)
+	if o.Kind == registry.Sync {
+		f.one, co.Prefetch, co.Concurrency, consumers = new(sync.Mutex), 1, 1, 1
+	}
+	var rs []running
+	for range consumers {
+		// The handler runs on the subscription's goroutine that took the
+		// call: no hand-over between the transport and the handler.
+		sub, err := w.conn.Consume(ctx, q.Name, co, func(d *bridge.Delivery) { w.handle(base, f, d) })
+		if err != nil {
+			return rs, err
+		}
+		rs = append(rs, running{name: e.Name(), f: f, q: q, sub: sub})
+	}
+	return rs, nil
+}
+
+// function resolves e as the worker serves it, its middleware chain built
+// once, and records it.
+func (w *Worker) function(e *registry.Entry) *function {
+	f := &function{entry: e, name: e.Name()}
+	if len(w.cfg.Middleware) > 0 {
+		f.chain = func(ctx context.Context, call *Call) (any, error) { return e.Invoke(ctx, call.Request) }
+		for i := len(w.cfg.Middleware) - 1; i >= 0; i-- {
+			f.chain = w.cfg.Middleware[i](f.chain)
+		}
+	}
+	w.mu.Lock()
+	w.functions = append(w.functions, f)
+	w.mu.Unlock()
+	return f
+}
+
+// listen answers discovery and takes callers' cancellations. Both are
+// optional: a worker serves without them.
+func (w *Worker) listen(ctx, base context.Context) []bridge.Subscription {
+	var ls []bridge.Subscription
+	if disc, err := w.conn.Listen(ctx, registry.DiscoveryExchange, func(m bridge.Message) { w.answer(base, m) }); err != nil {
+		w.log.Warn("not answering discovery", "error", err)
+	} else {
+		ls = append(ls, disc)
+	}
+	if cancels, err := w.conn.Listen(ctx, bridge.CancelExchange, w.cancelCall); err != nil {
+		w.log.Warn("not taking callers' cancellations: a cancelled call runs on", "error", err)
+	} else {
+		ls = append(ls, cancels)
+	}
+	return ls
+}
+
+// waitEnd waits until ctx ends (nil) or a subscription ends (an error).
+func waitEnd(ctx context.Context, subs []running) error {
 	ended := make(chan string, len(subs))
 	stop := make(chan struct{})
+	defer close(stop)
 	for _, r := range subs {
 		go func() {
 			select {
@@ -261,22 +295,12 @@ func (w *Worker) serve(ctx context.Context) error {
 			}
 		}()
 	}
-	var serveErr error
 	select {
 	case <-ctx.Done():
+		return nil
 	case name := <-ended:
-		serveErr = fmt.Errorf("worker: %s: subscription ended: %w", name, rabibridge.ErrConnectionLost)
+		return fmt.Errorf("worker: %s: subscription ended: %w", name, rabibridge.ErrConnectionLost)
 	}
-	close(stop)
-
-	serveErr = errors.Join(serveErr, w.drain(subs, stopHandlers))
-	for _, l := range []bridge.Subscription{disc, cancels} {
-		if l != nil {
-			l.Close()
-		}
-	}
-	w.log.Info("worker drained")
-	return serveErr
 }
 
 // running is one consumer of a function's queue.
