@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,6 +18,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/redact"
 )
 
@@ -360,7 +360,7 @@ func declareOn(ch *amqp.Channel, q Queue) error {
 // from the correlation id (see callID) or, from clients that cannot choose
 // their ids, the HeaderDeadline header; CorrelationID is the id without it.
 func message(d amqp.Delivery) Message {
-	cid, deadline := splitCallID(d.CorrelationId)
+	cid, deadline := protocol.SplitCallID(d.CorrelationId)
 	m := Message{Body: d.Body, CorrelationID: cid, ReplyTo: d.ReplyTo, ContentType: d.ContentType, Deadline: deadline}
 	if n := tooLarge(d.Body); n > 0 {
 		m.Body, m.TooLarge = nil, n
@@ -391,7 +391,7 @@ func (t *amqpTransport) copiesBodies() bool { return true }
 
 // publishing converts a message for publishing.
 func publishing(m Message) amqp.Publishing {
-	p := amqp.Publishing{Body: m.Body, CorrelationId: callID(m.CorrelationID, m.Deadline), ReplyTo: m.ReplyTo, ContentType: m.ContentType}
+	p := amqp.Publishing{Body: m.Body, CorrelationId: protocol.CallID(m.CorrelationID, m.Deadline), ReplyTo: m.ReplyTo, ContentType: m.ContentType}
 	if len(m.Headers) > 0 {
 		p.Headers = make(amqp.Table, len(m.Headers))
 		for k, v := range m.Headers {
@@ -402,62 +402,6 @@ func publishing(m Message) amqp.Publishing {
 		p.Expiration = strconv.FormatInt(max(time.Until(m.Deadline).Milliseconds(), 1), 10)
 	}
 	return p
-}
-
-// A call's deadline travels in its correlation id, "<id>@<Unix ms>", which
-// only the caller that chose the id reads back: workers of other languages
-// echo it in the reply, as they echo any id. A header would do too, but a
-// headers table costs the caller an encode and the broker and the worker a
-// decode each: at 64 callers the id gave 1.8% more calls/s and 4% less CPU
-// per call (docs/benchmarks.md).
-const deadlineMark = '@'
-
-// callID is the correlation id that carries cid and deadline, its Unix
-// milliseconds in exactly deadlineDigits digits. A deadline those cannot
-// hold (after the year 2286, or before 1970 on a clock set wrong) is not
-// carried, so that the reply's id still reads back as cid.
-func callID(cid string, deadline time.Time) string {
-	ms := deadline.UnixMilli()
-	if deadline.IsZero() || ms < 0 || ms > maxDeadlineMS {
-		return cid
-	}
-	var digits [deadlineDigits]byte
-	for i := len(digits) - 1; i >= 0; i-- {
-		digits[i] = byte('0' + ms%10)
-		ms /= 10
-	}
-	var b strings.Builder
-	b.Grow(len(cid) + 1 + deadlineDigits)
-	b.WriteString(cid)
-	b.WriteByte(deadlineMark)
-	b.Write(digits[:])
-	return b.String()
-}
-
-// maxDeadlineMS is the latest deadline an id carries: 2286-11-20.
-const maxDeadlineMS = 9_999_999_999_999
-
-// deadlineDigits is the length of a deadline in an id: Unix milliseconds
-// have 13 digits from 2001 to 2286. Other ids are read whole, so that an id
-// of another client's making is not misread unless it ends in "@" and
-// exactly 13 digits.
-const deadlineDigits = 13
-
-// splitCallID splits a correlation id made by callID; any other id is
-// returned whole, with no deadline.
-func splitCallID(id string) (cid string, deadline time.Time) {
-	i := len(id) - deadlineDigits - 1
-	if i < 0 || id[i] != deadlineMark {
-		return id, time.Time{}
-	}
-	var ms int64
-	for _, c := range []byte(id[i+1:]) {
-		if c < '0' || c > '9' {
-			return id, time.Time{}
-		}
-		ms = ms*10 + int64(c-'0')
-	}
-	return id[:i], time.UnixMilli(ms)
 }
 
 func (t *amqpTransport) reply(ctx context.Context, m Message) error {

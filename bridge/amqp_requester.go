@@ -12,6 +12,7 @@ import (
 
 	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/internal/pause"
+	"github.com/rabibridge/rabibridge/internal/protocol"
 )
 
 // amqpRequester publishes calls on a channel in confirm mode that also
@@ -140,7 +141,7 @@ func (r *amqpRequester) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.D
 		// A call nobody consumes comes back (mandatory) before its
 		// confirm; the caller fails it with ErrNoSuchFunction.
 		for ret := range returns {
-			cid, _ := splitCallID(ret.CorrelationId)
+			cid, _ := protocol.SplitCallID(ret.CorrelationId)
 			r.h.Returned(cid)
 		}
 	}()

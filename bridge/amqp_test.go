@@ -11,59 +11,10 @@ import (
 	"github.com/matryer/is"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/testbroker"
 )
 
-func TestCallID(t *testing.T) {
-	deadline := time.UnixMilli(1764057600123)
-	for _, tc := range []struct {
-		id       string
-		cid      string
-		deadline time.Time
-	}{
-		{"42@1764057600123", "42", deadline},
-		{"42", "42", time.Time{}},
-		{"42@", "42@", time.Time{}},
-		{"a@b@1764057600123", "a@b", deadline},
-		{"42@17640576001x3", "42@17640576001x3", time.Time{}},
-		{"42@1234567890123456789", "42@1234567890123456789", time.Time{}}, // not 13 digits
-		{"42@176405760012", "42@176405760012", time.Time{}},
-		{"@1764057600123", "", deadline},
-		{"", "", time.Time{}},
-	} {
-		cid, d := splitCallID(tc.id)
-		if cid != tc.cid || !d.Equal(tc.deadline) {
-			t.Errorf("splitCallID(%q) = %q, %v; want %q, %v", tc.id, cid, d, tc.cid, tc.deadline)
-		}
-	}
-	if id := callID("42", deadline); id != "42@1764057600123" {
-		t.Errorf("callID = %q", id)
-	}
-	if id := callID("42", time.Time{}); id != "42" {
-		t.Errorf("callID without a deadline = %q", id)
-	}
-	// Whatever the deadline, the id reads back as the caller's: a deadline
-	// after 2286 (14 digits) is not carried, one before 2001 is padded.
-	for _, d := range []time.Time{
-		time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC),
-		time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC),
-		time.Date(1970, 1, 1, 0, 0, 1, 0, time.UTC),
-		time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC),
-		time.UnixMilli(maxDeadlineMS),
-	} {
-		cid, back := splitCallID(callID("42", d))
-		if cid != "42" {
-			t.Errorf("callID(42, %v) reads back as %q", d, cid)
-		}
-		if carried := d.UnixMilli() >= 0 && d.UnixMilli() <= maxDeadlineMS; carried && !back.Equal(d) {
-			t.Errorf("callID(42, %v): the deadline reads back as %v", d, back)
-		}
-	}
-}
-
-// TestMessageDeadline checks where a delivery's deadline comes from: the
-// correlation id, else the header (as int64 or int32), and that the id is
-// given without it.
 func TestMessageDeadline(t *testing.T) {
 	ms := int64(1764057600123)
 	for _, d := range []amqp.Delivery{
@@ -90,8 +41,8 @@ func BenchmarkCallID(b *testing.B) {
 	deadline := time.Now().Add(time.Minute)
 	b.ReportAllocs()
 	for b.Loop() {
-		id := callID("123456789", deadline)
-		if cid, _ := splitCallID(id); cid != "123456789" {
+		id := protocol.CallID("123456789", deadline)
+		if cid, _ := protocol.SplitCallID(id); cid != "123456789" {
 			b.Fatal(cid)
 		}
 	}

@@ -1,17 +1,21 @@
 package bridge
 
-import "time"
+import (
+	"time"
+
+	"github.com/rabibridge/rabibridge/internal/protocol"
+)
 
 // Header names rabibridge puts on messages, beside RabiBridge's properties.
 const (
 	// HeaderCode carries a failure reply's rabibridge.Code.
-	HeaderCode = "x-rabibridge-code"
+	HeaderCode = protocol.HeaderCode
 	// HeaderTrace carries a failure reply's trace (a panic's stack).
-	HeaderTrace = "x-rabibridge-trace"
+	HeaderTrace = protocol.HeaderTrace
 	// HeaderDeadline may carry a call's absolute deadline, in Unix
 	// milliseconds, for clients that cannot choose their correlation ids;
 	// Go callers put it in the correlation id (see Message.Deadline).
-	HeaderDeadline = "x-rabibridge-deadline"
+	HeaderDeadline = protocol.HeaderDeadline
 )
 
 // Message is a call or a reply as it travels.

@@ -4,26 +4,25 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/rabibridge/rabibridge/internal/protocol"
 )
 
 // Exchange is the durable direct exchange every call is published to.
-const Exchange = "rpc"
+const Exchange = protocol.Exchange
 
 // CancelExchange is the fanout exchange of cancellations, an extension of
-// RabiBridge's protocol: a caller whose context is cancelled while a call
-// is under way publishes there the call's correlation id, its reply
-// address set as the call's was; every Go worker listens, and ends the
-// context of the handler running that call. Peers that do not listen
-// (Python RabiBridge) run such calls to their end.
-const CancelExchange = "rabibridge.cancel"
+// RabiBridge's protocol (docs/protocol.md): Go workers end the context of
+// a handler whose caller cancelled its call.
+const CancelExchange = protocol.CancelExchange
 
 // RoutingKey returns the routing key of function name of RabiBridge's kind
 // ("async" or "sync"): "<kind>_<name>".
-func RoutingKey(kind, name string) string { return kind + "_" + name }
+func RoutingKey(kind, name string) string { return protocol.RoutingKey(kind, name) }
 
 // QueueName returns the queue of function name of the given kind:
 // "rpc_<kind>_<name>".
-func QueueName(kind, name string) string { return "rpc_" + kind + "_" + name }
+func QueueName(kind, name string) string { return protocol.QueueName(kind, name) }
 
 // Queue describes a function's queue. Its arguments are RabiBridge's, so Go
 // and Python workers can share it.
@@ -45,23 +44,11 @@ type Queue struct {
 
 // AutoDelete reports whether the queue goes when its last consumer does:
 // classic queues, as RabiBridge declares them.
-func (q Queue) AutoDelete() bool { return !q.Quorum }
+func (q Queue) AutoDelete() bool { return protocol.AutoDelete(q.Quorum) }
 
 // Args returns the queue arguments RabiBridge declares: always x-overflow
 // reject-publish, x-max-length and x-message-ttl only when set.
-func (q Queue) Args() map[string]any {
-	args := map[string]any{"x-overflow": "reject-publish"}
-	if q.MaxLength > 0 {
-		args["x-max-length"] = int64(q.MaxLength)
-	}
-	if q.MessageTTL > 0 {
-		args["x-message-ttl"] = q.MessageTTL.Milliseconds()
-	}
-	if q.Quorum {
-		args["x-queue-type"] = "quorum"
-	}
-	return args
-}
+func (q Queue) Args() map[string]any { return protocol.QueueArgs(q.MaxLength, q.MessageTTL, q.Quorum) }
 
 // ErrQueueMismatch is wrapped by the error of a declaration that conflicts
 // with an existing queue's arguments.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/schema"
 
 	"gopkg.in/yaml.v3"
@@ -157,14 +158,14 @@ func queueChannel(f schema.Function, call string) map[string]any {
 	return map[string]any{
 		"address":     f.RoutingKey(),
 		"title":       f.Name,
-		"description": fmt.Sprintf("Calls of %s: routing key %s on exchange rpc, queue %s.", f.Name, f.RoutingKey(), f.Queue()),
+		"description": fmt.Sprintf("Calls of %s: routing key %s on exchange %s, queue %s.", f.Name, f.RoutingKey(), protocol.Exchange, f.Queue()),
 		"messages":    map[string]any{call: ref("#/components/messages/" + call)},
 		"bindings": map[string]any{"amqp": map[string]any{
 			"is":       "routingKey",
-			"exchange": map[string]any{"name": "rpc", "type": "direct", "durable": true, "autoDelete": false, "vhost": "/"},
+			"exchange": map[string]any{"name": protocol.Exchange, "type": protocol.ExchangeType, "durable": true, "autoDelete": false, "vhost": "/"},
 			// The binding describes an exchange or a queue, not both: the
 			// function's queue goes in an extension.
-			"x-queue": map[string]any{"name": f.Queue(), "durable": true, "exclusive": false, "autoDelete": f.QueueType != "quorum",
+			"x-queue": map[string]any{"name": f.Queue(), "durable": true, "exclusive": false, "autoDelete": protocol.AutoDelete(f.Quorum()),
 				"vhost": "/", "arguments": argMap},
 			"bindingVersion": amqpBindingVersion,
 		}},

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/schema"
 )
 
@@ -51,7 +52,7 @@ func markdownFunction(b *bytes.Buffer, f schema.Function) error {
 		timeout = (time.Duration(f.TimeoutMS) * time.Millisecond).String()
 	}
 	fmt.Fprintf(b, "| option | value |\n|---|---|\n")
-	fmt.Fprintf(b, "| kind | %s (queue `%s`, routing key `%s` on exchange `rpc`) |\n", kindOf(f), f.Queue(), f.RoutingKey())
+	fmt.Fprintf(b, "| kind | %s (queue `%s`, routing key `%s` on exchange `%s`) |\n", kindOf(f), f.Queue(), f.RoutingKey(), protocol.Exchange)
 	qtype := f.QueueType
 	if qtype == "" {
 		qtype = "classic"
@@ -275,5 +276,5 @@ func sorted(fns []schema.Function) []schema.Function {
 	return out
 }
 
-// kindOf is f's kind, as its routing key, <kind>_<name>, says.
-func kindOf(f schema.Function) string { return strings.TrimSuffix(f.RoutingKey(), "_"+f.Name) }
+// kindOf is f's kind, the default if it names none.
+func kindOf(f schema.Function) string { return protocol.Kind(f.Kind) }

@@ -2,6 +2,9 @@ package schema
 
 import (
 	"encoding/json"
+	"time"
+
+	"github.com/rabibridge/rabibridge/internal/protocol"
 )
 
 // Function describes a registered function as documents and discovery show
@@ -21,30 +24,16 @@ type Function struct {
 }
 
 // Queue returns the function's queue name, rpc_<kind>_<name>.
-func (f Function) Queue() string { return "rpc_" + f.kind() + "_" + f.Name }
+func (f Function) Queue() string { return protocol.QueueName(f.Kind, f.Name) }
 
 // RoutingKey returns the function's routing key, <kind>_<name>.
-func (f Function) RoutingKey() string { return f.kind() + "_" + f.Name }
-
-func (f Function) kind() string {
-	if f.Kind == "" {
-		return "async"
-	}
-	return f.Kind
-}
+func (f Function) RoutingKey() string { return protocol.RoutingKey(f.Kind, f.Name) }
 
 // QueueArgs returns the arguments of the function's queue, as RabiBridge
 // declares them.
 func (f Function) QueueArgs() map[string]any {
-	args := map[string]any{"x-overflow": "reject-publish"}
-	if f.QueueSize > 0 {
-		args["x-max-length"] = f.QueueSize
-	}
-	if f.TimeoutMS > 0 {
-		args["x-message-ttl"] = f.TimeoutMS
-	}
-	if f.QueueType == "quorum" {
-		args["x-queue-type"] = "quorum"
-	}
-	return args
+	return protocol.QueueArgs(f.QueueSize, time.Duration(f.TimeoutMS)*time.Millisecond, f.Quorum())
 }
+
+// Quorum reports whether the function's queue is a quorum queue.
+func (f Function) Quorum() bool { return f.QueueType == "quorum" }

@@ -1,11 +1,15 @@
 package schema
 
-import "time"
+import (
+	"time"
+
+	"github.com/rabibridge/rabibridge/internal/protocol"
+)
 
 // DiscoveryExchange is the fanout exchange of discovery: every worker
 // instance binds a queue of its own to it and answers each request with its
 // Instance, as JSON.
-const DiscoveryExchange = "rabibridge.discovery"
+const DiscoveryExchange = protocol.DiscoveryExchange
 
 // Instance is what one worker instance says of itself in discovery.
 type Instance struct {

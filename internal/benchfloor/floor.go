@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/rabibridge/rabibridge/internal/protocol"
 )
 
 // Server is the floor's echo worker.
@@ -43,14 +45,14 @@ func Serve(url string, prefetch int) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if err := in.ExchangeDeclare("rpc", "direct", true, false, false, false, nil); err != nil {
+	if err := in.ExchangeDeclare(protocol.Exchange, protocol.ExchangeType, true, false, false, false, nil); err != nil {
 		return fail(err)
 	}
-	q := "rpc_" + s.Key
-	if _, err := in.QueueDeclare(q, true, true, false, false, amqp.Table{"x-overflow": "reject-publish"}); err != nil {
+	q := "rpc_" + s.Key // RabiBridge's queue name, protocol.QueueName
+	if _, err := in.QueueDeclare(q, true, true, false, false, amqp.Table(protocol.QueueArgs(0, 0, false))); err != nil {
 		return fail(err)
 	}
-	if err := in.QueueBind(q, s.Key, "rpc", false, nil); err != nil {
+	if err := in.QueueBind(q, s.Key, protocol.Exchange, false, nil); err != nil {
 		return fail(err)
 	}
 	if err := in.Qos(prefetch, 0, false); err != nil {
@@ -140,7 +142,7 @@ func (c *Client) Call(ctx context.Context, key string, body []byte) ([]byte, err
 		delete(c.pending, cid)
 		c.mu.Unlock()
 	}
-	dc, err := c.ch.PublishWithDeferredConfirmWithContext(ctx, "rpc", key, true, false,
+	dc, err := c.ch.PublishWithDeferredConfirmWithContext(ctx, protocol.Exchange, key, true, false,
 		amqp.Publishing{Body: body, CorrelationId: cid, ReplyTo: "amq.rabbitmq.reply-to"})
 	if err != nil {
 		forget()
