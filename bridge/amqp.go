@@ -53,10 +53,7 @@ type amqpTransport struct {
 	queues    map[string]Queue // declared, declared again on each new connection
 	socks     map[*amqp.Connection]*guardedConn
 
-	replyMu   sync.Mutex
-	replyCh   *amqp.Channel // shared by all replies on one connection
-	replyConn *amqp.Connection
-	replyLive atomic.Pointer[amqp.Channel] // replyCh while it is usable
+	replies replier // for replies from no subscription
 
 	tags atomic.Uint64
 
@@ -73,6 +70,7 @@ func dialAMQP(ctx context.Context, cfg Config, urls []string, log *slog.Logger) 
 		}
 	}
 	t := &amqpTransport{cfg: cfg, urls: urls, next: rand.IntN(len(urls)), log: log, queues: map[string]Queue{}, socks: map[*amqp.Connection]*guardedConn{}}
+	t.replies.t = t
 	c, err := t.dial(ctx)
 	if err != nil {
 		return nil, err
@@ -404,43 +402,7 @@ func publishing(m Message) amqp.Publishing {
 	return p
 }
 
-func (t *amqpTransport) reply(ctx context.Context, m Message) error {
-	for attempt := 0; ; attempt++ {
-		if err := t.waitUnblocked(ctx); err != nil {
-			return err
-		}
-		ch, err := t.replyChannel(ctx)
-		if err != nil {
-			return err
-		}
-		err = ch.PublishWithContext(ctx, "", m.ReplyTo, false, false, publishing(m))
-		if err == nil || !errors.Is(err, amqp.ErrClosed) || attempt > 0 {
-			return lost(err)
-		}
-	}
-}
-
-func (t *amqpTransport) replyChannel(ctx context.Context) (*amqp.Channel, error) {
-	if ch := t.replyLive.Load(); ch != nil && !ch.IsClosed() {
-		return ch, nil
-	}
-	c, err := t.current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t.replyMu.Lock()
-	defer t.replyMu.Unlock()
-	if t.replyCh != nil && t.replyConn == c && !t.replyCh.IsClosed() {
-		return t.replyCh, nil
-	}
-	ch, err := c.Channel()
-	if err != nil {
-		return nil, lost(err)
-	}
-	t.replyCh, t.replyConn = ch, c
-	t.replyLive.Store(ch)
-	return ch, nil
-}
+func (t *amqpTransport) reply(ctx context.Context, m Message) error { return t.replies.publish(ctx, m) }
 
 func (t *amqpTransport) close() error {
 	t.cancel()

@@ -41,7 +41,7 @@ type amqpSub struct {
 	// multiple-ack frame, when ackBatch(Prefetch) are owed or ackDelay
 	// after the first.
 	sendMu     sync.Mutex
-	replyCh    *amqp.Channel // the subscription's reply channel
+	replies    replier // the subscription's reply channel
 	acks       acks
 	flushT     *time.Timer
 	lastSettle time.Time
@@ -131,7 +131,7 @@ func (s *amqpSub) sendOne(a *acks, o outgoing) error {
 		if o.m.ReplyTo == "" {
 			return nil
 		}
-		if err := s.publishReply(o.m); err != nil {
+		if err := s.replies.publish(s.t.ctx, o.m); err != nil {
 			return fmt.Errorf("bridge: publishing a reply after the call's channel closed: %w", err)
 		}
 		return nil
@@ -142,7 +142,7 @@ func (s *amqpSub) sendOne(a *acks, o outgoing) error {
 	}
 	var err error
 	if o.m.ReplyTo != "" {
-		if err = s.publishReply(o.m); err != nil {
+		if err = s.replies.publish(s.t.ctx, o.m); err != nil {
 			err = fmt.Errorf("bridge: publishing a reply (the call goes back to its queue): %w", err)
 			o.nack, o.requeue = true, true
 		}
@@ -219,46 +219,10 @@ func (a *acks) flush() {
 	a.owed = a.owed[:0]
 }
 
-// publishReply publishes a reply on the subscription's reply channel,
-// opening one when there is none, and trying once more on a fresh channel
-// when the first is found closed.
-func (s *amqpSub) publishReply(m Message) error {
-	if ch := s.replyCh; ch != nil && !s.t.blocked.Load() {
-		// The common case, without a context of its own: amqp091-go does
-		// not block on a publish (flow control is the blocked check).
-		err := ch.PublishWithContext(s.t.ctx, "", m.ReplyTo, false, false, publishing(m))
-		if err == nil || !errors.Is(err, amqp.ErrClosed) {
-			return lost(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(s.t.ctx, 10*time.Second)
-	defer cancel()
-	for attempt := 0; ; attempt++ {
-		if err := s.t.waitUnblocked(ctx); err != nil {
-			return err
-		}
-		if s.replyCh == nil || s.replyCh.IsClosed() {
-			c, err := s.t.current(ctx)
-			if err != nil {
-				return err
-			}
-			ch, err := c.Channel()
-			if err != nil {
-				return lost(err)
-			}
-			s.replyCh = ch
-		}
-		err := s.replyCh.PublishWithContext(ctx, "", m.ReplyTo, false, false, publishing(m))
-		if err == nil || !errors.Is(err, amqp.ErrClosed) || attempt > 0 {
-			return lost(err)
-		}
-	}
-}
-
 func (t *amqpTransport) consume(ctx context.Context, queue string, o ConsumeOptions, h func(*Delivery)) (Subscription, error) {
 	t.readUpTo(bodyLimit(o.MaxBodySize))
 	s := &amqpSub{
-		t: t, queue: queue, opts: o, h: h,
+		t: t, queue: queue, opts: o, h: h, replies: replier{t: t},
 		tag:     "rabibridge-go-" + strconv.FormatUint(t.tags.Add(1), 10),
 		stopped: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -430,9 +394,7 @@ func (s *amqpSub) Close() error {
 		s.closed = true
 		s.flushT.Stop()
 		s.acks.flush()
-		if s.replyCh != nil {
-			s.replyCh.Close()
-		}
+		s.replies.close()
 	}
 	s.sendMu.Unlock()
 	s.closeOnce.Do(func() { close(s.done) })
