@@ -86,6 +86,8 @@ type Caller struct {
 	recycle bool
 	// maxMessage is the largest body the broker takes.
 	maxMessage int
+	// cancels are the cancellations being passed on; Close waits for them.
+	cancels sync.WaitGroup
 }
 
 // RecoveryWindow is how long after its connection was lost or came back,
@@ -158,6 +160,7 @@ func (c *Caller) Close() error {
 	for _, p := range pending {
 		p.done <- result{err: rabibridge.ErrClosed}
 	}
+	c.cancels.Wait() // a program that closes and exits still tells the workers
 	return c.req.Close()
 }
 
@@ -287,8 +290,8 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, header
 		case r = <-p.done:
 		case <-done:
 			c.forget(cid, p)
-			if errors.Is(ctx.Err(), context.Canceled) {
-				go c.cancelRemote(cid) // a deadline the worker knows already
+			if errors.Is(ctx.Err(), context.Canceled) { // a deadline the worker knows already
+				c.passCancel(cid)
 			}
 			return fmt.Errorf("caller: %s: %w", name, ctx.Err())
 		}
@@ -304,8 +307,20 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, header
 	return c.decode(name, &r.msg, out)
 }
 
+// passCancel passes the cancellation of call cid on, beside the caller,
+// unless the caller is closed (Close waits only for those it can see).
+func (c *Caller) passCancel(cid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.cancels.Go(func() { c.cancelRemote(cid) })
+	}
+}
+
 // cancelRemote tells the workers that the call cid is cancelled, so that
 // the one running it ends its handler's context (bridge.CancelExchange).
+// It runs beside the caller, which returns at once; Close waits for it, up
+// to its 5 s.
 func (c *Caller) cancelRemote(cid string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

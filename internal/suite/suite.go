@@ -708,23 +708,37 @@ func Cancellation(t *testing.T, dial Dialer) {
 		}
 	}, registry.Options{})
 	e.serve(worker.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	go func() {
-		<-started
-		cancel()
-	}()
-	_, err := caller.Call[int, int](ctx, e.c, e.name("wait"), 0)
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Call: %v, want context.Canceled", err)
-	}
-	select {
-	case err := <-ended:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("the handler's context: %v, want context.Canceled", err)
+	// Once with the caller living on, once closed at once, as a program
+	// that exits after a cancelled call (the CLI on Ctrl-C) closes it.
+	for _, closeAfter := range []bool{false, true} {
+		c := e.c
+		if closeAfter {
+			var err error
+			if c, err = caller.New(e.conn, caller.Config{}); err != nil {
+				t.Fatal(err)
+			}
 		}
-	case <-time.After(10 * time.Second):
-		t.Error("the handler's context did not end within 10s of the caller's cancellation")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		go func() {
+			<-started
+			cancel()
+		}()
+		_, err := caller.Call[int, int](ctx, c, e.name("wait"), 0)
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Call: %v, want context.Canceled", err)
+		}
+		if closeAfter {
+			c.Close()
+		}
+		select {
+		case err := <-ended:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("closed after: %v: the handler's context: %v, want context.Canceled", closeAfter, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("closed after: %v: the handler's context did not end within 10s of the caller's cancellation", closeAfter)
+		}
 	}
 }
 
