@@ -124,14 +124,19 @@ func (s *amqpSub) sendOne(a *acks, o outgoing) error {
 	if o.on.ch.IsClosed() {
 		// The channel that delivered the call is gone. The broker puts the
 		// call back, unless its queue went too (an auto-delete queue that
-		// lost its last consumer, a deleted queue): the reply goes out
-		// anyway, on the reply channel, and a caller that gets a second
-		// one from the call's next worker drops it. There is nothing to
+		// lost its last consumer, a deleted queue): while the connection is
+		// up, the reply goes out anyway, on the reply channel, and a caller
+		// that gets a second one from the call's next worker drops it.
+		// Without a connection it is not waited for: the broker put the
+		// call back when the connection died, and waiting here would hold
+		// up this subscription's other replies. There is nothing to
 		// acknowledge.
-		if o.m.ReplyTo == "" {
+		if o.m.ReplyTo == "" || s.t.live.Load() == nil {
 			return nil
 		}
-		if err := s.replies.publish(s.t.ctx, o.m); err != nil {
+		ctx, cancel := context.WithTimeout(s.t.ctx, time.Second)
+		defer cancel()
+		if err := s.replies.publish(ctx, o.m); err != nil {
 			return fmt.Errorf("bridge: publishing a reply after the call's channel closed: %w", err)
 		}
 		return nil
