@@ -277,6 +277,9 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, header
 	rt := c.route(name)
 	if err := c.req.Publish(ctx, rt.key, msg); err != nil {
 		c.forget(cid, p)
+		if errors.Is(ctx.Err(), context.Canceled) {
+			c.passCancel(cid) // cancelled while the broker confirmed it: a worker may run it already
+		}
 		if errors.Is(err, rabibridge.ErrNoSuchFunction) {
 			err = c.noRoute(rt)
 		}
