@@ -243,7 +243,7 @@ func (w *Worker) start(ctx, base context.Context, e *registry.Entry) ([]running,
 		if err != nil {
 			return rs, err
 		}
-		rs = append(rs, running{name: e.Name(), f: f, q: q, sub: sub})
+		rs = append(rs, running{f: f, q: q, sub: sub})
 	}
 	return rs, nil
 }
@@ -290,7 +290,7 @@ func waitEnd(ctx context.Context, subs []running) error {
 		go func() {
 			select {
 			case <-r.sub.Done():
-				ended <- r.name
+				ended <- r.f.name
 			case <-stop:
 			}
 		}()
@@ -305,10 +305,9 @@ func waitEnd(ctx context.Context, subs []running) error {
 
 // running is one consumer of a function's queue.
 type running struct {
-	name string
-	f    *function
-	q    bridge.Queue
-	sub  bridge.Subscription
+	f   *function
+	q   bridge.Queue
+	sub bridge.Subscription
 }
 
 // drain stops consuming, lets the handlers in flight finish (up to
