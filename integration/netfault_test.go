@@ -583,7 +583,7 @@ func TestResetAndRefuse(t *testing.T) {
 			defer c.Close()
 			callers = append(callers, c)
 		}
-		l := runLoad(callers, 20)
+		l := runLoad(callers, nil, 20)
 		time.Sleep(time.Second)
 		for range 2 {
 			p.Reset()
