@@ -57,16 +57,16 @@ type load struct {
 	// connection, and was published too near its deadline for the reply
 	// to come in time. Its deadline error is what the caller asked for;
 	// any other call that fails so counts as other.
-	late            atomic.Int64
-	slowest         atomic.Int64 // ns past its deadline of the slowest call
-	mu              sync.Mutex
-	others          []error
-	otherAt         []string // when each of others started, and on which caller
-	t0              time.Time
-	lastOK          atomic.Int64 // unix ns of the latest success
-	firstOK         atomic.Int64 // unix ns of the first success since firstOK was last zeroed
-	stop            context.CancelFunc
-	wg              sync.WaitGroup
+	late    atomic.Int64
+	slowest atomic.Int64 // ns past its deadline of the slowest call
+	mu      sync.Mutex
+	others  []error
+	otherAt []string // when each of others started, and on which caller
+	t0      time.Time
+	lastOK  atomic.Int64 // unix ns of the latest success
+	firstOK atomic.Int64 // unix ns of the first success since firstOK was last zeroed
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // runLoad starts len(callers) × per loops that call echo until stopped.
