@@ -13,15 +13,32 @@ import (
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/rabibridge/rabibridge/internal/redact"
+	"github.com/rabibridge/rabibridge/internal/secret"
+	"github.com/rabibridge/rabibridge/internal/settings"
 )
 
 // Config configures a connection. Fields come, in order of precedence, from
-// what the program sets, the environment (see Env), and a TOML file (see
-// LoadConfig). Printing a Config (%v, %+v, %#v, slog) shows no password or
-// secret.
+// what the program sets, the environment, and a TOML file (see LoadConfig).
+// Printing a Config (%v, %+v, %#v, slog) shows no password or secret.
+//
+// Dial reads these environment variables, each for a field the program
+// left empty (LoadConfig lets them override the file):
+//
+//	RABIBRIDGE_URL             URL (only when URL, URLs and Host are all empty)
+//	RABBITMQ_HOST              Host
+//	RABBITMQ_PORT              Port
+//	RABBITMQ_USERNAME          Username
+//	RABBITMQ_PASSWORD          Password
+//	RABBITMQ_VHOST             VHost
+//	RABIBRIDGE_SECRET          Secret
+//	RABIBRIDGE_TLS_CA_FILE     TLS.CAFile
+//	RABIBRIDGE_TLS_CERT_FILE   TLS.CertFile
+//	RABIBRIDGE_TLS_KEY_FILE    TLS.KeyFile
+//	RABIBRIDGE_TLS_SERVER_NAME TLS.ServerName
+//
+// RabiBridge's [app] settings (serialiser, compression threshold, CID_MAX)
+// are not the connection's: worker.Config and caller.Config hold them.
 type Config struct {
 	// URL names the broker: mem://, mem://NAME, amqp://user:pass@host:port/vhost
 	// or amqps://.... When empty, the broker is built from Host, Port,
@@ -73,26 +90,10 @@ type Config struct {
 	// state, with the cause of a loss or of a failed attempt. It must not
 	// block. Each change is also logged.
 	OnStateChange func(State, error)
-	// App holds RabiBridge's [app] settings: workers and callers made on
-	// the connection use them where their own Config leaves them unset.
-	App App
 	// Logger receives the connection's log lines (workers and callers made
 	// on the connection use it too, unless given their own); nil means
 	// the lines at Warn and above, to the program's slog.Default().
 	Logger *slog.Logger
-}
-
-// App holds the settings of RabiBridge's [app] section.
-type App struct {
-	// Serialiser names the codec: "msgpack" (default) or "json".
-	Serialiser string
-	// CompressThreshold is the body size above which bodies are compressed;
-	// zero means 1024.
-	CompressThreshold int
-	// LogLevel is DEBUG, INFO, WARNING or ERROR (the CLI's log level).
-	LogLevel string
-	// CIDMax bounds correlation ids; zero means 2^30.
-	CIDMax int
 }
 
 // TLSConfig configures TLS for amqps:// URLs. Server certificates are
@@ -110,42 +111,6 @@ type TLSConfig struct {
 	InsecureSkipVerify bool
 }
 
-// Env lists the environment variables Config reads, each for the field or
-// TOML key of the same meaning.
-var Env = []string{
-	"RABIBRIDGE_URL", "RABBITMQ_HOST", "RABBITMQ_PORT", "RABBITMQ_USERNAME", "RABBITMQ_PASSWORD",
-	"RABBITMQ_VHOST", "RABIBRIDGE_SECRET", "RABIBRIDGE_SERIALISER", "RABIBRIDGE_COMPRESS_THRESHOLD",
-	"RABIBRIDGE_LOG_LEVEL", "RABIBRIDGE_CID_MAX", "RABIBRIDGE_TLS_CA_FILE", "RABIBRIDGE_TLS_CERT_FILE",
-	"RABIBRIDGE_TLS_KEY_FILE", "RABIBRIDGE_TLS_SERVER_NAME",
-}
-
-// fileConfig is the TOML file: RabiBridge's env.toml keys, and ours.
-type fileConfig struct {
-	RabbitMQ struct {
-		URL      string `toml:"URL"`
-		Host     string `toml:"RABBITMQ_HOST"`
-		Port     int    `toml:"RABBITMQ_PORT"`
-		Username string `toml:"RABBITMQ_USERNAME"`
-		Password string `toml:"RABBITMQ_PASSWORD"`
-		VHost    string `toml:"RABBITMQ_VHOST"`
-	} `toml:"rabbitmq"`
-	App struct {
-		CompressThreshold int    `toml:"COMPRESS_THRESHOLD"`
-		Serialiser        string `toml:"SERIALISER"`
-		LogLevel          string `toml:"LOG_LEVEL"`
-		CIDMax            int    `toml:"CID_MAX"`
-	} `toml:"app"`
-	Secret struct {
-		Secret string `toml:"SECRET"`
-	} `toml:"secret"`
-	TLS struct {
-		CAFile     string `toml:"CA_FILE"`
-		CertFile   string `toml:"CERT_FILE"`
-		KeyFile    string `toml:"KEY_FILE"`
-		ServerName string `toml:"SERVER_NAME"`
-	} `toml:"tls"`
-}
-
 // LoadConfig reads the TOML file at path (RabiBridge's env.toml works
 // unchanged) and lays the environment over it. An empty path reads the
 // environment alone.
@@ -155,26 +120,21 @@ type fileConfig struct {
 //	RABBITMQ_PORT = 5672
 //	RABBITMQ_USERNAME = "guest"
 //	RABBITMQ_PASSWORD = "rbenc1:..."   # or plain, or RabiBridge's legacy form
-//	[app]
-//	SERIALISER = "msgpack"
-//	COMPRESS_THRESHOLD = 1024
-//	LOG_LEVEL = "INFO"
 //	[secret]
 //	SECRET = "..."
+//
+// The file's [app] section is the CLI's (`rabibridge --config`); a program
+// sets those settings in worker.Config and caller.Config.
 func LoadConfig(path string) (Config, error) {
-	var c Config
-	if path != "" {
-		var f fileConfig
-		if _, err := toml.DecodeFile(path, &f); err != nil {
-			return Config{}, fmt.Errorf("bridge: config file %s: %w", path, err)
-		}
-		r := f.RabbitMQ
-		c = Config{
-			URL: r.URL, Host: r.Host, Port: r.Port, Username: r.Username, Password: r.Password, VHost: r.VHost,
-			Secret: f.Secret.Secret,
-			TLS:    TLSConfig{CAFile: f.TLS.CAFile, CertFile: f.TLS.CertFile, KeyFile: f.TLS.KeyFile, ServerName: f.TLS.ServerName},
-			App:    App{Serialiser: f.App.Serialiser, CompressThreshold: f.App.CompressThreshold, LogLevel: f.App.LogLevel, CIDMax: f.App.CIDMax},
-		}
+	f, err := settings.Read(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("bridge: %w: %w", ErrSecret, err)
+	}
+	r := f.RabbitMQ
+	c := Config{
+		URL: r.URL, Host: r.Host, Port: r.Port, Username: r.Username, Password: r.Password, VHost: r.VHost,
+		Secret: f.Secret.Secret,
+		TLS:    TLSConfig{CAFile: f.TLS.CAFile, CertFile: f.TLS.CertFile, KeyFile: f.TLS.KeyFile, ServerName: f.TLS.ServerName},
 	}
 	if err := c.overlayEnv(true); err != nil {
 		return Config{}, err
@@ -186,39 +146,19 @@ func LoadConfig(path string) (Config, error) {
 // when override is true (the environment over a file), only empty fields
 // otherwise (a program's own settings over the environment).
 func (c *Config) overlayEnv(override bool) error {
-	str := func(dst *string, name string) {
-		if v, ok := os.LookupEnv(name); ok && v != "" && (override || *dst == "") {
-			*dst = v
-		}
-	}
-	var bad []string
-	num := func(dst *int, name string) {
-		if v, ok := os.LookupEnv(name); ok && v != "" && (override || *dst == 0) {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				bad = append(bad, name)
-				return
-			}
-			*dst = n
-		}
-	}
 	if override || (c.URL == "" && len(c.URLs) == 0 && c.Host == "") {
-		str(&c.URL, "RABIBRIDGE_URL")
+		settings.Str(&c.URL, "RABIBRIDGE_URL", override)
 	}
-	str(&c.Host, "RABBITMQ_HOST")
-	num(&c.Port, "RABBITMQ_PORT")
-	str(&c.Username, "RABBITMQ_USERNAME")
-	str(&c.Password, "RABBITMQ_PASSWORD")
-	str(&c.VHost, "RABBITMQ_VHOST")
-	str(&c.Secret, "RABIBRIDGE_SECRET")
-	str(&c.App.Serialiser, "RABIBRIDGE_SERIALISER")
-	num(&c.App.CompressThreshold, "RABIBRIDGE_COMPRESS_THRESHOLD")
-	str(&c.App.LogLevel, "RABIBRIDGE_LOG_LEVEL")
-	num(&c.App.CIDMax, "RABIBRIDGE_CID_MAX")
-	str(&c.TLS.CAFile, "RABIBRIDGE_TLS_CA_FILE")
-	str(&c.TLS.CertFile, "RABIBRIDGE_TLS_CERT_FILE")
-	str(&c.TLS.KeyFile, "RABIBRIDGE_TLS_KEY_FILE")
-	str(&c.TLS.ServerName, "RABIBRIDGE_TLS_SERVER_NAME")
+	settings.Str(&c.Host, "RABBITMQ_HOST", override)
+	bad := settings.Num(&c.Port, "RABBITMQ_PORT", override, nil)
+	settings.Str(&c.Username, "RABBITMQ_USERNAME", override)
+	settings.Str(&c.Password, "RABBITMQ_PASSWORD", override)
+	settings.Str(&c.VHost, "RABBITMQ_VHOST", override)
+	settings.Str(&c.Secret, "RABIBRIDGE_SECRET", override)
+	settings.Str(&c.TLS.CAFile, "RABIBRIDGE_TLS_CA_FILE", override)
+	settings.Str(&c.TLS.CertFile, "RABIBRIDGE_TLS_CERT_FILE", override)
+	settings.Str(&c.TLS.KeyFile, "RABIBRIDGE_TLS_KEY_FILE", override)
+	settings.Str(&c.TLS.ServerName, "RABIBRIDGE_TLS_SERVER_NAME", override)
 	if len(bad) > 0 {
 		return fmt.Errorf("bridge: environment: %s must be a whole number", strings.Join(bad, ", "))
 	}
@@ -235,8 +175,8 @@ func (c *Config) brokerURL() (string, error) {
 		return "", errors.New("bridge: no broker: set Config.URL, or RABIBRIDGE_URL, or RABBITMQ_HOST (or [rabbitmq] RABBITMQ_HOST in the config file)")
 	}
 	password := c.Password
-	if password != "" && (c.Secret != "" || strings.HasPrefix(password, encPrefix)) {
-		p, err := DecryptPassword(c.Secret, password)
+	if password != "" && (c.Secret != "" || strings.HasPrefix(password, secret.Prefix)) {
+		p, err := secret.Decrypt(c.Secret, password)
 		if err != nil {
 			return "", err
 		}
@@ -354,12 +294,14 @@ func (c Config) Format(f fmt.State, verb rune) {
 	}
 }
 
-// String returns the Config as %v prints it, with nothing secret.
-func (c Config) String() string { return fmt.Sprint(c) }
-
 // LogValue logs the Config with nothing secret.
 func (c Config) LogValue() slog.Value {
 	r := c.redacted()
 	return slog.GroupValue(slog.String("url", r.URL), slog.String("host", r.Host), slog.Int("port", r.Port),
 		slog.String("username", r.Username), slog.String("vhost", r.VHost))
 }
+
+// ErrSecret is wrapped by Dial's error when the password is encrypted and
+// does not decrypt with the secret (none is set, or not the one it was
+// encrypted with), and by LoadConfig's when the file does not parse.
+var ErrSecret = secret.Err

@@ -6,16 +6,49 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/matryer/is"
+
+	"github.com/rabibridge/rabibridge/internal/secret"
 )
+
+// envVars are the variables Dial reads, as Config's doc lists them.
+var envVars = []string{
+	"RABIBRIDGE_URL", "RABBITMQ_HOST", "RABBITMQ_PORT", "RABBITMQ_USERNAME", "RABBITMQ_PASSWORD",
+	"RABBITMQ_VHOST", "RABIBRIDGE_SECRET", "RABIBRIDGE_TLS_CA_FILE", "RABIBRIDGE_TLS_CERT_FILE",
+	"RABIBRIDGE_TLS_KEY_FILE", "RABIBRIDGE_TLS_SERVER_NAME",
+}
 
 // clearEnv unsets every variable Config reads, for the test.
 func clearEnv(t *testing.T) {
-	for _, name := range Env {
+	for _, name := range envVars {
 		t.Setenv(name, "")
+	}
+}
+
+// TestEnvDocumented: Config's doc lists every variable Dial reads, and
+// each one listed is read.
+func TestEnvDocumented(t *testing.T) {
+	src, err := os.ReadFile("config.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := regexp.MustCompile(`settings\.(?:Str|Num)\(&c\.[A-Za-z.]+, "([A-Z_]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(read) != len(envVars) {
+		t.Errorf("config.go reads %d variables, the test knows %d", len(read), len(envVars))
+	}
+	for _, m := range read {
+		if !regexp.MustCompile(`(?m)^//\t` + m[1] + ` `).Match(src) {
+			t.Errorf("%s is read but not listed in Config's doc", m[1])
+		}
+		if !slices.Contains(envVars, m[1]) {
+			t.Errorf("%s is read but not in envVars", m[1])
+		}
 	}
 }
 
@@ -26,7 +59,6 @@ func TestLoadRabiBridgeFile(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(c.Host, "broker.example")
 	is.Equal(c.Port, 5673)
-	is.Equal(c.App, App{Serialiser: "json", CompressThreshold: 2048, LogLevel: "DEBUG", CIDMax: 1000000})
 	u, err := c.brokerURL()
 	is.NoErr(err)
 	parsed, err := url.Parse(u)
@@ -34,8 +66,8 @@ func TestLoadRabiBridgeFile(t *testing.T) {
 	is.Equal(parsed.Host, "broker.example:5673")
 	is.Equal(parsed.User.Username(), "svc")
 	pass, _ := parsed.User.Password()
-	is.Equal(pass, "guest pässword")                 // the legacy password, decrypted into the URL
-	pw, err := DecryptPassword(c.Secret, c.Password) // RabiBridge's legacy form
+	is.Equal(pass, "guest pässword")                // the legacy password, decrypted into the URL
+	pw, err := secret.Decrypt(c.Secret, c.Password) // RabiBridge's legacy form
 	is.NoErr(err)
 	is.Equal(pw, "guest pässword")
 }
@@ -44,12 +76,10 @@ func TestPrecedence(t *testing.T) {
 	is := is.New(t)
 	clearEnv(t)
 	t.Setenv("RABBITMQ_PORT", "6000")
-	t.Setenv("RABIBRIDGE_SERIALISER", "msgpack")
 	c, err := LoadConfig("testdata/env.toml")
 	is.NoErr(err)
-	is.Equal(c.Port, 6000)                // the environment over the file
-	is.Equal(c.App.Serialiser, "msgpack") // likewise
-	is.Equal(c.Host, "broker.example")    // the file where the environment is silent
+	is.Equal(c.Port, 6000)             // the environment over the file
+	is.Equal(c.Host, "broker.example") // the file where the environment is silent
 
 	c = Config{Host: "explicit", Port: 1}
 	is.NoErr(c.overlayEnv(false))
@@ -77,30 +107,8 @@ func TestConfigErrors(t *testing.T) {
 	is.True(err != nil)
 	c := Config{Host: "h", Username: "u", Password: "WR+L+AzrT1b1MikidM4CdwXrsGsYYZG745GHiZhayLE=", Secret: "wrong"}
 	_, err = c.brokerURL()
-	is.True(errors.Is(err, errDecrypt))
+	is.True(errors.Is(err, ErrSecret))
 	is.True(!strings.Contains(err.Error(), c.Password)) // nothing of the password
-}
-
-func TestPasswordFormats(t *testing.T) {
-	is := is.New(t)
-	enc, err := EncryptPassword("k", "p@ss wörd")
-	is.NoErr(err)
-	is.True(strings.HasPrefix(enc, "rbenc1:"))
-	enc2, _ := EncryptPassword("k", "p@ss wörd")
-	is.True(enc != enc2) // a random salt and nonce each time
-	pw, err := DecryptPassword("k", enc)
-	is.NoErr(err)
-	is.Equal(pw, "p@ss wörd")
-	_, err = DecryptPassword("other", enc)
-	is.True(errors.Is(err, errDecrypt))
-	tampered := enc[:len(enc)-4] + "AAA="
-	_, err = DecryptPassword("k", tampered)
-	is.True(errors.Is(err, errDecrypt)) // GCM authenticates
-	_, err = DecryptPassword("", enc)
-	is.True(err != nil)
-
-	legacy := encryptLegacy("s3cr3t-k3y", "guest pässword")
-	is.Equal(legacy, "WR+L+AzrT1b1MikidM4CdwXrsGsYYZG745GHiZhayLE=") // matches the independent vector
 }
 
 func TestNothingSecretPrinted(t *testing.T) {
@@ -108,7 +116,7 @@ func TestNothingSecretPrinted(t *testing.T) {
 	c := Config{URL: "amqp://u:topsecret1@h/", Password: "topsecret2", Secret: "topsecret3", Host: "h"}
 	var buf bytes.Buffer
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("cfg", "config", c)
-	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), c.String(), buf.String(), fmt.Sprint(&c)} {
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), buf.String(), fmt.Sprint(&c)} {
 		is.True(!strings.Contains(s, "topsecret")) // no password or secret in any form
 		is.True(strings.Contains(s, "h"))
 	}

@@ -1,7 +1,5 @@
-// Package bridge is the transport under workers and callers: a connection to
-// a broker, the RabiBridge topology on it (the direct exchange "rpc", one
-// queue per function), publishing calls with confirms, consuming them, and
-// replying.
+// Package bridge connects to a broker: Dial and its Config, the Conn that
+// workers and callers share, and the connection's states.
 //
 // Dial picks the transport from the URL's scheme:
 //
@@ -11,7 +9,9 @@
 //     for demos and for users' unit tests, not as a broker to deploy: it
 //     keeps nothing on disk and reaches no other process. Connections
 //     dialled with the same NAME share one broker.
-//   - amqp:// and amqps://: RabbitMQ.
+//   - amqp:// and amqps://: RabbitMQ, with RabiBridge's topology (the
+//     direct exchange "rpc", one queue per function; docs/protocol.md),
+//     publisher confirms, and reconnection after a loss.
 //
 // Most programs only Dial and hand the *Conn to worker.New and caller.New:
 //

@@ -2,7 +2,13 @@ package bridge_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/rabibridge/rabibridge/bridge"
 )
@@ -15,13 +21,59 @@ func ExampleDial() {
 		panic(err)
 	}
 	defer conn.Close()
-	fmt.Println(bridge.QueueName("async", "add"), bridge.RoutingKey("async", "add"))
-	// Output: rpc_async_add async_add
+	fmt.Println("connected")
+	// Output: connected
+}
+
+func ExampleDial_rabbitMQ() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := bridge.Dial(ctx, bridge.Config{
+		URLs: []string{"amqp://svc:hunter2@rabbit-1:5672/", "amqp://svc:hunter2@rabbit-2:5672/"},
+		OnStateChange: func(s bridge.State, err error) {
+			if s == bridge.StateDisconnected {
+				log.Printf("broker lost (%v): reconnecting", err)
+			}
+		},
+	})
+	switch {
+	case errors.Is(err, bridge.ErrAccessRefused):
+		log.Fatal("check the user, password and virtual host: ", err)
+	case err != nil:
+		log.Fatal(err)
+	}
+	defer conn.Close()
 }
 
 func ExampleConfig() {
 	// Printing a Config never shows a password or a secret.
 	cfg := bridge.Config{URL: "amqp://svc:hunter2@broker:5672/", Secret: "s3cret"}
 	fmt.Println(cfg.LogValue())
-	// Output: [url=amqp://svc:xxxxx@broker:5672/ host= port=0 username= vhost=]
+	fmt.Println(strings.Contains(fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg), "hunter2"))
+	// Output:
+	// [url=amqp://svc:xxxxx@broker:5672/ host= port=0 username= vhost=]
+	// false
+}
+
+func ExampleTLSConfig() {
+	cfg := bridge.Config{
+		Host: "rabbit.internal", Username: "svc", Password: "hunter2",
+		TLS: bridge.TLSConfig{CAFile: "/etc/rabbitmq/ca.pem", ServerName: "rabbit.internal"},
+	}
+	fmt.Println(cfg.LogValue()) // with TLS set, Dial uses amqps:// on port 5671
+	// Output: [url= host=rabbit.internal port=0 username=svc vhost=]
+}
+
+func ExampleLoadConfig() {
+	// RabiBridge's env.toml works unchanged; the environment overrides it.
+	dir, _ := os.MkdirTemp("", "env")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "env.toml")
+	os.WriteFile(path, []byte("[rabbitmq]\nRABBITMQ_HOST = \"broker.example\"\nRABBITMQ_PORT = 5673\n"), 0o600)
+	cfg, err := bridge.LoadConfig(path)
+	if errors.Is(err, bridge.ErrSecret) {
+		log.Fatal("the file does not parse, or its password does not decrypt: ", err)
+	}
+	fmt.Println(cfg.Host, cfg.Port)
+	// Output: broker.example 5673
 }

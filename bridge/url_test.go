@@ -47,3 +47,20 @@ func TestDialLeaksNoPassword(t *testing.T) {
 		})
 	}
 }
+
+func TestDialErrors(t *testing.T) {
+	t.Setenv("RABIBRIDGE_URL", "")
+	t.Setenv("RABBITMQ_HOST", "")
+	_, err := bridge.Dial(context.Background(), bridge.Config{})
+	if err == nil || !strings.Contains(err.Error(), "no broker") {
+		t.Errorf("no broker named: %v", err)
+	}
+	_, err = bridge.Dial(context.Background(), bridge.Config{URL: "ftp://x"})
+	if err == nil || !strings.Contains(err.Error(), `unsupported URL scheme "ftp"`) {
+		t.Errorf("ftp://: %v", err)
+	}
+	_, err = bridge.Dial(context.Background(), bridge.Config{URL: "mem://a,mem://b"})
+	if err == nil || !strings.Contains(err.Error(), "mem:// takes one URL") {
+		t.Errorf("two mem:// URLs: %v", err)
+	}
+}

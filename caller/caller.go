@@ -19,6 +19,8 @@ import (
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/codec"
 	"github.com/rabibridge/rabibridge/internal/bufpool"
+	"github.com/rabibridge/rabibridge/internal/protocol"
+	"github.com/rabibridge/rabibridge/internal/transport"
 )
 
 // CIDMax is the default bound of correlation ids, which count up modulo it
@@ -27,12 +29,12 @@ const CIDMax = 1 << 30
 
 // Config configures a Caller. The zero value is useful.
 type Config struct {
-	// Codec encodes calls; nil means the connection's App.Serialiser, else
-	// codec.Msgpack. Replies are read in the codec they name.
+	// Codec encodes calls; nil means codec.Msgpack. Replies are read in
+	// the codec they name.
 	Codec codec.Codec
 	// CompressThreshold is the call size above which calls are compressed
-	// with zstd; zero means the connection's App.CompressThreshold, else
-	// codec.DefaultCompressThreshold; negative turns compression off.
+	// with zstd; zero means codec.DefaultCompressThreshold; negative turns
+	// compression off.
 	CompressThreshold int
 	// MaxBodySize limits a reply's body after decompression; zero means
 	// codec.DefaultMaxBodySize.
@@ -40,11 +42,10 @@ type Config struct {
 	// Timeout bounds calls whose ctx has no deadline; zero means they wait
 	// as long as their ctx lets them. A ctx deadline always wins.
 	Timeout time.Duration
-	// CIDMax bounds correlation ids; zero means the connection's App.CIDMax,
-	// else CIDMax.
+	// CIDMax bounds correlation ids; zero means CIDMax.
 	CIDMax int
 	// Expire has the broker drop a call still queued when its deadline
-	// passes (the AMQP expiration; see bridge.Message.Expire). Go workers
+	// passes (the AMQP expiration, set from the deadline). Go workers
 	// skip such calls without it, so it is for calling Python RabiBridge
 	// workers; it costs the broker about 15% more CPU per call.
 	Expire bool
@@ -64,7 +65,7 @@ type Config struct {
 type Caller struct {
 	cfg      Config
 	log      *slog.Logger
-	req      bridge.Requester
+	req      transport.Requester
 	reply    string
 	ctype    string
 	cid      atomic.Uint64
@@ -73,7 +74,7 @@ type Caller struct {
 
 	mu      sync.Mutex
 	pending map[string]*call
-	collect map[string]chan bridge.Message // discovery requests, by correlation id
+	collect map[string]chan transport.Message // discovery requests, by correlation id
 	closed  bool
 
 	lostAt atomic.Int64 // unix ns of the latest connection loss or recovery
@@ -81,7 +82,7 @@ type Caller struct {
 	chain Invoker // the interceptors around the round trip; nil without any
 
 	// recycle: the transport is done with a body when Publish returns
-	// (bridge.Conn.CopiesBodies), so a large one goes back to the pool
+	// (transport.Conn.CopiesBodies), so a large one goes back to the pool
 	// (release).
 	recycle bool
 	// maxMessage is the largest body the broker takes.
@@ -101,19 +102,9 @@ const RecoveryWindow = 60 * time.Second
 
 // New returns a caller that calls through conn.
 func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
-	app := conn.App()
+	t := (*transport.Conn)(conn)
 	if cfg.Codec == nil {
-		c, ok := codec.ByName(app.Serialiser)
-		if !ok {
-			return nil, fmt.Errorf("caller: serialiser %q: want msgpack or json", app.Serialiser)
-		}
-		cfg.Codec = c
-	}
-	if cfg.CompressThreshold == 0 {
-		cfg.CompressThreshold = app.CompressThreshold
-	}
-	if cfg.CIDMax == 0 {
-		cfg.CIDMax = app.CIDMax
+		cfg.Codec = codec.Msgpack
 	}
 	if cfg.CIDMax <= 0 {
 		cfg.CIDMax = CIDMax
@@ -126,12 +117,12 @@ func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = conn.Logger()
+		log = t.Logger()
 	}
-	c := &Caller{cfg: cfg, log: log, ctype: cfg.Codec.ContentType(), pending: map[string]*call{}, collect: map[string]chan bridge.Message{}, routes: map[string]*route{},
-		recycle: conn.CopiesBodies(), maxMessage: conn.MaxMessageSize()}
+	c := &Caller{cfg: cfg, log: log, ctype: cfg.Codec.ContentType(), pending: map[string]*call{}, collect: map[string]chan transport.Message{}, routes: map[string]*route{},
+		recycle: t.CopiesBodies(), maxMessage: t.MaxMessageSize()}
 	c.cid.Store(rand.Uint64N(uint64(cfg.CIDMax)))
-	req, err := conn.NewRequester((*handler)(c))
+	req, err := t.NewRequester((*handler)(c))
 	if err != nil {
 		return nil, fmt.Errorf("caller: %w", err)
 	}
@@ -170,7 +161,7 @@ type call struct {
 }
 
 type result struct {
-	msg bridge.Message
+	msg transport.Message
 	err error
 }
 
@@ -265,7 +256,7 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, header
 		return fmt.Errorf("caller: %s: the call is %d bytes, over the broker's limit of %d "+
 			"(its max_message_size, as bridge.Config.MaxMessageSize says): %w", name, len(wire), c.maxMessage, rabibridge.ErrTooLarge)
 	}
-	msg := bridge.Message{
+	msg := transport.Message{
 		Body:          wire,
 		CorrelationID: cid,
 		ReplyTo:       c.reply,
@@ -321,13 +312,13 @@ func (c *Caller) passCancel(cid string) {
 }
 
 // cancelRemote tells the workers that the call cid is cancelled, so that
-// the one running it ends its handler's context (bridge.CancelExchange).
+// the one running it ends its handler's context (protocol.CancelExchange).
 // It runs beside the caller, which returns at once; Close waits for it, up
 // to its 5 s.
 func (c *Caller) cancelRemote(cid string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := c.req.Broadcast(ctx, bridge.CancelExchange, bridge.Message{CorrelationID: cid}); err != nil {
+	if err := c.req.Broadcast(ctx, protocol.CancelExchange, transport.Message{CorrelationID: cid}); err != nil {
 		c.log.Debug("cannot pass a cancellation on", "correlation_id", cid, "error", err)
 	}
 }
@@ -359,7 +350,7 @@ func (c *Caller) route(name string) *route {
 	if ok {
 		return r
 	}
-	r = &route{key: bridge.RoutingKey(c.cfg.Kind, name)}
+	r = &route{key: protocol.RoutingKey(c.cfg.Kind, name)}
 	c.routesMu.Lock()
 	if len(c.routes) < 4096 { // a bound against callers of ever-new names
 		if prev, ok := c.routes[name]; ok {
@@ -373,7 +364,7 @@ func (c *Caller) route(name string) *route {
 }
 
 // decode turns a reply into the result in out, or the remote error.
-func (c *Caller) decode(name string, m *bridge.Message, out any) error { // m: no copy of the result
+func (c *Caller) decode(name string, m *transport.Message, out any) error { // m: no copy of the result
 	cc := c.cfg.Codec
 	if m.ContentType != "" {
 		if byType, ok := codec.ByContentType(m.ContentType); ok {
@@ -394,10 +385,10 @@ func (c *Caller) decode(name string, m *bridge.Message, out any) error { // m: n
 	}
 	if !ok {
 		re := &rabibridge.RemoteError{Code: rabibridge.CodeInternal, Message: message}
-		if code := m.Headers[bridge.HeaderCode]; code != "" {
+		if code := m.Headers[protocol.HeaderCode]; code != "" {
 			re.Code = rabibridge.ParseCode(code)
 		}
-		re.Trace = m.Headers[bridge.HeaderTrace]
+		re.Trace = m.Headers[protocol.HeaderTrace]
 		return fmt.Errorf("caller: %s: %w", name, re)
 	}
 	if err := codec.UnmarshalShared(cc, res, out); err != nil { // the body is the caller's own
@@ -457,7 +448,7 @@ func (h *handler) complete(cid string, r result) {
 	c.mu.Lock()
 	p := c.pending[cid]
 	delete(c.pending, cid)
-	var answers chan bridge.Message
+	var answers chan transport.Message
 	if p == nil {
 		answers = c.collect[cid] // a discovery answer
 	}
@@ -475,9 +466,9 @@ func (h *handler) complete(cid string, r result) {
 	}
 }
 
-func (h *handler) Reply(m bridge.Message) { h.complete(m.CorrelationID, result{msg: m}) }
+func (h *handler) Reply(m transport.Message) { h.complete(m.CorrelationID, result{msg: m}) }
 
-// MaxBodySize makes the handler a bridge.BodyLimiter: a larger reply is not
+// MaxBodySize makes the handler a transport.BodyLimiter: a larger reply is not
 // read into memory.
 func (h *handler) MaxBodySize() int { return (*Caller)(h).maxBody() }
 

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/internal/transport"
 	"github.com/rabibridge/rabibridge/schema"
 )
 
@@ -28,7 +28,7 @@ func (c *Caller) Discover(ctx context.Context) ([]schema.Instance, error) {
 		defer cancel()
 	}
 	cid := "discover-" + strconv.FormatUint(c.cid.Add(1), 10)
-	answers := make(chan bridge.Message, 256)
+	answers := make(chan transport.Message, 256)
 	c.mu.Lock()
 	c.collect[cid] = answers
 	c.mu.Unlock()
@@ -37,7 +37,7 @@ func (c *Caller) Discover(ctx context.Context) ([]schema.Instance, error) {
 		delete(c.collect, cid)
 		c.mu.Unlock()
 	}()
-	err := c.req.Broadcast(ctx, schema.DiscoveryExchange, bridge.Message{
+	err := c.req.Broadcast(ctx, schema.DiscoveryExchange, transport.Message{
 		Body: []byte("{}"), CorrelationID: cid, ContentType: "application/json",
 	})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/internal/faultproxy"
+	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/testbroker"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
@@ -286,7 +287,7 @@ func TestQueueDeletedUnderWorker(t *testing.T) {
 		for range 50 {
 			<-running // every handler runs
 		}
-		deleteQueue(t, node.URL(), bridge.QueueName("async", "slow"))
+		deleteQueue(t, node.URL(), protocol.QueueName("async", "slow"))
 		wg.Wait()
 		close(errs)
 		n := 0
@@ -667,7 +668,7 @@ func TestWorkerMemoryBound(t *testing.T) {
 	for range 4 {
 		select {
 		case d := <-replies:
-			if d.Headers[bridge.HeaderCode] != string(rabibridge.CodeInvalidArgument) || !bytes.Contains(d.Body, []byte("it was not read")) {
+			if d.Headers[protocol.HeaderCode] != string(rabibridge.CodeInvalidArgument) || !bytes.Contains(d.Body, []byte("it was not read")) {
 				t.Errorf("reply %s: %v %q", d.CorrelationId, d.Headers, d.Body)
 			}
 		case <-time.After(60 * time.Second):

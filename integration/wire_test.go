@@ -16,10 +16,10 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/rabibridge/rabibridge"
-	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/codec"
 	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/testbroker"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
@@ -301,7 +301,7 @@ func TestWireDeadlineToWorker(t *testing.T) {
 			amqp.Publishing{Body: body, CorrelationId: cid, ReplyTo: replyTo, Headers: headers}))
 	}
 	send("1@"+past, nil)
-	send("2", amqp.Table{bridge.HeaderDeadline: time.Now().Add(-time.Second).UnixMilli()})
+	send("2", amqp.Table{protocol.HeaderDeadline: time.Now().Add(-time.Second).UnixMilli()})
 	live := []string{"3@" + future, "4", "id@not-a-deadline", "5@"}
 	for _, cid := range live {
 		send(cid, nil)
@@ -315,7 +315,7 @@ func TestWireDeadlineToWorker(t *testing.T) {
 	for len(got) < len(want) {
 		select {
 		case d := <-replies:
-			code, _ := d.Headers[bridge.HeaderCode].(string)
+			code, _ := d.Headers[protocol.HeaderCode].(string)
 			switch {
 			case code == "" && bytes.Equal(d.Body, unhex(t, "92 00 05")): // [0, 5]
 				code = "ok"
@@ -345,8 +345,8 @@ func TestWireLateReply(t *testing.T) {
 	}
 	select {
 	case d := <-replies:
-		if d.CorrelationId != "7@"+soon || d.Headers[bridge.HeaderCode] != "deadline_exceeded" {
-			t.Errorf("reply %q with code %v", d.CorrelationId, d.Headers[bridge.HeaderCode])
+		if d.CorrelationId != "7@"+soon || d.Headers[protocol.HeaderCode] != "deadline_exceeded" {
+			t.Errorf("reply %q with code %v", d.CorrelationId, d.Headers[protocol.HeaderCode])
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no reply to a call whose handler ended at its deadline")

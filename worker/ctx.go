@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/internal/transport"
 )
 
 // callCtx is a handler's context: base's values and cancellation, the
@@ -23,9 +23,9 @@ import (
 type callCtx struct {
 	context.Context // base
 	info            Info
-	deadline        time.Time        // zero: none
-	calls           *callTable       // where its caller's cancellation finds it; nil: nowhere
-	call            *bridge.Delivery // names it there
+	deadline        time.Time           // zero: none
+	calls           *callTable          // where its caller's cancellation finds it; nil: nowhere
+	call            *transport.Delivery // names it there
 
 	timed     atomic.Pointer[timedCtx] // the context that ends, once made
 	over      atomic.Bool              // the handler has returned

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/rabibridge/rabibridge"
-	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/internal/transport"
 	"github.com/rabibridge/rabibridge/registry"
 )
 
@@ -34,7 +34,7 @@ func newID() string {
 }
 
 // answer replies to a discovery request with the worker's Instance, as JSON.
-func (w *Worker) answer(base context.Context, m bridge.Message) {
+func (w *Worker) answer(base context.Context, m transport.Message) {
 	if m.ReplyTo == "" {
 		return
 	}
@@ -45,7 +45,7 @@ func (w *Worker) answer(base context.Context, m bridge.Message) {
 	}
 	ctx, cancel := context.WithTimeout(base, 5*time.Second)
 	defer cancel()
-	reply := bridge.Message{Body: body, CorrelationID: m.CorrelationID, ReplyTo: m.ReplyTo, ContentType: "application/json"}
+	reply := transport.Message{Body: body, CorrelationID: m.CorrelationID, ReplyTo: m.ReplyTo, ContentType: "application/json"}
 	if err := w.conn.Reply(ctx, reply); err != nil {
 		w.log.Debug("answering discovery", "error", err)
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/rabibridge/rabibridge/codec"
 	"github.com/rabibridge/rabibridge/internal/bufpool"
 	"github.com/rabibridge/rabibridge/internal/pause"
+	"github.com/rabibridge/rabibridge/internal/protocol"
+	"github.com/rabibridge/rabibridge/internal/transport"
 	"github.com/rabibridge/rabibridge/registry"
 )
 
@@ -24,20 +26,18 @@ const (
 	DefaultDrainTimeout = 30 * time.Second
 	// DefaultIdleTimeout is how long an idle handler goroutine waits for a
 	// call when Config.IdleTimeout is zero.
-	DefaultIdleTimeout = bridge.DefaultIdleTimeout
+	DefaultIdleTimeout = transport.DefaultIdleTimeout
 )
 
 // Config configures a Worker. The zero value is useful.
 type Config struct {
 	// Codec encodes replies to calls that name no codec (as Python
-	// RabiBridge's do); nil means the connection's App.Serialiser, else
-	// codec.Msgpack. Calls that name a codec in
+	// RabiBridge's do); nil means codec.Msgpack. Calls that name a codec in
 	// their content type are answered in it.
 	Codec codec.Codec
 	// CompressThreshold is the reply size above which replies are
-	// compressed with zstd; zero means the connection's
-	// App.CompressThreshold, else codec.DefaultCompressThreshold; negative
-	// turns compression off.
+	// compressed with zstd; zero means codec.DefaultCompressThreshold;
+	// negative turns compression off.
 	CompressThreshold int
 	// MaxBodySize limits a call's body after decompression; zero means
 	// codec.DefaultMaxBodySize. A larger call gets an invalid_argument reply.
@@ -83,7 +83,7 @@ const DefaultConsumerTimeout = 30 * time.Minute
 
 // Worker serves the functions of a registry on a connection.
 type Worker struct {
-	conn    *bridge.Conn
+	conn    *transport.Conn
 	reg     *registry.Registry
 	cfg     Config
 	log     *slog.Logger
@@ -102,7 +102,7 @@ type Worker struct {
 	calls callTable // the calls under way, for their callers' cancellations
 
 	// recycle: the transport is done with a reply's body when Reply
-	// returns (bridge.Conn.CopiesBodies), so a large one goes back to the
+	// returns (transport.Conn.CopiesBodies), so a large one goes back to the
 	// pool.
 	recycle bool
 	// maxMessage is the largest body the broker takes.
@@ -118,19 +118,16 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 	if reg == nil {
 		reg = registry.Default
 	}
-	app := conn.App()
+	t := (*transport.Conn)(conn)
 	if cfg.Codec == nil {
-		cfg.Codec, _ = codec.ByName(app.Serialiser) // Dial refuses names it does not know
-	}
-	if cfg.CompressThreshold == 0 {
-		cfg.CompressThreshold = app.CompressThreshold
+		cfg.Codec = codec.Msgpack
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = DefaultDrainTimeout
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = conn.Logger()
+		log = t.Logger()
 	}
 	if cfg.ConsumerTimeout == 0 {
 		cfg.ConsumerTimeout = DefaultConsumerTimeout
@@ -139,7 +136,7 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 	if cfg.ConsumerTimeout > 0 {
 		stopBy = cfg.ConsumerTimeout - min(cfg.ConsumerTimeout/10, time.Minute)
 	}
-	return &Worker{stopBy: stopBy, conn: conn, reg: reg, cfg: cfg, log: log, ready: make(chan struct{}), id: newID(), recycle: conn.CopiesBodies(), maxMessage: conn.MaxMessageSize()}
+	return &Worker{stopBy: stopBy, conn: t, reg: reg, cfg: cfg, log: log, ready: make(chan struct{}), id: newID(), recycle: t.CopiesBodies(), maxMessage: t.MaxMessageSize()}
 }
 
 // function is a registered function as the worker serves it, resolved once.
@@ -217,9 +214,9 @@ func (w *Worker) serve(ctx context.Context) error {
 func (w *Worker) start(ctx, base context.Context, e *registry.Entry) ([]running, error) {
 	o := e.Options()
 	kind := string(o.Kind)
-	q := bridge.Queue{
-		Name:       bridge.QueueName(kind, e.Name()),
-		RoutingKey: bridge.RoutingKey(kind, e.Name()),
+	q := transport.Queue{
+		Name:       protocol.QueueName(kind, e.Name()),
+		RoutingKey: protocol.RoutingKey(kind, e.Name()),
 		MaxLength:  o.QueueSize,
 		MessageTTL: o.Timeout,
 		Redeclare:  o.ReRegister,
@@ -229,7 +226,7 @@ func (w *Worker) start(ctx, base context.Context, e *registry.Entry) ([]running,
 		return nil, err
 	}
 	f := w.function(e)
-	co := bridge.ConsumeOptions{Prefetch: o.FetchSize, Concurrency: w.cfg.Concurrency, IdleTimeout: w.cfg.IdleTimeout,
+	co := transport.ConsumeOptions{Prefetch: o.FetchSize, Concurrency: w.cfg.Concurrency, IdleTimeout: w.cfg.IdleTimeout,
 		MaxBodySize: w.maxBody()}
 	consumers := max(w.cfg.Consumers, 1)
 	if o.Kind == registry.Sync {
@@ -239,7 +236,7 @@ func (w *Worker) start(ctx, base context.Context, e *registry.Entry) ([]running,
 	for range consumers {
 		// The handler runs on the subscription's goroutine that took the
 		// call: no hand-over between the transport and the handler.
-		sub, err := w.conn.Consume(ctx, q.Name, co, func(d *bridge.Delivery) { w.handle(base, f, d) })
+		sub, err := w.conn.Consume(ctx, q.Name, co, func(d *transport.Delivery) { w.handle(base, f, d) })
 		if err != nil {
 			return rs, err
 		}
@@ -266,14 +263,14 @@ func (w *Worker) function(e *registry.Entry) *function {
 
 // listen answers discovery and takes callers' cancellations. Both are
 // optional: a worker serves without them.
-func (w *Worker) listen(ctx, base context.Context) []bridge.Subscription {
-	var ls []bridge.Subscription
-	if disc, err := w.conn.Listen(ctx, registry.DiscoveryExchange, func(m bridge.Message) { w.answer(base, m) }); err != nil {
+func (w *Worker) listen(ctx, base context.Context) []transport.Subscription {
+	var ls []transport.Subscription
+	if disc, err := w.conn.Listen(ctx, registry.DiscoveryExchange, func(m transport.Message) { w.answer(base, m) }); err != nil {
 		w.log.Warn("not answering discovery", "error", err)
 	} else {
 		ls = append(ls, disc)
 	}
-	if cancels, err := w.conn.Listen(ctx, bridge.CancelExchange, w.cancelCall); err != nil {
+	if cancels, err := w.conn.Listen(ctx, protocol.CancelExchange, w.cancelCall); err != nil {
 		w.log.Warn("not taking callers' cancellations: a cancelled call runs on", "error", err)
 	} else {
 		ls = append(ls, cancels)
@@ -306,8 +303,8 @@ func waitEnd(ctx context.Context, subs []running) error {
 // running is one consumer of a function's queue.
 type running struct {
 	f   *function
-	q   bridge.Queue
-	sub bridge.Subscription
+	q   transport.Queue
+	sub transport.Subscription
 }
 
 // drain stops consuming, lets the handlers in flight finish (up to
@@ -391,7 +388,7 @@ func (w *Worker) finish(subs []running, deadline time.Time, stopHandlers func())
 // the deadline f answers what is still queued at once with a retryable
 // CodeUnavailable instead of running it, so that none stays behind
 // unanswered.
-func (w *Worker) empty(f *function, q bridge.Queue, ours int, deadline time.Time) error {
+func (w *Worker) empty(f *function, q transport.Queue, ours int, deadline time.Time) error {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	defer f.refusing.Store(false)
@@ -438,11 +435,11 @@ func (w *Worker) empty(f *function, q bridge.Queue, ours int, deadline time.Time
 // refuse makes f answer its calls at once with CodeUnavailable, and adds a
 // consumer that takes the calls still queued with a large prefetch, so that
 // they need not wait for the handlers under way to free the others'.
-func (w *Worker) refuse(ctx context.Context, f *function, q bridge.Queue) (bridge.Subscription, error) {
+func (w *Worker) refuse(ctx context.Context, f *function, q transport.Queue) (transport.Subscription, error) {
 	f.refusing.Store(true)
 	w.log.Warn("drain time running out: answering the calls still queued as unavailable", "function", f.name)
-	sub, err := w.conn.Consume(ctx, q.Name, bridge.ConsumeOptions{Prefetch: 256, Concurrency: 16},
-		func(d *bridge.Delivery) { w.handle(ctx, f, d) })
+	sub, err := w.conn.Consume(ctx, q.Name, transport.ConsumeOptions{Prefetch: 256, Concurrency: 16},
+		func(d *transport.Delivery) { w.handle(ctx, f, d) })
 	if err != nil {
 		return nil, fmt.Errorf("worker: %s: answering the calls still queued: %w", f.name, err)
 	}
@@ -458,7 +455,7 @@ func later(a, b time.Time) time.Time {
 
 // cancelCall ends the context of the call a caller cancelled, if it runs
 // here, or when it does.
-func (w *Worker) cancelCall(m bridge.Message) {
+func (w *Worker) cancelCall(m transport.Message) {
 	if cc := w.calls.cancel(callKey{m.ReplyTo, m.CorrelationID}); cc != nil {
 		w.log.Debug("the caller cancelled a call", "function", cc.info.Function, "correlation_id", m.CorrelationID)
 	}
@@ -520,7 +517,7 @@ func InfoFrom(ctx context.Context) (Info, bool) {
 	return *i, true
 }
 
-func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
+func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery) {
 	if d.ReplyTo == "" || d.CorrelationID == "" {
 		w.log.Warn("dropping a call without reply address or correlation id", "function", f.name)
 		d.Ack()
@@ -551,16 +548,16 @@ func (w *Worker) handle(base context.Context, f *function, d *bridge.Delivery) {
 	}
 	end := time.Now()
 	f.stats.observe(end.Sub(start), rabibridge.CodeOf(err))
-	var reply bridge.Message
+	var reply transport.Message
 	if d.ContentType == "" {
 		reply.ContentType = c.ContentType() // else the reply is in the codec the call named
 	}
 	if err != nil {
 		re := remote(err)
 		reply.Body = codec.AppendErrorReply(c, nil, re.Message)
-		reply.Headers = map[string]string{bridge.HeaderCode: string(re.Code)}
+		reply.Headers = map[string]string{protocol.HeaderCode: string(re.Code)}
 		if re.Trace != "" {
-			reply.Headers[bridge.HeaderTrace] = re.Trace
+			reply.Headers[protocol.HeaderTrace] = re.Trace
 		}
 		level := slog.LevelDebug
 		if re.Code == rabibridge.CodeInternal {
@@ -606,16 +603,16 @@ func (w *Worker) overran(f *function, err error) error {
 // tooLarge is the reply to a call whose result, n bytes, is over the
 // broker's limit: sent, the broker would close the channel, and the calls
 // on it would be lost with it.
-func (w *Worker) tooLarge(f *function, d *bridge.Delivery, c codec.Codec, n int) bridge.Message {
+func (w *Worker) tooLarge(f *function, d *transport.Delivery, c codec.Codec, n int) transport.Message {
 	msg := fmt.Sprintf("%s: the reply is %d bytes, over the broker's limit of %d "+
 		"(its max_message_size, as bridge.Config.MaxMessageSize says): return less", f.name, n, w.maxMessage)
 	w.log.Warn("reply too large", "function", f.name, "correlation_id", d.CorrelationID, "size", n, "limit", w.maxMessage)
-	var reply bridge.Message
+	var reply transport.Message
 	if d.ContentType == "" {
 		reply.ContentType = c.ContentType()
 	}
 	reply.Body = codec.AppendErrorReply(c, nil, msg)
-	reply.Headers = map[string]string{bridge.HeaderCode: string(rabibridge.CodeFailedPrecondition)}
+	reply.Headers = map[string]string{protocol.HeaderCode: string(rabibridge.CodeFailedPrecondition)}
 	return reply
 }
 
@@ -623,7 +620,7 @@ func (w *Worker) tooLarge(f *function, d *bridge.Delivery, c codec.Codec, n int)
 // here: it is not run. Deadlines are wall-clock times, so a caller whose
 // clock is behind this worker's by more than its timeout sees all its calls
 // expire; the warning, at most one a second per function, says so.
-func (w *Worker) expired(f *function, d *bridge.Delivery, now time.Time) error {
+func (w *Worker) expired(f *function, d *transport.Delivery, now time.Time) error {
 	late := now.Sub(d.Deadline).Round(time.Millisecond)
 	if n := f.expired.Add(1); w.warnDue(f, now) {
 		w.log.Warn("calls expired before they started: their callers stopped waiting, or their clocks are behind this worker's",
@@ -643,7 +640,7 @@ func (w *Worker) warnDue(f *function, now time.Time) bool {
 
 // run decodes the call and runs its handler, turning a panic into an
 // internal error.
-func (w *Worker) run(base context.Context, f *function, c codec.Codec, d *bridge.Delivery, start time.Time) (out []byte, err error) {
+func (w *Worker) run(base context.Context, f *function, c codec.Codec, d *transport.Delivery, start time.Time) (out []byte, err error) {
 	body, err := codec.Decompress(d.Body, w.cfg.MaxBodySize)
 	if err != nil {
 		return nil, rabibridge.Errorf(rabibridge.CodeInvalidArgument, "%s: %v", f.name, err)

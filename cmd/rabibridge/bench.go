@@ -124,7 +124,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer stop()
 		name = prefixed
 	}
-	c, err := caller.New(conn, caller.Config{CompressThreshold: *threshold})
+	ccfg := cf.callerConfig()
+	ccfg.CompressThreshold = *threshold
+	c, err := caller.New(conn, ccfg)
 	if err != nil {
 		return err
 	}

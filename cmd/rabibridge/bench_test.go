@@ -15,6 +15,8 @@ import (
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/codec"
 	"github.com/rabibridge/rabibridge/internal/loadgen"
+	"github.com/rabibridge/rabibridge/internal/protocol"
+	"github.com/rabibridge/rabibridge/internal/transport"
 	"github.com/rabibridge/rabibridge/worker"
 )
 
@@ -70,12 +72,12 @@ func TestLocalBroker(t *testing.T) {
 }
 
 // replies hands each reply to a channel.
-type replies chan bridge.Message
+type replies chan transport.Message
 
-func (r replies) Reply(m bridge.Message) { r <- m }
-func (replies) Returned(string)          {}
-func (replies) Lost(error)               {}
-func (replies) Recovered()               {}
+func (r replies) Reply(m transport.Message) { r <- m }
+func (replies) Returned(string)             {}
+func (replies) Lost(error)                  {}
+func (replies) Recovered()                  {}
 
 // TestServeForBenchCompression: the bench's worker compresses replies by
 // the threshold it is given, so that --compress-threshold -1 moves the same
@@ -100,12 +102,12 @@ func TestServeForBenchCompression(t *testing.T) {
 			t.Cleanup(stop)
 
 			got := make(replies, 1)
-			req, err := conn.NewRequester(got)
+			req, err := (*transport.Conn)(conn).NewRequester(got)
 			is.NoErr(err)
 			t.Cleanup(func() { req.Close() })
 			body, err := codec.AppendRequestArg(codec.Msgpack, nil, bytes.Repeat([]byte("abcd"), 1024))
 			is.NoErr(err)
-			is.NoErr(req.Publish(ctx, bridge.RoutingKey("async", name), bridge.Message{Body: body, CorrelationID: "1"}))
+			is.NoErr(req.Publish(ctx, protocol.RoutingKey("async", name), transport.Message{Body: body, CorrelationID: "1"}))
 			select {
 			case m := <-got:
 				is.Equal(codec.Compressed(m.Body), tt.compressed)

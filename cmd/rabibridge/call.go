@@ -78,7 +78,9 @@ flags:
 	if *sync {
 		kind = "sync"
 	}
-	c, err := caller.New(conn, caller.Config{Kind: kind})
+	ccfg := cf.callerConfig()
+	ccfg.Kind = kind
+	c, err := caller.New(conn, ccfg)
 	if err != nil {
 		return err
 	}

@@ -11,12 +11,18 @@ import (
 	"strings"
 
 	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/caller"
+	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/internal/settings"
+	"github.com/rabibridge/rabibridge/worker"
 )
 
 // connFlags are the flags every command that talks to a broker takes.
 type connFlags struct {
 	url    string
 	config string
+	app    settings.App // the config file's [app] section under the environment, once loaded
+	codec  codec.Codec  // app.Serialiser's
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
@@ -35,6 +41,13 @@ func (c *connFlags) load(getenv func(string) string) (bridge.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
+	if c.app, err = settings.LoadApp(path); err != nil {
+		return cfg, err
+	}
+	var ok bool
+	if c.codec, ok = codec.ByName(c.app.Serialiser); !ok {
+		return cfg, fmt.Errorf("serialiser %q (RABIBRIDGE_SERIALISER or the config file's [app] SERIALISER): want msgpack or json", c.app.Serialiser)
+	}
 	if c.url != "" {
 		cfg.URL = c.url
 	}
@@ -42,6 +55,16 @@ func (c *connFlags) load(getenv func(string) string) (bridge.Config, error) {
 		cfg.URL = defaultURL
 	}
 	return cfg, nil
+}
+
+// callerConfig is the caller configuration the [app] settings make.
+func (c *connFlags) callerConfig() caller.Config {
+	return caller.Config{Codec: c.codec, CompressThreshold: c.app.CompressThreshold, CIDMax: c.app.CIDMax}
+}
+
+// workerConfig is the worker configuration the [app] settings make.
+func (c *connFlags) workerConfig() worker.Config {
+	return worker.Config{Codec: c.codec, CompressThreshold: c.app.CompressThreshold}
 }
 
 // defaultURL is the broker of the CLI when nothing names one.
@@ -62,10 +85,10 @@ func (c *connFlags) dial(ctx context.Context, getenv func(string) string, stderr
 	if err != nil {
 		return nil, cfg, &exitError{code: exitConfig, err: err}
 	}
-	if cfg.App.LogLevel == "" {
-		cfg.App.LogLevel = level
+	if c.app.LogLevel == "" {
+		c.app.LogLevel = level
 	}
-	cfg.Logger = logger(stderr, cfg.App.LogLevel)
+	cfg.Logger = logger(stderr, c.app.LogLevel)
 	conn, err := bridge.Dial(ctx, cfg)
 	if err != nil {
 		return nil, cfg, dialFailed(err)

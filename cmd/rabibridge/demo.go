@@ -32,10 +32,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if cfg.App.LogLevel == "" {
-		cfg.App.LogLevel = "ERROR" // the demo's fail() fails on purpose: no warning for it
+	if cf.app.LogLevel == "" {
+		cf.app.LogLevel = "ERROR" // the demo's fail() fails on purpose: no warning for it
 	}
-	cfg.Logger = logger(stderr, cfg.App.LogLevel)
+	cfg.Logger = logger(stderr, cf.app.LogLevel)
 	conn, where, err := dialOrMem(ctx, cfg)
 	if err != nil {
 		return err
@@ -58,7 +58,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := w.Err(); err != nil {
 		return err
 	}
-	c, err := caller.New(conn, caller.Config{})
+	c, err := caller.New(conn, cf.callerConfig())
 	if err != nil {
 		return err
 	}

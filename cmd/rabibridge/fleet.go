@@ -22,7 +22,7 @@ func discover(ctx context.Context, cf *connFlags, wait time.Duration, stderr io.
 		return nil, err
 	}
 	defer conn.Close()
-	c, err := caller.New(conn, caller.Config{})
+	c, err := caller.New(conn, cf.callerConfig())
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/internal/secret"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
 )
@@ -123,7 +124,7 @@ func TestCallExitCodes(t *testing.T) {
 // TestConfigExitCodes: a password that does not decrypt is a
 // configuration error (9), told apart from a broker that does not answer.
 func TestConfigExitCodes(t *testing.T) {
-	enc, err := bridge.EncryptPassword("right", "hunter2")
+	enc, err := secret.Encrypt("right", "hunter2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +167,7 @@ func TestEncryptPassword(t *testing.T) {
 	t.Cleanup(func() { stdin = os.Stdin })
 	code, out, _ := runCLI(t, "encrypt-password", "--secret", "k")
 	is.Equal(code, 0)
-	pw, err := bridge.DecryptPassword("k", strings.TrimSpace(out))
+	pw, err := secret.Decrypt("k", strings.TrimSpace(out))
 	is.NoErr(err)
 	is.Equal(pw, "hunter2")
 

@@ -9,7 +9,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/internal/secret"
 )
 
 // stdin is where encrypt-password reads the password; tests replace it.
@@ -19,7 +19,7 @@ func runEncryptPassword(ctx context.Context, args []string, stdout, stderr io.Wr
 	fs := flags("encrypt-password", stderr)
 	var cf connFlags
 	cf.register(fs)
-	secret := fs.String("secret", "", "the secret (default: $RABIBRIDGE_SECRET, then [secret] SECRET of --config)")
+	key := fs.String("secret", "", "the secret (default: $RABIBRIDGE_SECRET, then [secret] SECRET of --config)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: rabibridge encrypt-password [--secret S] < password
 
@@ -33,14 +33,14 @@ flags:
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if *secret == "" {
+	if *key == "" {
 		cfg, err := cf.load(os.Getenv)
 		if err != nil {
 			return err
 		}
-		*secret = cfg.Secret
+		*key = cfg.Secret
 	}
-	if *secret == "" {
+	if *key == "" {
 		return usageError("no secret: give --secret, set RABIBRIDGE_SECRET, or [secret] SECRET in --config")
 	}
 	line, err := bufio.NewReader(stdin).ReadString('\n')
@@ -51,7 +51,7 @@ flags:
 	if password == "" {
 		return usageError("no password on standard input")
 	}
-	enc, err := bridge.EncryptPassword(*secret, password)
+	enc, err := secret.Encrypt(*key, password)
 	if err != nil {
 		return err
 	}

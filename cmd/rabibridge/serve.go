@@ -13,8 +13,9 @@ import (
 	prom "github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/internal/protocol"
+	"github.com/rabibridge/rabibridge/internal/transport"
 	"github.com/rabibridge/rabibridge/observability/prometheus"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
@@ -60,7 +61,7 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return err
 		}
 	}
-	conn, cfg, err := cf.dial(ctx, os.Getenv, stderr, "INFO")
+	conn, _, err := cf.dial(ctx, os.Getenv, stderr, "INFO")
 	if err != nil {
 		return err
 	}
@@ -74,7 +75,8 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := demo.Register(reg, opts); err != nil {
 		return err
 	}
-	wcfg := worker.Config{DrainTimeout: *drain, Consumers: *consumers, Logger: logger(stderr, cfg.App.LogLevel)}
+	wcfg := cf.workerConfig()
+	wcfg.DrainTimeout, wcfg.Consumers, wcfg.Logger = *drain, *consumers, logger(stderr, cf.app.LogLevel)
 	if *metrics != "" {
 		stop, err := serveMetrics(ctx, *metrics, &wcfg, stderr)
 		if err != nil {
@@ -107,9 +109,9 @@ func redeclareDemo(ctx context.Context, cf *connFlags, stderr io.Writer, queueSi
 	}
 	defer conn.Close()
 	for _, name := range demo.Names {
-		q := bridge.Queue{Name: bridge.QueueName("async", name), RoutingKey: bridge.RoutingKey("async", name),
+		q := transport.Queue{Name: protocol.QueueName("async", name), RoutingKey: protocol.RoutingKey("async", name),
 			MaxLength: queueSize, Redeclare: true, Quorum: quorum}
-		if err := conn.Declare(ctx, q); err != nil {
+		if err := (*transport.Conn)(conn).Declare(ctx, q); err != nil {
 			return err
 		}
 	}

@@ -23,6 +23,8 @@ import (
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/codec"
 	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/internal/protocol"
+	"github.com/rabibridge/rabibridge/internal/transport"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
 )
@@ -602,13 +604,13 @@ func LargeBodies(t *testing.T, dial Dialer) {
 	}
 }
 
-// replies is a bridge.ReplyHandler that collects replies.
-type replies chan bridge.Message
+// replies is a transport.ReplyHandler that collects replies.
+type replies chan transport.Message
 
-func (r replies) Reply(m bridge.Message) { r <- m }
-func (r replies) Returned(string)        {}
-func (r replies) Lost(error)             {}
-func (r replies) Recovered()             {}
+func (r replies) Reply(m transport.Message) { r <- m }
+func (r replies) Returned(string)           {}
+func (r replies) Lost(error)                {}
+func (r replies) Recovered()                {}
 
 // MalformedCall publishes bodies no codec can read: each gets an
 // invalid_argument reply and the worker goes on serving.
@@ -618,7 +620,7 @@ func MalformedCall(t *testing.T, dial Dialer) {
 	register(e, "add", demo.Add, registry.Options{})
 	e.serve(worker.Config{MaxBodySize: 1 << 20})
 	got := make(replies, 10)
-	rq, err := e.conn.NewRequester(got)
+	rq, err := (*transport.Conn)(e.conn).NewRequester(got)
 	is.NoErr(err)
 	defer rq.Close()
 	ctx := timeout(t, 20*time.Second)
@@ -635,12 +637,12 @@ func MalformedCall(t *testing.T, dial Dialer) {
 		{0x92, 0x90, 0x82, 0xa1, 0x61, 0xa1, 0x78, 0xa1, 0x62, 0x01}, // a: "x", wrong type
 	} {
 		cid := fmt.Sprint(i)
-		err := rq.Publish(ctx, bridge.RoutingKey("async", e.name("add")), bridge.Message{Body: body, CorrelationID: cid, ReplyTo: rq.ReplyTo()})
+		err := rq.Publish(ctx, protocol.RoutingKey("async", e.name("add")), transport.Message{Body: body, CorrelationID: cid, ReplyTo: rq.ReplyTo()})
 		is.NoErr(err)
 		select {
 		case m := <-got:
 			is.Equal(m.CorrelationID, cid)
-			is.Equal(m.Headers[bridge.HeaderCode], string(rabibridge.CodeInvalidArgument))
+			is.Equal(m.Headers[protocol.HeaderCode], string(rabibridge.CodeInvalidArgument))
 			ok, _, msg, err := codec.DecodeReply(codec.Msgpack, m.Body)
 			is.NoErr(err)
 			is.True(!ok)
@@ -650,7 +652,7 @@ func MalformedCall(t *testing.T, dial Dialer) {
 		}
 	}
 	// A call nobody can pair a reply with is dropped, and the worker goes on.
-	is.NoErr(rq.Publish(ctx, bridge.RoutingKey("async", e.name("add")), bridge.Message{Body: []byte{0x92, 0x90, 0x80}}))
+	is.NoErr(rq.Publish(ctx, protocol.RoutingKey("async", e.name("add")), transport.Message{Body: []byte{0x92, 0x90, 0x80}}))
 	sum, err := caller.Call[demo.AddReq, int](ctx, e.c, e.name("add"), demo.AddReq{A: 1, B: 1})
 	is.NoErr(err)
 	is.Equal(sum, 2)
@@ -821,7 +823,7 @@ func Redeclare(t *testing.T, dial Dialer) {
 	other := registry.New()
 	is.NoErr(registry.RegisterIn(other, e.name("q"), demo.Add, registry.Options{QueueSize: 20}))
 	err := worker.New(e.conn, other, worker.Config{}).Serve(timeout(t, 10*time.Second))
-	is.True(errors.Is(err, bridge.ErrQueueMismatch))
+	is.True(errors.Is(err, transport.ErrQueueMismatch))
 	is.True(strings.Contains(err.Error(), e.name("q")))
 	is.True(strings.Contains(err.Error(), "ReRegister"))
 
@@ -985,7 +987,9 @@ func Quorum(t *testing.T, dial Dialer) {
 	e := newEnv(t, dial)
 	is := is.New(t)
 	register(e, "q", demo.Add, registry.Options{QueueType: registry.Quorum})
-	t.Cleanup(func() { e.conn.DeleteQueue(context.Background(), bridge.QueueName("async", e.name("q"))) })
+	t.Cleanup(func() {
+		(*transport.Conn)(e.conn).DeleteQueue(context.Background(), protocol.QueueName("async", e.name("q")))
+	})
 	e.serve(worker.Config{})
 	ctx := timeout(t, 20*time.Second)
 	sum, err := caller.Call[demo.AddReq, int](ctx, e.c, e.name("q"), demo.AddReq{A: 1, B: 1})
@@ -1013,5 +1017,5 @@ func Quorum(t *testing.T, dial Dialer) {
 	classic := registry.New()
 	is.NoErr(registry.RegisterIn(classic, e.name("q"), demo.Add, registry.Options{}))
 	err = worker.New(e.conn, classic, worker.Config{}).Serve(timeout(t, 10*time.Second))
-	is.True(errors.Is(err, bridge.ErrQueueMismatch))
+	is.True(errors.Is(err, transport.ErrQueueMismatch))
 }

@@ -1,11 +1,10 @@
-package bridge_test
+package transport_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,19 +12,20 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/rabibridge/rabibridge"
-	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/internal/protocol"
+	"github.com/rabibridge/rabibridge/internal/transport"
 )
 
 type discard struct{}
 
-func (discard) Reply(bridge.Message) {}
-func (discard) Returned(string)      {}
-func (discard) Lost(error)           {}
-func (discard) Recovered()           {}
+func (discard) Reply(transport.Message) {}
+func (discard) Returned(string)         {}
+func (discard) Lost(error)              {}
+func (discard) Recovered()              {}
 
-func dialMem(t *testing.T) *bridge.Conn {
+func dialMem(t *testing.T) *transport.Conn {
 	t.Helper()
-	conn, err := bridge.Dial(context.Background(), bridge.Config{URL: "mem://" + t.Name()})
+	conn, err := transport.Dial(context.Background(), transport.Config{URLs: []string{"mem://" + t.Name()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,20 +36,20 @@ func dialMem(t *testing.T) *bridge.Conn {
 // collector records deliveries without acknowledging them.
 type collector struct {
 	mu sync.Mutex
-	ds []*bridge.Delivery
+	ds []*transport.Delivery
 	ch chan struct{}
 }
 
 func newCollector() *collector { return &collector{ch: make(chan struct{}, 100)} }
 
-func (c *collector) handle(d *bridge.Delivery) {
+func (c *collector) handle(d *transport.Delivery) {
 	c.mu.Lock()
 	c.ds = append(c.ds, d)
 	c.mu.Unlock()
 	c.ch <- struct{}{}
 }
 
-func (c *collector) take(t *testing.T, n int) []*bridge.Delivery {
+func (c *collector) take(t *testing.T, n int) []*transport.Delivery {
 	t.Helper()
 	for range n {
 		select {
@@ -62,7 +62,7 @@ func (c *collector) take(t *testing.T, n int) []*bridge.Delivery {
 	defer c.mu.Unlock()
 	// Handler goroutines run side by side: order by body (the tests'
 	// bodies count up in publishing order).
-	slices.SortFunc(c.ds, func(a, b *bridge.Delivery) int { return bytes.Compare(a.Body, b.Body) })
+	slices.SortFunc(c.ds, func(a, b *transport.Delivery) int { return bytes.Compare(a.Body, b.Body) })
 	out := c.ds
 	c.ds = nil
 	return out
@@ -81,15 +81,15 @@ func TestMemPrefetchAndRequeue(t *testing.T) {
 	is := is.New(t)
 	ctx := context.Background()
 	conn := dialMem(t)
-	q := bridge.Queue{Name: bridge.QueueName("async", "f"), RoutingKey: bridge.RoutingKey("async", "f")}
+	q := transport.Queue{Name: protocol.QueueName("async", "f"), RoutingKey: protocol.RoutingKey("async", "f")}
 	is.NoErr(conn.Declare(ctx, q))
 	rq, err := conn.NewRequester(discard{})
 	is.NoErr(err)
 	for i := range 5 {
-		is.NoErr(rq.Publish(ctx, q.RoutingKey, bridge.Message{Body: []byte{byte(i)}, CorrelationID: "c", ReplyTo: rq.ReplyTo()}))
+		is.NoErr(rq.Publish(ctx, q.RoutingKey, transport.Message{Body: []byte{byte(i)}, CorrelationID: "c", ReplyTo: rq.ReplyTo()}))
 	}
 	col := newCollector()
-	sub, err := conn.Consume(ctx, q.Name, bridge.ConsumeOptions{Prefetch: 2}, col.handle)
+	sub, err := conn.Consume(ctx, q.Name, transport.ConsumeOptions{Prefetch: 2}, col.handle)
 	is.NoErr(err)
 	ds := col.take(t, 2) // prefetch 2: two
 	is.Equal(ds[0].Body, []byte{0})
@@ -108,7 +108,7 @@ func TestMemPrefetchAndRequeue(t *testing.T) {
 	// A second consumer keeps the queue alive; closing the first sends its
 	// unacknowledged calls back, redelivered.
 	col2 := newCollector()
-	sub2, err := conn.Consume(ctx, q.Name, bridge.ConsumeOptions{Prefetch: 10}, col2.handle)
+	sub2, err := conn.Consume(ctx, q.Name, transport.ConsumeOptions{Prefetch: 10}, col2.handle)
 	is.NoErr(err)
 	got := col2.take(t, 2) // 3 and 4 were waiting
 	is.NoErr(sub.Close())
@@ -124,7 +124,7 @@ func TestMemPrefetchAndRequeue(t *testing.T) {
 	}
 	// The last consumer leaving deletes the auto-delete queue.
 	is.NoErr(sub2.Cancel())
-	err = rq.Publish(ctx, q.RoutingKey, bridge.Message{Body: []byte{9}})
+	err = rq.Publish(ctx, q.RoutingKey, transport.Message{Body: []byte{9}})
 	is.True(errors.Is(err, rabibridge.ErrNoSuchFunction))
 }
 
@@ -132,12 +132,12 @@ func TestMemDeclare(t *testing.T) {
 	is := is.New(t)
 	ctx := context.Background()
 	conn := dialMem(t)
-	q := bridge.Queue{Name: "rpc_async_g", RoutingKey: "async_g", MaxLength: 1, MessageTTL: time.Second}
+	q := transport.Queue{Name: "rpc_async_g", RoutingKey: "async_g", MaxLength: 1, MessageTTL: time.Second}
 	is.NoErr(conn.Declare(ctx, q))
 	is.NoErr(conn.Declare(ctx, q)) // the same arguments: fine
 	q2 := q
 	q2.MaxLength = 2
-	var me *bridge.MismatchError
+	var me *transport.MismatchError
 	is.True(errors.As(conn.Declare(ctx, q2), &me))
 	is.Equal(me.Have["x-max-length"], int64(1))
 	is.Equal(me.Want["x-max-length"], int64(2))
@@ -146,25 +146,14 @@ func TestMemDeclare(t *testing.T) {
 	is.NoErr(conn.Declare(ctx, q2))
 
 	rq, _ := conn.NewRequester(discard{})
-	is.NoErr(rq.Publish(ctx, "async_g", bridge.Message{}))
-	is.NoErr(rq.Publish(ctx, "async_g", bridge.Message{}))
-	is.True(errors.Is(rq.Publish(ctx, "async_g", bridge.Message{}), rabibridge.ErrQueueFull))
-	is.True(errors.Is(rq.Publish(ctx, "async_none", bridge.Message{}), rabibridge.ErrNoSuchFunction))
+	is.NoErr(rq.Publish(ctx, "async_g", transport.Message{}))
+	is.NoErr(rq.Publish(ctx, "async_g", transport.Message{}))
+	is.True(errors.Is(rq.Publish(ctx, "async_g", transport.Message{}), rabibridge.ErrQueueFull))
+	is.True(errors.Is(rq.Publish(ctx, "async_none", transport.Message{}), rabibridge.ErrNoSuchFunction))
 
 	is.NoErr(conn.Close())
 	is.NoErr(conn.Close()) // idempotent
-	is.True(errors.Is(rq.Publish(ctx, "async_g", bridge.Message{}), rabibridge.ErrClosed))
-}
-
-func TestDialErrors(t *testing.T) {
-	is := is.New(t)
-	_, err := bridge.Dial(context.Background(), bridge.Config{})
-	is.True(err != nil)
-	_, err = bridge.Dial(context.Background(), bridge.Config{URL: "ftp://x"})
-	is.True(err != nil)
-	// An unknown codec is refused once, for workers and callers alike.
-	_, err = bridge.Dial(context.Background(), bridge.Config{URL: "mem://x", App: bridge.App{Serialiser: "pickle"}})
-	is.True(err != nil && strings.Contains(err.Error(), `serialiser "pickle"`))
+	is.True(errors.Is(rq.Publish(ctx, "async_g", transport.Message{}), rabibridge.ErrClosed))
 }
 
 // TestMemListenerJoins: the in-process listener keeps the Subscription
@@ -176,7 +165,7 @@ func TestMemListenerJoins(t *testing.T) {
 	running, release := make(chan struct{}), make(chan struct{})
 	var returned sync.WaitGroup
 	returned.Add(1)
-	l, err := conn.Listen(context.Background(), "fanout", func(bridge.Message) {
+	l, err := conn.Listen(context.Background(), "fanout", func(transport.Message) {
 		close(running)
 		<-release
 		returned.Done()
@@ -185,7 +174,7 @@ func TestMemListenerJoins(t *testing.T) {
 	req, err := conn.NewRequester(discard{})
 	is.NoErr(err)
 	defer req.Close()
-	is.NoErr(req.Broadcast(context.Background(), "fanout", bridge.Message{CorrelationID: "1"}))
+	is.NoErr(req.Broadcast(context.Background(), "fanout", transport.Message{CorrelationID: "1"}))
 	<-running
 	is.NoErr(l.Cancel())
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

@@ -1,4 +1,4 @@
-package bridge
+package transport
 
 import (
 	"bytes"
@@ -19,12 +19,12 @@ func TestMessageDeadline(t *testing.T) {
 	ms := int64(1764057600123)
 	for _, d := range []amqp.Delivery{
 		{CorrelationId: "7@1764057600123"},
-		{CorrelationId: "7", Headers: amqp.Table{HeaderDeadline: ms}},
-		{CorrelationId: "7", Headers: amqp.Table{HeaderDeadline: int32(ms % (1 << 31))}},
+		{CorrelationId: "7", Headers: amqp.Table{protocol.HeaderDeadline: ms}},
+		{CorrelationId: "7", Headers: amqp.Table{protocol.HeaderDeadline: int32(ms % (1 << 31))}},
 	} {
 		m := message(d)
 		want := ms
-		if v, ok := d.Headers[HeaderDeadline].(int32); ok {
+		if v, ok := d.Headers[protocol.HeaderDeadline].(int32); ok {
 			want = int64(v)
 		}
 		if m.CorrelationID != "7" || m.Deadline.UnixMilli() != want {
@@ -52,7 +52,7 @@ func BenchmarkCallID(b *testing.B) {
 // overwritten as soon as Publish returns still arrives as it was published;
 // the in-process transport makes no such promise.
 func TestCopiesBodies(t *testing.T) {
-	mem, err := Dial(context.Background(), Config{URL: "mem://copies-bodies"})
+	mem, err := Dial(context.Background(), Config{URLs: []string{"mem://copies-bodies"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestCopiesBodies(t *testing.T) {
 	is := is.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := Dial(ctx, Config{URL: url})
+	conn, err := Dial(ctx, Config{URLs: []string{url}})
 	is.NoErr(err)
 	defer conn.Close()
 	is.True(conn.CopiesBodies())

@@ -1,4 +1,4 @@
-package bridge
+package transport
 
 import (
 	"context"
@@ -65,7 +65,7 @@ type amqpTransport struct {
 
 func dialAMQP(ctx context.Context, cfg Config, urls []string, log *slog.Logger) (*amqpTransport, error) {
 	for _, u := range urls {
-		if _, err := cfg.TLS.config(u); err != nil {
+		if _, err := cfg.TLS(u); err != nil {
 			return nil, err
 		}
 	}
@@ -108,7 +108,7 @@ func (t *amqpTransport) dial(ctx context.Context) (*amqp.Connection, error) {
 
 // dialURL opens one connection to url.
 func (t *amqpTransport) dialURL(ctx context.Context, url string) (*amqp.Connection, error) {
-	tlsCfg, err := t.cfg.TLS.config(url)
+	tlsCfg, err := t.cfg.TLS(url)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +324,7 @@ func (t *amqpTransport) inspect(ctx context.Context, name string) (QueueState, e
 
 func (t *amqpTransport) unbind(ctx context.Context, q Queue) error {
 	return t.withChannel(ctx, func(ch *amqp.Channel) error {
-		if err := ch.QueueUnbind(q.Name, q.RoutingKey, Exchange, nil); err != nil {
+		if err := ch.QueueUnbind(q.Name, q.RoutingKey, protocol.Exchange, nil); err != nil {
 			return fmt.Errorf("bridge: unbinding queue %s: %w", q.Name, lost(err))
 		}
 		return nil
@@ -333,8 +333,8 @@ func (t *amqpTransport) unbind(ctx context.Context, q Queue) error {
 
 // declareOn declares the exchange and q, and binds q, on ch.
 func declareOn(ch *amqp.Channel, q Queue) error {
-	if err := ch.ExchangeDeclare(Exchange, "direct", true, false, false, false, nil); err != nil {
-		return fmt.Errorf("bridge: declaring exchange %s: %w", Exchange, lost(err))
+	if err := ch.ExchangeDeclare(protocol.Exchange, "direct", true, false, false, false, nil); err != nil {
+		return fmt.Errorf("bridge: declaring exchange %s: %w", protocol.Exchange, lost(err))
 	}
 	if q.Redeclare {
 		if _, err := ch.QueueDelete(q.Name, false, false, false); err != nil {
@@ -348,7 +348,7 @@ func declareOn(ch *amqp.Channel, q Queue) error {
 		}
 		return fmt.Errorf("bridge: declaring queue %s: %w", q.Name, lost(err))
 	}
-	if err := ch.QueueBind(q.Name, q.RoutingKey, Exchange, false, nil); err != nil {
+	if err := ch.QueueBind(q.Name, q.RoutingKey, protocol.Exchange, false, nil); err != nil {
 		return fmt.Errorf("bridge: binding queue %s: %w", q.Name, lost(err))
 	}
 	return nil
@@ -356,7 +356,7 @@ func declareOn(ch *amqp.Channel, q Queue) error {
 
 // message converts a delivery's properties and headers. The deadline comes
 // from the correlation id (see callID) or, from clients that cannot choose
-// their ids, the HeaderDeadline header; CorrelationID is the id without it.
+// their ids, the protocol.HeaderDeadline header; CorrelationID is the id without it.
 func message(d amqp.Delivery) Message {
 	cid, deadline := protocol.SplitCallID(d.CorrelationId)
 	m := Message{Body: d.Body, CorrelationID: cid, ReplyTo: d.ReplyTo, ContentType: d.ContentType, Deadline: deadline}
@@ -371,11 +371,11 @@ func message(d amqp.Delivery) Message {
 			}
 			m.Headers[k] = v
 		case int64:
-			if k == HeaderDeadline {
+			if k == protocol.HeaderDeadline {
 				m.Deadline = time.UnixMilli(v)
 			}
 		case int32:
-			if k == HeaderDeadline {
+			if k == protocol.HeaderDeadline {
 				m.Deadline = time.UnixMilli(int64(v))
 			}
 		}

@@ -1,4 +1,4 @@
-package bridge
+package transport
 
 import (
 	"context"
@@ -11,22 +11,16 @@ import (
 	"github.com/rabibridge/rabibridge/internal/pause"
 )
 
-// State is a connection's state, as Config.OnStateChange reports it.
+// State is a connection's state: bridge.State, whose doc says what each
+// means.
 type State string
 
 // The states of a connection.
 const (
-	// StateConnected: the connection is up (first, or again after a loss).
-	StateConnected State = "connected"
-	// StateDisconnected: the connection was lost; the transport is
-	// reconnecting. Calls in flight failed with ErrConnectionLost; new calls
-	// wait for the connection within their ctx.
+	StateConnected    State = "connected"
 	StateDisconnected State = "disconnected"
-	// StateReconnecting: an attempt to reconnect failed; another follows
-	// after a backoff.
 	StateReconnecting State = "reconnecting"
-	// StateClosed: Close was called.
-	StateClosed State = "closed"
+	StateClosed       State = "closed"
 )
 
 // Defaults of the reconnection backoff.

@@ -1,4 +1,4 @@
-package bridge
+package secret
 
 import (
 	"crypto/aes"
@@ -14,9 +14,9 @@ import (
 	"golang.org/x/crypto/scrypt"
 )
 
-// encPrefix marks a password in our format: AES-256-GCM with a key derived
+// Prefix marks a password in our format: AES-256-GCM with a key derived
 // from the secret by scrypt, and a random salt and nonce.
-const encPrefix = "rbenc1:"
+const Prefix = "rbenc1:"
 
 // scrypt parameters (2^15, 8, 1: about 32 MiB and tens of milliseconds, once
 // per Dial).
@@ -25,10 +25,10 @@ const (
 	saltSize                  = 16
 )
 
-// EncryptPassword returns password encrypted with secret in our format:
+// Encrypt returns password encrypted with secret in our format:
 // "rbenc1:" + base64(salt | nonce | AES-256-GCM ciphertext and tag), the key
 // derived from secret by scrypt. `rabibridge encrypt-password` writes it.
-func EncryptPassword(secret, password string) (string, error) {
+func Encrypt(secret, password string) (string, error) {
 	if secret == "" {
 		return "", errors.New("bridge: an empty secret encrypts nothing")
 	}
@@ -45,8 +45,8 @@ func EncryptPassword(secret, password string) (string, error) {
 		return "", err
 	}
 	out := append(salt, nonce...)
-	out = aead.Seal(out, nonce, []byte(password), []byte(encPrefix))
-	return encPrefix + base64.StdEncoding.EncodeToString(out), nil
+	out = aead.Seal(out, nonce, []byte(password), []byte(Prefix))
+	return Prefix + base64.StdEncoding.EncodeToString(out), nil
 }
 
 func gcm(secret string, salt []byte) (cipher.AEAD, error) {
@@ -61,24 +61,24 @@ func gcm(secret string, salt []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// ErrSecret is wrapped by the error of an encrypted password that cannot
+// Err is wrapped by the error of an encrypted password that cannot
 // be read: no secret is set, or not the one it was encrypted with.
-var ErrSecret = errors.New("bridge: the encrypted password does not decrypt")
+var Err = errors.New("bridge: the encrypted password does not decrypt")
 
 // errDecrypt never says why, so that it leaks nothing about the password.
-var errDecrypt = fmt.Errorf("%w with the secret: check [secret] SECRET (or RABIBRIDGE_SECRET), or store the password again with `rabibridge encrypt-password`", ErrSecret)
+var errDecrypt = fmt.Errorf("%w with the secret: check [secret] SECRET (or RABIBRIDGE_SECRET), or store the password again with `rabibridge encrypt-password`", Err)
 
-// DecryptPassword returns the password stored encrypted with secret: in our
+// Decrypt returns the password stored encrypted with secret: in our
 // format (prefix "rbenc1:"), or else in RabiBridge's legacy AES-CBC form,
 // which is only read, for existing config files.
-func DecryptPassword(secret, stored string) (string, error) {
+func Decrypt(secret, stored string) (string, error) {
 	if secret == "" {
-		return "", fmt.Errorf("%w: no secret is set: set [secret] SECRET or RABIBRIDGE_SECRET", ErrSecret)
+		return "", fmt.Errorf("%w: no secret is set: set [secret] SECRET or RABIBRIDGE_SECRET", Err)
 	}
-	if !strings.HasPrefix(stored, encPrefix) {
+	if !strings.HasPrefix(stored, Prefix) {
 		return decryptLegacy(secret, stored)
 	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(stored, encPrefix))
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(stored, Prefix))
 	if err != nil || len(raw) < saltSize+12 {
 		return "", errDecrypt
 	}
@@ -87,7 +87,7 @@ func DecryptPassword(secret, stored string) (string, error) {
 		return "", err
 	}
 	nonce, sealed := raw[saltSize:saltSize+aead.NonceSize()], raw[saltSize+aead.NonceSize():]
-	plain, err := aead.Open(nil, nonce, sealed, []byte(encPrefix))
+	plain, err := aead.Open(nil, nonce, sealed, []byte(Prefix))
 	if err != nil {
 		return "", errDecrypt
 	}
@@ -132,7 +132,7 @@ func decryptLegacy(secret, stored string) (string, error) {
 }
 
 // encryptLegacy writes RabiBridge's legacy form. Only tests use it: new
-// passwords use EncryptPassword.
+// passwords use Encrypt.
 func encryptLegacy(secret, password string) string {
 	key, iv := legacyKey(secret)
 	block, _ := aes.NewCipher(key)

@@ -1,21 +1,7 @@
-package bridge
+package transport
 
 import (
 	"time"
-
-	"github.com/rabibridge/rabibridge/internal/protocol"
-)
-
-// Header names rabibridge puts on messages, beside RabiBridge's properties.
-const (
-	// HeaderCode carries a failure reply's rabibridge.Code.
-	HeaderCode = protocol.HeaderCode
-	// HeaderTrace carries a failure reply's trace (a panic's stack).
-	HeaderTrace = protocol.HeaderTrace
-	// HeaderDeadline may carry a call's absolute deadline, in Unix
-	// milliseconds, for clients that cannot choose their correlation ids;
-	// Go callers put it in the correlation id (see Message.Deadline).
-	HeaderDeadline = protocol.HeaderDeadline
 )
 
 // Message is a call or a reply as it travels.
@@ -31,7 +17,7 @@ type Message struct {
 	ContentType string
 	// Deadline is when the caller stops waiting; zero for none. On RabbitMQ
 	// it travels in the correlation id, as "<CorrelationID>@<Unix ms>" (a
-	// Go worker also takes it from a HeaderDeadline header): a Go worker
+	// Go worker also takes it from a protocol.HeaderDeadline header): a Go worker
 	// skips a call whose deadline has passed and runs the handler with a
 	// context that ends at it.
 	Deadline time.Time
@@ -41,7 +27,7 @@ type Message struct {
 	// RabiBridge workers, which know nothing of the deadline, need this not
 	// to run them. It costs the broker about 15% more CPU per call.
 	Expire bool
-	// Headers are further string headers (HeaderCode, HeaderTrace, trace
+	// Headers are further string headers (protocol.HeaderCode, protocol.HeaderTrace, trace
 	// context); nil when there are none.
 	Headers map[string]string
 	// TooLarge, in a message received, is its body's size when that was

@@ -1,4 +1,4 @@
-package bridge
+package transport
 
 import (
 	"errors"
@@ -8,28 +8,12 @@ import (
 	"github.com/rabibridge/rabibridge/internal/protocol"
 )
 
-// Exchange is the durable direct exchange every call is published to.
-const Exchange = protocol.Exchange
-
-// CancelExchange is the fanout exchange of cancellations, an extension of
-// RabiBridge's protocol (docs/protocol.md): Go workers end the context of
-// a handler whose caller cancelled its call.
-const CancelExchange = protocol.CancelExchange
-
-// RoutingKey returns the routing key of function name of RabiBridge's kind
-// ("async" or "sync"): "<kind>_<name>".
-func RoutingKey(kind, name string) string { return protocol.RoutingKey(kind, name) }
-
-// QueueName returns the queue of function name of the given kind:
-// "rpc_<kind>_<name>".
-func QueueName(kind, name string) string { return protocol.QueueName(kind, name) }
-
 // Queue describes a function's queue. Its arguments are RabiBridge's, so Go
 // and Python workers can share it.
 type Queue struct {
-	// Name is the queue's name, QueueName(kind, function).
+	// Name is the queue's name, protocol.QueueName(kind, function).
 	Name string
-	// RoutingKey binds it to Exchange, RoutingKey(kind, function).
+	// RoutingKey binds it to protocol.Exchange, protocol.RoutingKey(kind, function).
 	RoutingKey string
 	// MaxLength is x-max-length; zero for none.
 	MaxLength int

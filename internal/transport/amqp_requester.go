@@ -1,4 +1,4 @@
-package bridge
+package transport
 
 import (
 	"context"
@@ -125,8 +125,8 @@ func (r *amqpRequester) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.D
 	}
 	// Callers declare the exchange too, as RabiBridge's do: a publish to a
 	// missing exchange would close the channel.
-	if err := ch.ExchangeDeclare(Exchange, "direct", true, false, false, false, nil); err != nil {
-		return fail("declaring exchange "+Exchange, err)
+	if err := ch.ExchangeDeclare(protocol.Exchange, "direct", true, false, false, false, nil); err != nil {
+		return fail("declaring exchange "+protocol.Exchange, err)
 	}
 	if err := ch.Confirm(false); err != nil {
 		return fail("confirm mode", err)
@@ -198,7 +198,7 @@ func (r *amqpRequester) Publish(ctx context.Context, key string, m Message) erro
 		return err
 	}
 	m.ReplyTo = directReplyTo
-	dc, err := publish(ctx, r.sock.Load(), ch, Exchange, key, true, publishing(m))
+	dc, err := publish(ctx, r.sock.Load(), ch, protocol.Exchange, key, true, publishing(m))
 	if err != nil {
 		return err
 	}
