@@ -34,7 +34,7 @@ peers:
 
 ## bench: the Go benchmarks, then rabibridge against the raw amqp091-go floor in one run (figures in docs/benchmarks.md)
 bench: broker
-	$(GO) test -run '^$$' -bench . -benchmem ./codec ./caller ./integration
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/wire ./caller ./integration
 	$(GO) run ./cmd/rabibridge bench --serve --floor --rounds 5 --concurrency 1,16,64 --size 16 --duration 4s
 	$(GO) run ./cmd/rabibridge bench --serve --floor --rounds 3 --concurrency 1,4 --size 1048576 --compress-threshold -1 --duration 4s
 
@@ -51,7 +51,7 @@ FUZZ_TARGETS = FuzzDecodeRequest FuzzDecodeReply FuzzDecompress FuzzPlainDecode
 
 ## fuzz: each fuzz target of the network decoders for $(FUZZTIME)
 fuzz:
-	@for f in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./codec || exit 1; done
+	@for f in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./internal/wire || exit 1; done
 
 ## fuzz-short: each fuzz target for 50,000 inputs, a few seconds (part of make test)
 # A count, not a duration: Go 1.26's fuzzing coordinator can fail a target

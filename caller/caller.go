@@ -21,6 +21,7 @@ import (
 	"github.com/rabibridge/rabibridge/internal/bufpool"
 	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/transport"
+	"github.com/rabibridge/rabibridge/internal/wire"
 )
 
 // CIDMax is the default bound of correlation ids, which count up modulo it
@@ -33,11 +34,11 @@ type Config struct {
 	// the codec they name.
 	Codec codec.Codec
 	// CompressThreshold is the call size above which calls are compressed
-	// with zstd; zero means codec.DefaultCompressThreshold; negative turns
+	// with zstd; zero means 1024 bytes, as in RabiBridge; negative turns
 	// compression off.
 	CompressThreshold int
 	// MaxBodySize limits a reply's body after decompression; zero means
-	// codec.DefaultMaxBodySize.
+	// 16 MiB.
 	MaxBodySize int
 	// Timeout bounds calls whose ctx has no deadline; zero means they wait
 	// as long as their ctx lets them. A ctx deadline always wins.
@@ -64,6 +65,7 @@ type Config struct {
 // one per connection and share it.
 type Caller struct {
 	cfg      Config
+	codec    wire.Codec // cfg.Codec's
 	log      *slog.Logger
 	req      transport.Requester
 	reply    string
@@ -119,7 +121,7 @@ func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
 	if log == nil {
 		log = t.Logger()
 	}
-	c := &Caller{cfg: cfg, log: log, ctype: cfg.Codec.ContentType(), pending: map[string]*call{}, collect: map[string]chan transport.Message{}, routes: map[string]*route{},
+	c := &Caller{cfg: cfg, codec: wire.Of(cfg.Codec), log: log, ctype: cfg.Codec.ContentType(), pending: map[string]*call{}, collect: map[string]chan transport.Message{}, routes: map[string]*route{},
 		recycle: t.CopiesBodies(), maxMessage: t.MaxMessageSize()}
 	c.cid.Store(rand.Uint64N(uint64(cfg.CIDMax)))
 	req, err := t.NewRequester((*handler)(c))
@@ -175,10 +177,10 @@ func Call[Req, Resp any](ctx context.Context, c *Caller, name string, req Req) (
 	var body []byte
 	var err error
 	buf := make([]byte, 0, 128) // most calls fit; the transport owns it after Publish
-	if codec.AsKwargs(reflect.TypeFor[Req]()) {
-		body, err = codec.AppendRequest(c.cfg.Codec, buf, nil, req)
+	if wire.AsKwargs(reflect.TypeFor[Req]()) {
+		body, err = wire.AppendRequest(c.codec, buf, nil, req)
 	} else {
-		body, err = codec.AppendRequestArg(c.cfg.Codec, buf, req)
+		body, err = wire.AppendRequestArg(c.codec, buf, req)
 	}
 	if err != nil {
 		return resp, fmt.Errorf("caller: %s: encoding the request: %w", name, err)
@@ -200,7 +202,7 @@ func (c *Caller) Invoke(ctx context.Context, name string, args []any, kwargs map
 	if kwargs != nil {
 		kw = kwargs
 	}
-	body, err := codec.AppendRequest(c.cfg.Codec, nil, args, kw)
+	body, err := wire.AppendRequest(c.codec, nil, args, kw)
 	if err != nil {
 		return nil, fmt.Errorf("caller: %s: encoding the request: %w", name, err)
 	}
@@ -250,7 +252,7 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, header
 	c.pending[cid] = p
 	c.mu.Unlock()
 
-	wire := codec.Compress(body, c.cfg.CompressThreshold)
+	wire := wire.Compress(body, c.cfg.CompressThreshold)
 	if len(wire) > c.maxMessage {
 		c.forget(cid, p)
 		return fmt.Errorf("caller: %s: the call is %d bytes, over the broker's limit of %d "+
@@ -365,21 +367,21 @@ func (c *Caller) route(name string) *route {
 
 // decode turns a reply into the result in out, or the remote error.
 func (c *Caller) decode(name string, m *transport.Message, out any) error { // m: no copy of the result
-	cc := c.cfg.Codec
+	cc := c.codec
 	if m.ContentType != "" {
-		if byType, ok := codec.ByContentType(m.ContentType); ok {
+		if byType, ok := wire.ByContentType(m.ContentType); ok {
 			cc = byType
 		}
 	}
 	if m.TooLarge > 0 {
 		return fmt.Errorf("caller: %s: reply: %w: %d bytes, over this caller's limit of %d (caller.Config.MaxBodySize); it was not read",
-			name, codec.ErrTooLarge, m.TooLarge, c.maxBody())
+			name, wire.ErrTooLarge, m.TooLarge, c.maxBody())
 	}
-	body, err := codec.Decompress(m.Body, c.cfg.MaxBodySize)
+	body, err := wire.Decompress(m.Body, c.cfg.MaxBodySize)
 	if err != nil {
 		return fmt.Errorf("caller: %s: reply: %w", name, err)
 	}
-	ok, res, message, err := codec.DecodeReply(cc, body)
+	ok, res, message, err := wire.DecodeReply(cc, body)
 	if err != nil {
 		return fmt.Errorf("caller: %s: %w", name, err)
 	}
@@ -391,7 +393,7 @@ func (c *Caller) decode(name string, m *transport.Message, out any) error { // m
 		re.Trace = m.Headers[protocol.HeaderTrace]
 		return fmt.Errorf("caller: %s: %w", name, re)
 	}
-	if err := codec.UnmarshalShared(cc, res, out); err != nil { // the body is the caller's own
+	if err := cc.UnmarshalShared(res, out); err != nil { // the body is the caller's own
 		return mismatch(name, cc, res, out, err)
 	}
 	return nil
@@ -399,7 +401,7 @@ func (c *Caller) decode(name string, m *transport.Message, out any) error { // m
 
 // mismatch is the error of a result that does not decode into out: what
 // came, what was asked for, and what to check.
-func mismatch(name string, cc codec.Codec, res []byte, out any, err error) error {
+func mismatch(name string, cc wire.Codec, res []byte, out any, err error) error {
 	want := reflect.TypeOf(out).Elem()
 	var got any
 	if cc.Unmarshal(res, &got) != nil {
@@ -476,7 +478,7 @@ func (c *Caller) maxBody() int {
 	if c.cfg.MaxBodySize > 0 {
 		return c.cfg.MaxBodySize
 	}
-	return codec.DefaultMaxBodySize
+	return wire.DefaultMaxBodySize
 }
 
 func (h *handler) Returned(cid string) { h.complete(cid, result{err: rabibridge.ErrNoSuchFunction}) }

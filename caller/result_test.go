@@ -11,6 +11,7 @@ import (
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/internal/wire"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
 )
@@ -57,7 +58,7 @@ func TestResultMismatch(t *testing.T) {
 			is.True(strings.Contains(msg, "the result is an object with sum")) // what came
 			is.True(strings.Contains(msg, "does not decode into int"))         // what was asked for
 			is.True(strings.Contains(msg, "Resp"))                             // what to check
-			is.True(errors.Is(err, codec.ErrMalformed))                        // the decoder's error is still there
+			is.True(errors.Is(err, wire.ErrMalformed))                         // the decoder's error is still there
 			got, err := caller.Call[addReq, addResp](ctx, c, "add", addReq{A: 1, B: 2})
 			is.NoErr(err)
 			is.Equal(got.Sum, 3)

@@ -1,35 +1,11 @@
 package codec
 
-import (
-	"errors"
-	"strings"
-)
-
-// Limits of the decoders.
-const (
-	// MaxDepth is how deeply arrays and maps may nest in a decoded body.
-	MaxDepth = 100
-	// DefaultMaxBodySize is the default limit of a body's size, after
-	// decompression: 16 MiB.
-	DefaultMaxBodySize = 16 << 20
-	// DefaultCompressThreshold is the body size above which bodies are
-	// compressed: 1024 bytes, as in RabiBridge.
-	DefaultCompressThreshold = 1024
-)
-
-var (
-	// ErrMalformed is wrapped by every error about a body that cannot be
-	// decoded: not msgpack or JSON, truncated, too deep, or not the shape of
-	// an envelope.
-	ErrMalformed = errors.New("malformed body")
-	// ErrTooLarge is wrapped by errors about a body over its size limit.
-	ErrTooLarge = errors.New("body too large")
-)
+import "github.com/rabibridge/rabibridge/internal/wire"
 
 // Codec turns values into bytes and back. The two implementations are
 // [Msgpack] (RabiBridge's default) and [JSON]; both are safe for concurrent
-// use. The set is closed because the envelope encoding of each is part of the
-// wire protocol.
+// use. The set is closed because the envelope encoding of each is part of
+// the wire protocol.
 type Codec interface {
 	// Name is the codec's name in configuration: "msgpack" or "json".
 	Name() string
@@ -38,56 +14,37 @@ type Codec interface {
 	// Marshal returns the encoding of v.
 	Marshal(v any) ([]byte, error)
 	// Unmarshal decodes data into v, which must be a non-nil pointer. It
-	// checks data first: see the package doc for the errors.
+	// checks data first: a malformed or truncated body, or one nested
+	// deeper than 100 levels, is an error, never a panic.
 	Unmarshal(data []byte, v any) error
 
-	// appendValue appends the encoding of v to dst.
-	appendValue(dst []byte, v any) ([]byte, error)
-	// appendArray appends the start of an array of n elements; appendSep the
-	// separator before element i; appendEnd the end of the array.
-	appendArray(dst []byte, n int) []byte
-	appendSep(dst []byte, i int) []byte
-	appendEnd(dst []byte) []byte
-	// appendEmptyMap appends an empty map; appendInt a small integer.
-	appendEmptyMap(dst []byte) []byte
-	appendInt(dst []byte, i int) []byte
-	// elements splits a checked array into the encodings of its elements,
-	// appending them to dst.
-	elements(dst [][]byte, data []byte) ([][]byte, error)
-	// isEmpty reports whether data is an empty array or map, or nil.
-	isEmpty(data []byte) bool
-	// unmarshalShared is Unmarshal for data nobody modifies afterwards: a
-	// byte string may be decoded as a slice of data instead of a copy.
-	unmarshalShared(data []byte, v any) error
+	wire() wire.Codec
 }
 
-// UnmarshalShared is c.Unmarshal for data that nobody modifies afterwards,
-// such as a message body: a byte string decoded into a []byte or an any
-// may share data's memory instead of being copied (msgpack bin; JSON has
-// no byte strings to share). A 1 MiB echo is then copied twice on its way,
-// by the two encoders, not four times.
-func UnmarshalShared(c Codec, data []byte, v any) error { return c.unmarshalShared(data, v) }
+var (
+	// Msgpack is RabiBridge's default codec (its SERIALISER "msgpack").
+	// Byte slices travel as bin, times as msgpack timestamps, and 64-bit
+	// integers exactly.
+	Msgpack Codec = builtin{wire.Msgpack}
+	// JSON is RabiBridge's "json" codec. Byte slices travel as base64
+	// strings, as encoding/json writes them.
+	JSON Codec = builtin{wire.JSON}
+)
 
-// ByName returns the codec named name ("msgpack" or "json", any case), and
-// false for any other name.
+// builtin is a codec of the wire package.
+type builtin struct{ wire.Codec }
+
+func (b builtin) wire() wire.Codec { return b.Codec }
+
+// Wire returns the codec with its envelope methods (wire.Of).
+func (b builtin) Wire() wire.Codec { return b.Codec }
+
+// ByName returns the codec named name ("msgpack" or "json", any case; empty
+// means msgpack), and false for any other name.
 func ByName(name string) (Codec, bool) {
-	switch strings.ToLower(strings.TrimSpace(name)) {
-	case "msgpack", "":
-		return Msgpack, true
-	case "json":
-		return JSON, true
+	c, ok := wire.ByName(name)
+	if !ok {
+		return nil, false
 	}
-	return nil, false
-}
-
-// ByContentType returns the codec whose ContentType is ct, and false when
-// there is none (RabiBridge sends no content type: use the configured codec).
-func ByContentType(ct string) (Codec, bool) {
-	switch ct {
-	case Msgpack.ContentType(), "application/x-msgpack", "application/vnd.msgpack":
-		return Msgpack, true
-	case JSON.ContentType():
-		return JSON, true
-	}
-	return nil, false
+	return builtin{c}, true
 }

@@ -1,15 +1,10 @@
-// Package codec encodes the bodies of rabibridge messages: the msgpack
-// (default) and JSON codecs, zstd compression above a size threshold, and the
-// wire envelopes that RabiBridge defines (see docs/protocol.md):
+// Package codec names the codecs of rabibridge message bodies: [Msgpack]
+// (RabiBridge's default) and [JSON]. Workers and callers take one in their
+// Config; a call names its codec in its content type, and a worker answers
+// in it, so Go peers of either codec and Python peers (which send msgpack
+// or json as configured, with no content type) understand each other.
 //
-//	request: [args, kwargs]   positional arguments as an array, keyword arguments as a map
-//	reply:   [code, result]   code 0: result is the return value; code 1: result is a message
-//
-// Decoders check their input before decoding it: a body that is malformed,
-// truncated, nests deeper than MaxDepth, declares lengths beyond its end or
-// decompresses past its size limit gives an error wrapping ErrMalformed or
-// ErrTooLarge, never a panic.
-//
-//	body, _ := codec.AppendRequest(codec.Msgpack, nil, nil, AddReq{A: 1, B: 2}) // [[], {"a": 1, "b": 2}]
-//	body = codec.Compress(body, codec.DefaultCompressThreshold)
+// The envelopes that carry requests and replies (docs/protocol.md) and the
+// zstd compression of large bodies are the wire protocol's, applied by
+// workers and callers; a program only chooses the codec.
 package codec

@@ -2,27 +2,40 @@ package codec_test
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/rabibridge/rabibridge/codec"
 )
 
-func ExampleAppendRequest() {
-	type AddReq struct {
-		A int `json:"a"`
-		B int `json:"b"`
+func ExampleCodec() {
+	type Event struct {
+		ID   uint64    `json:"id"`
+		At   time.Time `json:"at"`
+		Blob []byte    `json:"blob"`
 	}
-	kw, _ := codec.AppendRequest(codec.Msgpack, nil, nil, AddReq{A: 1, B: 2}) // add(a=1, b=2)
-	pos, _ := codec.AppendRequest(codec.Msgpack, nil, []any{1, 2}, nil)       // add(1, 2)
-	fmt.Printf("% x\n% x\n", kw, pos)
+	in := Event{ID: 18446744073709551615, At: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), Blob: []byte{1, 2}}
+	for _, c := range []codec.Codec{codec.Msgpack, codec.JSON} {
+		b, err := c.Marshal(in)
+		if err != nil {
+			panic(err)
+		}
+		var out Event
+		if err := c.Unmarshal(b, &out); err != nil {
+			panic(err)
+		}
+		fmt.Println(c.Name(), c.ContentType(), out.ID, out.At.Format(time.RFC3339), out.Blob)
+	}
 	// Output:
-	// 92 90 82 a1 61 01 a1 62 02
-	// 92 92 01 02 80
+	// msgpack application/msgpack 18446744073709551615 2026-12-02T00:00:00Z [1 2]
+	// json application/json 18446744073709551615 2026-12-02T00:00:00Z [1 2]
 }
 
-func ExampleDecodeReply() {
-	ok, result, _, _ := codec.DecodeReply(codec.Msgpack, []byte{0x92, 0x00, 0x03})
-	var n int
-	_ = codec.Msgpack.Unmarshal(result, &n)
-	fmt.Println(ok, n)
-	// Output: true 3
+func ExampleByName() {
+	c, ok := codec.ByName("JSON") // as RabiBridge's SERIALISER setting names it
+	fmt.Println(c.Name(), ok)
+	_, ok = codec.ByName("pickle")
+	fmt.Println(ok)
+	// Output:
+	// json true
+	// false
 }

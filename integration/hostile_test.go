@@ -13,8 +13,8 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/rabibridge/rabibridge/caller"
-	"github.com/rabibridge/rabibridge/codec"
 	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/internal/wire"
 )
 
 // TestHostileCalls publishes bodies no decoder should trust: each gets an
@@ -35,7 +35,7 @@ func TestHostileCalls(t *testing.T) {
 		{"nested too deep", "", append([]byte{0x92, 0x90}, deep...)},
 		{"lengths beyond the body", "", []byte{0x92, 0xdd, 0x7f, 0xff, 0xff, 0xff, 0x80}},
 		{"string length beyond the body", "", []byte{0x92, 0x91, 0xdb, 0x7f, 0xff, 0xff, 0xff}},
-		{"zstd bomb", "", codec.Compress(make([]byte, 64<<20), 0)},
+		{"zstd bomb", "", wire.Compress(make([]byte, 64<<20), 0)},
 		{"corrupt zstd", "", []byte{0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff, 0xff}},
 		{"empty", "", nil},
 	} {
@@ -84,7 +84,7 @@ func TestMalformedReply(t *testing.T) {
 		case 1:
 			return []byte{0xc1, 0x00} // not msgpack
 		case 2:
-			return codec.Compress(make([]byte, 64<<20), 0) // a bomb
+			return wire.Compress(make([]byte, 64<<20), 0) // a bomb
 		}
 		return unhex(t, "92 00 03")
 	})
@@ -95,7 +95,7 @@ func TestMalformedReply(t *testing.T) {
 	defer cancel()
 	for range 2 {
 		_, err = caller.Call[demo.AddReq, int](ctx, c, fn, demo.AddReq{})
-		is.True(errors.Is(err, codec.ErrMalformed) || errors.Is(err, codec.ErrTooLarge)) // an error, at once
+		is.True(errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrTooLarge)) // an error, at once
 		is.True(ctx.Err() == nil)
 	}
 	sum, err := caller.Call[demo.AddReq, int](ctx, c, fn, demo.AddReq{A: 1, B: 2})

@@ -17,10 +17,10 @@ import (
 
 	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/caller"
-	"github.com/rabibridge/rabibridge/codec"
 	"github.com/rabibridge/rabibridge/internal/demo"
 	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/testbroker"
+	"github.com/rabibridge/rabibridge/internal/wire"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
 )
@@ -134,7 +134,7 @@ func TestWireFromRabiBridgeClient(t *testing.T) {
 		is := is.New(t)
 		d := rabiCall(t, ch, prefix+"fail", unhex(t, "92 90 80"))
 		is.Equal(d.Body[:2], []byte{0x92, 0x01}) // [1, message]
-		ok, _, msg, err := codec.DecodeReply(codec.Msgpack, d.Body)
+		ok, _, msg, err := wire.DecodeReply(wire.Msgpack, d.Body)
 		is.NoErr(err)
 		is.True(!ok)
 		is.True(strings.Contains(msg, "demo failure"))
@@ -143,12 +143,12 @@ func TestWireFromRabiBridgeClient(t *testing.T) {
 	t.Run("compressed both ways", func(t *testing.T) {
 		is := is.New(t)
 		s := strings.Repeat("x", 5000)
-		body, _ := codec.AppendRequestArg(codec.Msgpack, nil, s)
-		d := rabiCall(t, ch, prefix+"echo", codec.Compress(body, 1024))
+		body, _ := wire.AppendRequestArg(wire.Msgpack, nil, s)
+		d := rabiCall(t, ch, prefix+"echo", wire.Compress(body, 1024))
 		is.True(bytes.HasPrefix(d.Body, []byte{0x28, 0xb5, 0x2f, 0xfd})) // the zstd magic
-		plain, err := codec.Decompress(d.Body, 0)
+		plain, err := wire.Decompress(d.Body, 0)
 		is.NoErr(err)
-		want, _ := codec.AppendReply(codec.Msgpack, nil, s)
+		want, _ := wire.AppendReply(wire.Msgpack, nil, s)
 		is.Equal(plain, want)
 	})
 }
@@ -192,7 +192,7 @@ func TestWireToRabiBridgeWorker(t *testing.T) {
 		return unhex(t, "92 00 03")
 	})
 	pyWorker(t, fn+"_div", func([]byte) []byte {
-		return codec.AppendErrorReply(codec.Msgpack, nil, "Traceback ...\nZeroDivisionError: division by zero\n")
+		return wire.AppendErrorReply(wire.Msgpack, nil, "Traceback ...\nZeroDivisionError: division by zero\n")
 	})
 	c, err := caller.New(dial(t), caller.Config{})
 	is.NoErr(err)

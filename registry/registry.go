@@ -10,7 +10,7 @@ import (
 	"sync"
 
 	"github.com/rabibridge/rabibridge"
-	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/internal/wire"
 	"github.com/rabibridge/rabibridge/schema"
 )
 
@@ -79,11 +79,11 @@ func RegisterIn[Req, Resp any](r *Registry, name string, fn Func[Req, Resp], opt
 // handling, once, so that no reflection runs per call.
 func newEntry[Req, Resp any](name string, fn Func[Req, Resp], opts Options) (*Entry, error) {
 	reqType, respType := reflect.TypeFor[Req](), reflect.TypeFor[Resp]()
-	bind, err := codec.NewBinder(reqType)
+	bind, err := wire.NewBinder(reqType)
 	if err != nil {
 		return nil, fmt.Errorf("registry: %s: request: %w", name, err)
 	}
-	if _, err := codec.FieldNames(respType); err != nil {
+	if _, err := wire.FieldNames(respType); err != nil {
 		return nil, fmt.Errorf("registry: %s: response: %w", name, err)
 	}
 	reqSchema, err := schema.For(reqType)
@@ -97,7 +97,7 @@ func newEntry[Req, Resp any](name string, fn Func[Req, Resp], opts Options) (*En
 	e := &Entry{name: name, opts: opts, req: reqSchema, resp: respSchema}
 	check := opts.Validate && reqType.Kind() != reflect.Interface // an interface's schema accepts anything
 	decode := decoder[Req](name, bind, reqSchema, check)
-	e.decode = func(c codec.Codec, in codec.Request) (any, error) { return decode(c, in) }
+	e.decode = func(c wire.Codec, in wire.Request) (any, error) { return decode(c, in) }
 	e.invoke = func(ctx context.Context, req any) (any, error) {
 		r, ok := req.(Req)
 		if !ok {
@@ -105,7 +105,7 @@ func newEntry[Req, Resp any](name string, fn Func[Req, Resp], opts Options) (*En
 		}
 		return fn(ctx, r)
 	}
-	e.handle = func(ctx context.Context, c codec.Codec, in codec.Request, dst []byte) ([]byte, error) {
+	e.handle = func(ctx context.Context, c wire.Codec, in wire.Request, dst []byte) ([]byte, error) {
 		req, err := decode(c, in)
 		if err != nil {
 			return dst, err
@@ -114,7 +114,7 @@ func newEntry[Req, Resp any](name string, fn Func[Req, Resp], opts Options) (*En
 		if err != nil {
 			return dst, err
 		}
-		out, err := codec.AppendReply(c, dst, resp)
+		out, err := wire.AppendReply(c, dst, resp)
 		if err != nil {
 			return dst, rabibridge.Errorf(rabibridge.CodeInternal, "%s: encoding the response: %v", name, err)
 		}
@@ -125,9 +125,9 @@ func newEntry[Req, Resp any](name string, fn Func[Req, Resp], opts Options) (*En
 
 // decoder returns the decoding of name's requests, checked against
 // reqSchema when check is set.
-func decoder[Req any](name string, bind *codec.Binder, reqSchema *schema.Schema, check bool) func(codec.Codec, codec.Request) (Req, error) {
+func decoder[Req any](name string, bind *wire.Binder, reqSchema *schema.Schema, check bool) func(wire.Codec, wire.Request) (Req, error) {
 	reqType := reflect.TypeFor[Req]()
-	return func(c codec.Codec, in codec.Request) (Req, error) {
+	return func(c wire.Codec, in wire.Request) (Req, error) {
 		var req Req
 		bindErr := bind.Bind(c, in, &req)
 		if !check {
@@ -194,8 +194,8 @@ type Entry struct {
 	name      string
 	opts      Options
 	req, resp *schema.Schema
-	handle    func(ctx context.Context, c codec.Codec, req codec.Request, dst []byte) ([]byte, error)
-	decode    func(c codec.Codec, req codec.Request) (any, error)
+	handle    func(ctx context.Context, c wire.Codec, req wire.Request, dst []byte) ([]byte, error)
+	decode    func(c wire.Codec, req wire.Request) (any, error)
 	invoke    func(ctx context.Context, req any) (any, error)
 }
 
@@ -216,14 +216,14 @@ func (e *Entry) Response() *schema.Schema { return e.resp }
 // Errors from decoding or validation are *rabibridge.RemoteError with
 // CodeInvalidArgument; the handler's own errors are returned as they are.
 // Handle does not recover panics: the worker does.
-func (e *Entry) Handle(ctx context.Context, c codec.Codec, req codec.Request, dst []byte) ([]byte, error) {
+func (e *Entry) Handle(ctx context.Context, c wire.Codec, req wire.Request, dst []byte) ([]byte, error) {
 	return e.handle(ctx, c, req, dst)
 }
 
 // Decode decodes req with c into a value of the handler's request type
 // (validating it if the function asks for that), for middleware to see.
 // Errors are *rabibridge.RemoteError with CodeInvalidArgument.
-func (e *Entry) Decode(c codec.Codec, req codec.Request) (any, error) { return e.decode(c, req) }
+func (e *Entry) Decode(c wire.Codec, req wire.Request) (any, error) { return e.decode(c, req) }
 
 // Invoke runs the handler on a request Decode returned.
 func (e *Entry) Invoke(ctx context.Context, req any) (any, error) { return e.invoke(ctx, req) }

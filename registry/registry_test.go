@@ -10,7 +10,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/rabibridge/rabibridge"
-	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/internal/wire"
 	"github.com/rabibridge/rabibridge/registry"
 )
 
@@ -103,20 +103,20 @@ func TestHandle(t *testing.T) {
 			is := is.New(t)
 			e, ok := r.Lookup(tc.fn)
 			is.True(ok)
-			body, err := codec.AppendRequest(codec.Msgpack, nil, tc.args, tc.kwargs)
+			body, err := wire.AppendRequest(wire.Msgpack, nil, tc.args, tc.kwargs)
 			is.NoErr(err)
-			req, err := codec.DecodeRequest(codec.Msgpack, body)
+			req, err := wire.DecodeRequest(wire.Msgpack, body)
 			is.NoErr(err)
-			out, err := e.Handle(context.Background(), codec.Msgpack, req, nil)
+			out, err := e.Handle(context.Background(), wire.Msgpack, req, nil)
 			is.Equal(rabibridge.CodeOf(err), tc.code)
 			if err != nil {
 				return
 			}
-			ok, res, _, err := codec.DecodeReply(codec.Msgpack, out)
+			ok, res, _, err := wire.DecodeReply(wire.Msgpack, out)
 			is.NoErr(err)
 			is.True(ok)
 			var n int
-			is.NoErr(codec.Msgpack.Unmarshal(res, &n))
+			is.NoErr(wire.Msgpack.Unmarshal(res, &n))
 			is.Equal(n, tc.want)
 		})
 	}
@@ -127,9 +127,9 @@ func TestValidationNamesEveryPath(t *testing.T) {
 	r := registry.New()
 	_ = registry.RegisterIn(r, "add", add, registry.Options{Validate: true})
 	e, _ := r.Lookup("add")
-	body, _ := codec.AppendRequest(codec.Msgpack, nil, nil, map[string]any{"a": -1, "b": "x"})
-	req, _ := codec.DecodeRequest(codec.Msgpack, body)
-	_, err := e.Handle(context.Background(), codec.Msgpack, req, nil)
+	body, _ := wire.AppendRequest(wire.Msgpack, nil, nil, map[string]any{"a": -1, "b": "x"})
+	req, _ := wire.DecodeRequest(wire.Msgpack, body)
+	_, err := e.Handle(context.Background(), wire.Msgpack, req, nil)
 	var re *rabibridge.RemoteError
 	is.True(errors.As(err, &re))
 	is.True(strings.Contains(re.Message, "/a"))

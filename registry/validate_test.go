@@ -10,7 +10,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/rabibridge/rabibridge"
-	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/internal/wire"
 	"github.com/rabibridge/rabibridge/registry"
 )
 
@@ -32,13 +32,13 @@ type order struct {
 
 // handle sends v (kwargs, or the one positional argument) through the
 // entry's Handle with codec c and returns the remote error, if any.
-func handle(t *testing.T, e *registry.Entry, c codec.Codec, kwargs any) error {
+func handle(t *testing.T, e *registry.Entry, c wire.Codec, kwargs any) error {
 	t.Helper()
-	body, err := codec.AppendRequest(c, nil, nil, kwargs)
+	body, err := wire.AppendRequest(c, nil, nil, kwargs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := codec.DecodeRequest(c, body)
+	req, err := wire.DecodeRequest(c, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestValidateGoValues(t *testing.T) {
 		{ID: "2", Must: &item{"ef", 3}}, // nil slice, map, pointers; zero time
 		{ID: "3", Items: []item{}, Tags: map[string]string{}, Blob: []byte{}, Must: &item{"ef", 3}},
 	} {
-		for _, c := range []codec.Codec{codec.Msgpack, codec.JSON} {
+		for _, c := range []wire.Codec{wire.Msgpack, wire.JSON} {
 			if err := handle(t, e, c, o); err != nil {
 				t.Errorf("%s %s: %v", c.Name(), o.ID, err)
 			}
@@ -96,7 +96,7 @@ func TestValidateTightened(t *testing.T) {
 		{"not sent", map[string]any{"id": "x", "must": must}, []string{"/: missing property 'when'"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, c := range []codec.Codec{codec.Msgpack, codec.JSON} {
+			for _, c := range []wire.Codec{wire.Msgpack, wire.JSON} {
 				err := handle(t, e, c, tc.kwargs)
 				var re *rabibridge.RemoteError
 				if !errors.As(err, &re) || re.Code != rabibridge.CodeInvalidArgument {
@@ -123,9 +123,9 @@ func TestMissingArgument(t *testing.T) {
 	ran := false
 	is.NoErr(registry.RegisterIn(r, "echo", func(_ context.Context, x any) (any, error) { ran = true; return x, nil }, registry.Options{}))
 	e, _ := r.Lookup("echo")
-	body, _ := codec.AppendRequest(codec.Msgpack, nil, nil, nil)
-	req, _ := codec.DecodeRequest(codec.Msgpack, body)
-	_, err := e.Handle(context.Background(), codec.Msgpack, req, nil)
+	body, _ := wire.AppendRequest(wire.Msgpack, nil, nil, nil)
+	req, _ := wire.DecodeRequest(wire.Msgpack, body)
+	_, err := e.Handle(context.Background(), wire.Msgpack, req, nil)
 	is.Equal(rabibridge.CodeOf(err), rabibridge.CodeInvalidArgument)
 	is.True(strings.Contains(err.Error(), "one argument"))
 	is.True(!ran)

@@ -17,6 +17,7 @@ import (
 	"github.com/rabibridge/rabibridge/internal/pause"
 	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/transport"
+	"github.com/rabibridge/rabibridge/internal/wire"
 	"github.com/rabibridge/rabibridge/registry"
 )
 
@@ -36,11 +37,11 @@ type Config struct {
 	// their content type are answered in it.
 	Codec codec.Codec
 	// CompressThreshold is the reply size above which replies are
-	// compressed with zstd; zero means codec.DefaultCompressThreshold;
+	// compressed with zstd; zero means 1024 bytes, as in RabiBridge;
 	// negative turns compression off.
 	CompressThreshold int
 	// MaxBodySize limits a call's body after decompression; zero means
-	// codec.DefaultMaxBodySize. A larger call gets an invalid_argument reply.
+	// 16 MiB. A larger call gets an invalid_argument reply.
 	MaxBodySize int
 	// DrainTimeout bounds how long Serve waits, after its context ends, for
 	// handlers in flight; then their contexts are cancelled and the calls
@@ -83,6 +84,7 @@ const DefaultConsumerTimeout = 30 * time.Minute
 
 // Worker serves the functions of a registry on a connection.
 type Worker struct {
+	codec   wire.Codec // cfg.Codec's
 	conn    *transport.Conn
 	reg     *registry.Registry
 	cfg     Config
@@ -136,7 +138,7 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 	if cfg.ConsumerTimeout > 0 {
 		stopBy = cfg.ConsumerTimeout - min(cfg.ConsumerTimeout/10, time.Minute)
 	}
-	return &Worker{stopBy: stopBy, conn: t, reg: reg, cfg: cfg, log: log, ready: make(chan struct{}), id: newID(), recycle: t.CopiesBodies(), maxMessage: t.MaxMessageSize()}
+	return &Worker{codec: wire.Of(cfg.Codec), stopBy: stopBy, conn: t, reg: reg, cfg: cfg, log: log, ready: make(chan struct{}), id: newID(), recycle: t.CopiesBodies(), maxMessage: t.MaxMessageSize()}
 }
 
 // function is a registered function as the worker serves it, resolved once.
@@ -524,9 +526,9 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 		return
 	}
 	start := time.Now()
-	c := w.cfg.Codec
+	c := w.codec
 	if d.ContentType != "" {
-		if cc, ok := codec.ByContentType(d.ContentType); ok {
+		if cc, ok := wire.ByContentType(d.ContentType); ok {
 			c = cc
 		}
 	}
@@ -554,7 +556,7 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 	}
 	if err != nil {
 		re := remote(err)
-		reply.Body = codec.AppendErrorReply(c, nil, re.Message)
+		reply.Body = wire.AppendErrorReply(c, nil, re.Message)
 		reply.Headers = map[string]string{protocol.HeaderCode: string(re.Code)}
 		if re.Trace != "" {
 			reply.Headers[protocol.HeaderTrace] = re.Trace
@@ -566,7 +568,7 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 		w.log.Log(base, level, "call failed", "function", f.name, "correlation_id", d.CorrelationID,
 			"code", string(re.Code), "error", re.Message, "duration", end.Sub(start))
 	} else {
-		reply.Body = codec.Compress(out, w.cfg.CompressThreshold)
+		reply.Body = wire.Compress(out, w.cfg.CompressThreshold)
 		if len(reply.Body) > w.maxMessage {
 			reply = w.tooLarge(f, d, c, len(reply.Body))
 		}
@@ -588,7 +590,7 @@ func (w *Worker) maxBody() int {
 	if w.cfg.MaxBodySize > 0 {
 		return w.cfg.MaxBodySize
 	}
-	return codec.DefaultMaxBodySize
+	return wire.DefaultMaxBodySize
 }
 
 // overran is the error of a handler stopped near the broker's consumer
@@ -603,7 +605,7 @@ func (w *Worker) overran(f *function, err error) error {
 // tooLarge is the reply to a call whose result, n bytes, is over the
 // broker's limit: sent, the broker would close the channel, and the calls
 // on it would be lost with it.
-func (w *Worker) tooLarge(f *function, d *transport.Delivery, c codec.Codec, n int) transport.Message {
+func (w *Worker) tooLarge(f *function, d *transport.Delivery, c wire.Codec, n int) transport.Message {
 	msg := fmt.Sprintf("%s: the reply is %d bytes, over the broker's limit of %d "+
 		"(its max_message_size, as bridge.Config.MaxMessageSize says): return less", f.name, n, w.maxMessage)
 	w.log.Warn("reply too large", "function", f.name, "correlation_id", d.CorrelationID, "size", n, "limit", w.maxMessage)
@@ -611,7 +613,7 @@ func (w *Worker) tooLarge(f *function, d *transport.Delivery, c codec.Codec, n i
 	if d.ContentType == "" {
 		reply.ContentType = c.ContentType()
 	}
-	reply.Body = codec.AppendErrorReply(c, nil, msg)
+	reply.Body = wire.AppendErrorReply(c, nil, msg)
 	reply.Headers = map[string]string{protocol.HeaderCode: string(rabibridge.CodeFailedPrecondition)}
 	return reply
 }
@@ -640,12 +642,12 @@ func (w *Worker) warnDue(f *function, now time.Time) bool {
 
 // run decodes the call and runs its handler, turning a panic into an
 // internal error.
-func (w *Worker) run(base context.Context, f *function, c codec.Codec, d *transport.Delivery, start time.Time) (out []byte, err error) {
-	body, err := codec.Decompress(d.Body, w.cfg.MaxBodySize)
+func (w *Worker) run(base context.Context, f *function, c wire.Codec, d *transport.Delivery, start time.Time) (out []byte, err error) {
+	body, err := wire.Decompress(d.Body, w.cfg.MaxBodySize)
 	if err != nil {
 		return nil, rabibridge.Errorf(rabibridge.CodeInvalidArgument, "%s: %v", f.name, err)
 	}
-	req, err := codec.DecodeRequest(c, body)
+	req, err := wire.DecodeRequest(c, body)
 	if err != nil {
 		return nil, rabibridge.Errorf(rabibridge.CodeInvalidArgument, "%s: %v", f.name, err)
 	}
@@ -685,7 +687,7 @@ func (w *Worker) run(base context.Context, f *function, c codec.Codec, d *transp
 	if err != nil {
 		return nil, err
 	}
-	out, err = codec.AppendReply(c, nil, resp)
+	out, err = wire.AppendReply(c, nil, resp)
 	if err != nil {
 		return nil, rabibridge.Errorf(rabibridge.CodeInternal, "%s: encoding the response: %v", f.name, err)
 	}

@@ -13,10 +13,10 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/rabibridge/rabibridge/bridge"
-	"github.com/rabibridge/rabibridge/codec"
 	"github.com/rabibridge/rabibridge/internal/loadgen"
 	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/transport"
+	"github.com/rabibridge/rabibridge/internal/wire"
 	"github.com/rabibridge/rabibridge/worker"
 )
 
@@ -105,12 +105,12 @@ func TestServeForBenchCompression(t *testing.T) {
 			req, err := (*transport.Conn)(conn).NewRequester(got)
 			is.NoErr(err)
 			t.Cleanup(func() { req.Close() })
-			body, err := codec.AppendRequestArg(codec.Msgpack, nil, bytes.Repeat([]byte("abcd"), 1024))
+			body, err := wire.AppendRequestArg(wire.Msgpack, nil, bytes.Repeat([]byte("abcd"), 1024))
 			is.NoErr(err)
 			is.NoErr(req.Publish(ctx, protocol.RoutingKey("async", name), transport.Message{Body: body, CorrelationID: "1"}))
 			select {
 			case m := <-got:
-				is.Equal(codec.Compressed(m.Body), tt.compressed)
+				is.Equal(wire.Compressed(m.Body), tt.compressed)
 			case <-ctx.Done():
 				t.Fatal("no reply")
 			}

@@ -25,6 +25,7 @@ import (
 	"github.com/rabibridge/rabibridge/internal/demo"
 	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/transport"
+	"github.com/rabibridge/rabibridge/internal/wire"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
 )
@@ -629,11 +630,11 @@ func MalformedCall(t *testing.T, dial Dialer) {
 		deep = append(deep, 0x91)
 	}
 	for i, body := range [][]byte{
-		{0xc1},                                 // not msgpack
-		{0x92, 0x90, 0x82, 0xa1},               // truncated
-		{0x92, 0xdd, 0xff, 0xff, 0xff, 0xff},   // a length beyond the body
-		append(deep, 0x01),                     // too deep
-		codec.Compress(make([]byte, 4<<20), 0), // a zstd bomb past the 1 MiB limit
+		{0xc1},                                // not msgpack
+		{0x92, 0x90, 0x82, 0xa1},              // truncated
+		{0x92, 0xdd, 0xff, 0xff, 0xff, 0xff},  // a length beyond the body
+		append(deep, 0x01),                    // too deep
+		wire.Compress(make([]byte, 4<<20), 0), // a zstd bomb past the 1 MiB limit
 		{0x92, 0x90, 0x82, 0xa1, 0x61, 0xa1, 0x78, 0xa1, 0x62, 0x01}, // a: "x", wrong type
 	} {
 		cid := fmt.Sprint(i)
@@ -643,7 +644,7 @@ func MalformedCall(t *testing.T, dial Dialer) {
 		case m := <-got:
 			is.Equal(m.CorrelationID, cid)
 			is.Equal(m.Headers[protocol.HeaderCode], string(rabibridge.CodeInvalidArgument))
-			ok, _, msg, err := codec.DecodeReply(codec.Msgpack, m.Body)
+			ok, _, msg, err := wire.DecodeReply(wire.Msgpack, m.Body)
 			is.NoErr(err)
 			is.True(!ok)
 			is.True(msg != "")

@@ -1,4 +1,4 @@
-package codec_test
+package wire_test
 
 import (
 	"encoding/hex"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/matryer/is"
 
-	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/internal/wire"
 )
 
 // TestGenericFromPython: what Python's msgpack sends decodes into an any as
@@ -53,7 +53,7 @@ func TestGenericFromPython(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got any
-			if err := codec.Msgpack.Unmarshal(data, &got); err != nil {
+			if err := wire.Msgpack.Unmarshal(data, &got); err != nil {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(got, c.want) {
@@ -81,7 +81,7 @@ func TestTimesInUTC(t *testing.T) {
 	in := value{When: sent, Ptr: &sent, List: []time.Time{sent}, ByKey: map[string]time.Time{"k": sent}, Inner: []inner{{sent}}}
 	u := sent.UTC()
 	want := value{When: u, Ptr: &u, List: []time.Time{u}, ByKey: map[string]time.Time{"k": u}, Inner: []inner{{u}}}
-	for _, c := range []codec.Codec{codec.Msgpack, codec.JSON} {
+	for _, c := range []wire.Codec{wire.Msgpack, wire.JSON} {
 		t.Run(c.Name(), func(t *testing.T) {
 			is := is.New(t)
 			data, err := c.Marshal(in)
@@ -94,10 +94,10 @@ func TestTimesInUTC(t *testing.T) {
 	}
 	t.Run("msgpack any", func(t *testing.T) {
 		is := is.New(t)
-		data, err := codec.Msgpack.Marshal(map[string]any{"t": sent})
+		data, err := wire.Msgpack.Marshal(map[string]any{"t": sent})
 		is.NoErr(err)
 		var got any
-		is.NoErr(codec.Msgpack.Unmarshal(data, &got))
+		is.NoErr(wire.Msgpack.Unmarshal(data, &got))
 		is.Equal(got, map[string]any{"t": u})
 	})
 }
@@ -112,9 +112,9 @@ func TestGenericInStructs(t *testing.T) {
 		List []any          `json:"list"`
 	}
 	in := value{Any: []byte{1}, Map: map[string]any{"n": uint8(7), "b": []byte{2}}, List: []any{int16(-3), []byte{3}}}
-	data, err := codec.Msgpack.Marshal(in)
+	data, err := wire.Msgpack.Marshal(in)
 	is.NoErr(err)
 	var got value
-	is.NoErr(codec.Msgpack.Unmarshal(data, &got))
+	is.NoErr(wire.Msgpack.Unmarshal(data, &got))
 	is.Equal(got, value{Any: []byte{1}, Map: map[string]any{"n": int64(7), "b": []byte{2}}, List: []any{int64(-3), []byte{3}}})
 }

@@ -1,4 +1,4 @@
-package codec_test
+package wire_test
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/matryer/is"
 
-	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/internal/wire"
 )
 
 func unhex(t *testing.T, s string) []byte {
@@ -32,23 +32,23 @@ type addReq struct {
 func TestWireSamples(t *testing.T) {
 	t.Run("encode", func(t *testing.T) {
 		is := is.New(t)
-		b, err := codec.AppendRequestArg(codec.Msgpack, nil, 5)
+		b, err := wire.AppendRequestArg(wire.Msgpack, nil, 5)
 		is.NoErr(err)
 		is.Equal(b, unhex(t, "92 91 05 80")) // echo(5)
-		b, err = codec.AppendRequest(codec.Msgpack, nil, nil, addReq{A: 1, B: 2})
+		b, err = wire.AppendRequest(wire.Msgpack, nil, nil, addReq{A: 1, B: 2})
 		is.NoErr(err)
 		is.Equal(b, unhex(t, "92 90 82 a1 61 01 a1 62 02")) // add(a=1, b=2)
-		b, err = codec.AppendRequest(codec.Msgpack, nil, []any{1, 2}, nil)
+		b, err = wire.AppendRequest(wire.Msgpack, nil, []any{1, 2}, nil)
 		is.NoErr(err)
 		is.Equal(b, unhex(t, "92 92 01 02 80")) // add(1, 2)
-		b, err = codec.AppendReply(codec.Msgpack, nil, 3)
+		b, err = wire.AppendReply(wire.Msgpack, nil, 3)
 		is.NoErr(err)
 		is.Equal(b, unhex(t, "92 00 03")) // reply 3
-		b = codec.AppendErrorReply(codec.Msgpack, nil, strings.Repeat("x", 40))
+		b = wire.AppendErrorReply(wire.Msgpack, nil, strings.Repeat("x", 40))
 		is.Equal(b[:3], unhex(t, "92 01 d9")) // str8 message
 	})
 
-	bind, err := codec.NewBinder(reflect.TypeFor[addReq]())
+	bind, err := wire.NewBinder(reflect.TypeFor[addReq]())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,35 +59,35 @@ func TestWireSamples(t *testing.T) {
 	} {
 		t.Run("decode "+tc.name, func(t *testing.T) {
 			is := is.New(t)
-			req, err := codec.DecodeRequest(codec.Msgpack, unhex(t, tc.body))
+			req, err := wire.DecodeRequest(wire.Msgpack, unhex(t, tc.body))
 			is.NoErr(err)
 			var got addReq
-			is.NoErr(bind.Bind(codec.Msgpack, req, &got))
+			is.NoErr(bind.Bind(wire.Msgpack, req, &got))
 			is.Equal(got, addReq{A: 1, B: 2})
 		})
 	}
 
 	t.Run("decode one positional into a non-struct", func(t *testing.T) {
 		is := is.New(t)
-		b, err := codec.NewBinder(reflect.TypeFor[int]())
+		b, err := wire.NewBinder(reflect.TypeFor[int]())
 		is.NoErr(err)
-		req, err := codec.DecodeRequest(codec.Msgpack, unhex(t, "92 91 05 80"))
+		req, err := wire.DecodeRequest(wire.Msgpack, unhex(t, "92 91 05 80"))
 		is.NoErr(err)
 		var n int
-		is.NoErr(b.Bind(codec.Msgpack, req, &n))
+		is.NoErr(b.Bind(wire.Msgpack, req, &n))
 		is.Equal(n, 5)
 	})
 
 	t.Run("decode reply", func(t *testing.T) {
 		is := is.New(t)
-		ok, res, _, err := codec.DecodeReply(codec.Msgpack, unhex(t, "92 00 03"))
+		ok, res, _, err := wire.DecodeReply(wire.Msgpack, unhex(t, "92 00 03"))
 		is.NoErr(err)
 		is.True(ok)
 		var n int
-		is.NoErr(codec.Msgpack.Unmarshal(res, &n))
+		is.NoErr(wire.Msgpack.Unmarshal(res, &n))
 		is.Equal(n, 3)
-		body := codec.AppendErrorReply(codec.Msgpack, nil, "Traceback ...\nZeroDivisionError: division by zero\n")
-		ok, _, msg, err := codec.DecodeReply(codec.Msgpack, body)
+		body := wire.AppendErrorReply(wire.Msgpack, nil, "Traceback ...\nZeroDivisionError: division by zero\n")
+		ok, _, msg, err := wire.DecodeReply(wire.Msgpack, body)
 		is.NoErr(err)
 		is.True(!ok)
 		is.True(strings.Contains(msg, "ZeroDivisionError"))
@@ -95,18 +95,18 @@ func TestWireSamples(t *testing.T) {
 }
 
 func TestBindErrors(t *testing.T) {
-	bind, _ := codec.NewBinder(reflect.TypeFor[addReq]())
+	bind, _ := wire.NewBinder(reflect.TypeFor[addReq]())
 	for _, tc := range []struct{ name, body string }{
 		{"too many positional", "92 93 01 02 03 80"},
 		{"given twice", "92 91 01 81 a1 61 02"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
-			req, err := codec.DecodeRequest(codec.Msgpack, unhex(t, tc.body))
+			req, err := wire.DecodeRequest(wire.Msgpack, unhex(t, tc.body))
 			is.NoErr(err)
 			var got addReq
-			err = bind.Bind(codec.Msgpack, req, &got)
-			is.True(errors.Is(err, codec.ErrMalformed))
+			err = bind.Bind(wire.Msgpack, req, &got)
+			is.True(errors.Is(err, wire.ErrMalformed))
 		})
 	}
 }
@@ -116,7 +116,7 @@ func TestFieldNamesConflict(t *testing.T) {
 	type bad struct {
 		A int `msgpack:"a" json:"alpha"`
 	}
-	_, err := codec.FieldNames(reflect.TypeFor[bad]())
+	_, err := wire.FieldNames(reflect.TypeFor[bad]())
 	is.True(err != nil)
 	is.True(strings.Contains(err.Error(), "A"))
 	type embedded struct {
@@ -124,41 +124,41 @@ func TestFieldNamesConflict(t *testing.T) {
 		C string `json:"c"`
 		d int
 	}
-	names, err := codec.FieldNames(reflect.TypeFor[embedded]())
+	names, err := wire.FieldNames(reflect.TypeFor[embedded]())
 	is.NoErr(err)
 	is.Equal(names, []string{"a", "b", "c"})
 }
 
 func TestRoundTripBothCodecs(t *testing.T) {
-	for _, c := range []codec.Codec{codec.Msgpack, codec.JSON} {
+	for _, c := range []wire.Codec{wire.Msgpack, wire.JSON} {
 		t.Run(c.Name(), func(t *testing.T) {
 			is := is.New(t)
-			body, err := codec.AppendRequest(c, nil, nil, addReq{A: 7, B: -3})
+			body, err := wire.AppendRequest(c, nil, nil, addReq{A: 7, B: -3})
 			is.NoErr(err)
-			req, err := codec.DecodeRequest(c, body)
+			req, err := wire.DecodeRequest(c, body)
 			is.NoErr(err)
-			bind, _ := codec.NewBinder(reflect.TypeFor[addReq]())
+			bind, _ := wire.NewBinder(reflect.TypeFor[addReq]())
 			var got addReq
 			is.NoErr(bind.Bind(c, req, &got))
 			is.Equal(got, addReq{A: 7, B: -3})
 
-			body, err = codec.AppendRequest(c, nil, []any{"x", 2}, map[string]any{"k": true})
+			body, err = wire.AppendRequest(c, nil, []any{"x", 2}, map[string]any{"k": true})
 			is.NoErr(err)
-			req, err = codec.DecodeRequest(c, body)
+			req, err = wire.DecodeRequest(c, body)
 			is.NoErr(err)
 			is.Equal(len(req.Args), 2)
 
-			reply, err := codec.AppendReply(c, nil, map[string]int{"sum": 4})
+			reply, err := wire.AppendReply(c, nil, map[string]int{"sum": 4})
 			is.NoErr(err)
-			ok, res, _, err := codec.DecodeReply(c, reply)
+			ok, res, _, err := wire.DecodeReply(c, reply)
 			is.NoErr(err)
 			is.True(ok)
 			var m map[string]int
 			is.NoErr(c.Unmarshal(res, &m))
 			is.Equal(m["sum"], 4)
 
-			reply = codec.AppendErrorReply(c, nil, "boom")
-			ok, _, msg, err := codec.DecodeReply(c, reply)
+			reply = wire.AppendErrorReply(c, nil, "boom")
+			ok, _, msg, err := wire.DecodeReply(c, reply)
 			is.NoErr(err)
 			is.True(!ok)
 			is.Equal(msg, "boom")
@@ -180,9 +180,9 @@ func TestCompressionThreshold(t *testing.T) {
 	} {
 		is := is.New(t)
 		body := bytes.Repeat([]byte("a"), tc.size)
-		out := codec.Compress(body, tc.threshold)
-		is.Equal(codec.Compressed(out), tc.compressed)
-		back, err := codec.Decompress(out, 0)
+		out := wire.Compress(body, tc.threshold)
+		is.Equal(wire.Compressed(out), tc.compressed)
+		back, err := wire.Decompress(out, 0)
 		is.NoErr(err)
 		is.Equal(back, body)
 	}
@@ -192,68 +192,68 @@ func TestCompressKeepsIncompressible(t *testing.T) {
 	is := is.New(t)
 	rnd := make([]byte, 4096) // random bytes: no zstd frame is shorter
 	_, _ = crand.Read(rnd)
-	out := codec.Compress(rnd, 0)
-	is.True(!codec.Compressed(out))
+	out := wire.Compress(rnd, 0)
+	is.True(!wire.Compressed(out))
 	is.Equal(out, rnd)
 }
 
 func TestDecodeLimits(t *testing.T) {
 	deep := bytes.Repeat([]byte{0x91}, 1000)
 	deep = append(deep, 0x01)
-	bomb := codec.Compress(make([]byte, 8<<20), 0)
+	bomb := wire.Compress(make([]byte, 8<<20), 0)
 	for _, tc := range []struct {
 		name string
 		body []byte
 		want error
 	}{
-		{"empty", nil, codec.ErrMalformed},
-		{"not msgpack", []byte{0xc1}, codec.ErrMalformed},
-		{"truncated", unhex(t, "92 90 82 a1 61 01 a1"), codec.ErrMalformed},
-		{"lying array length", unhex(t, "92 dd ff ff ff ff 80"), codec.ErrMalformed},
-		{"lying str length", unhex(t, "92 90 db 7f ff ff ff"), codec.ErrMalformed},
-		{"too deep", append([]byte{0x92, 0x90}, deep...), codec.ErrMalformed},
-		{"not an envelope", unhex(t, "93 90 80 80"), codec.ErrMalformed},
-		{"trailing bytes", unhex(t, "92 90 80 00"), codec.ErrMalformed},
-		{"json garbage", []byte("[[], {"), codec.ErrMalformed},
+		{"empty", nil, wire.ErrMalformed},
+		{"not msgpack", []byte{0xc1}, wire.ErrMalformed},
+		{"truncated", unhex(t, "92 90 82 a1 61 01 a1"), wire.ErrMalformed},
+		{"lying array length", unhex(t, "92 dd ff ff ff ff 80"), wire.ErrMalformed},
+		{"lying str length", unhex(t, "92 90 db 7f ff ff ff"), wire.ErrMalformed},
+		{"too deep", append([]byte{0x92, 0x90}, deep...), wire.ErrMalformed},
+		{"not an envelope", unhex(t, "93 90 80 80"), wire.ErrMalformed},
+		{"trailing bytes", unhex(t, "92 90 80 00"), wire.ErrMalformed},
+		{"json garbage", []byte("[[], {"), wire.ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
-			c := codec.Msgpack
+			c := wire.Msgpack
 			if strings.HasPrefix(tc.name, "json") {
-				c = codec.JSON
+				c = wire.JSON
 			}
-			_, err := codec.DecodeRequest(c, tc.body)
+			_, err := wire.DecodeRequest(c, tc.body)
 			is.True(errors.Is(err, tc.want))
 		})
 	}
 	t.Run("zstd bomb", func(t *testing.T) {
 		is := is.New(t)
-		_, err := codec.Decompress(bomb, 1<<20)
-		is.True(errors.Is(err, codec.ErrTooLarge))
+		_, err := wire.Decompress(bomb, 1<<20)
+		is.True(errors.Is(err, wire.ErrTooLarge))
 	})
 	t.Run("oversized plain body", func(t *testing.T) {
 		is := is.New(t)
-		_, err := codec.Decompress(make([]byte, 2<<20), 1<<20)
-		is.True(errors.Is(err, codec.ErrTooLarge))
+		_, err := wire.Decompress(make([]byte, 2<<20), 1<<20)
+		is.True(errors.Is(err, wire.ErrTooLarge))
 	})
 	t.Run("corrupt zstd", func(t *testing.T) {
 		is := is.New(t)
-		_, err := codec.Decompress([]byte{0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3}, 0)
-		is.True(errors.Is(err, codec.ErrMalformed))
+		_, err := wire.Decompress([]byte{0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3}, 0)
+		is.True(errors.Is(err, wire.ErrMalformed))
 	})
 }
 
 func TestUnmarshalShared(t *testing.T) {
 	long := bytes.Repeat([]byte("x"), 70000)
 	for _, payload := range [][]byte{[]byte("hi"), long[:300], long} {
-		data, err := codec.Msgpack.Marshal(payload)
+		data, err := wire.Msgpack.Marshal(payload)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var b []byte
 		var a any
 		for _, v := range []any{&b, &a} {
-			if err := codec.UnmarshalShared(codec.Msgpack, data, v); err != nil {
+			if err := wire.Msgpack.UnmarshalShared(data, v); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -269,19 +269,19 @@ func TestUnmarshalShared(t *testing.T) {
 		}
 	}
 	// Anything else is decoded as Unmarshal decodes it.
-	data, _ := codec.Msgpack.Marshal("hi")
+	data, _ := wire.Msgpack.Marshal("hi")
 	var s any
-	if err := codec.UnmarshalShared(codec.Msgpack, data, &s); err != nil || s != "hi" {
+	if err := wire.Msgpack.UnmarshalShared(data, &s); err != nil || s != "hi" {
 		t.Errorf("str: %v, %v", s, err)
 	}
-	data, _ = codec.Msgpack.Marshal([]byte("hi"))
+	data, _ = wire.Msgpack.Marshal([]byte("hi"))
 	var trailing []byte
-	if err := codec.UnmarshalShared(codec.Msgpack, append(data, 0x01), &trailing); err == nil {
+	if err := wire.Msgpack.UnmarshalShared(append(data, 0x01), &trailing); err == nil {
 		t.Errorf("bin followed by more bytes: %q, no error (as Unmarshal gives)", trailing)
 	}
-	data, _ = codec.JSON.Marshal([]byte("hi"))
+	data, _ = wire.JSON.Marshal([]byte("hi"))
 	var j []byte
-	if err := codec.UnmarshalShared(codec.JSON, data, &j); err != nil || string(j) != "hi" {
+	if err := wire.JSON.UnmarshalShared(data, &j); err != nil || string(j) != "hi" {
 		t.Errorf("json: %q, %v", j, err)
 	}
 }

@@ -1,4 +1,4 @@
-package codec_test
+package wire_test
 
 import (
 	"bytes"
@@ -6,17 +6,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/internal/wire"
 )
 
 func BenchmarkEncodeRequest(b *testing.B) {
-	for _, c := range []codec.Codec{codec.Msgpack, codec.JSON} {
+	for _, c := range []wire.Codec{wire.Msgpack, wire.JSON} {
 		b.Run(c.Name(), func(b *testing.B) {
 			b.ReportAllocs()
 			buf := make([]byte, 0, 64)
 			for b.Loop() {
 				var err error
-				if buf, err = codec.AppendRequest(c, buf[:0], nil, addReq{A: 1, B: 2}); err != nil {
+				if buf, err = wire.AppendRequest(c, buf[:0], nil, addReq{A: 1, B: 2}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -25,13 +25,13 @@ func BenchmarkEncodeRequest(b *testing.B) {
 }
 
 func BenchmarkDecodeRequest(b *testing.B) {
-	bind, _ := codec.NewBinder(reflect.TypeFor[addReq]())
-	for _, c := range []codec.Codec{codec.Msgpack, codec.JSON} {
-		body, _ := codec.AppendRequest(c, nil, nil, addReq{A: 1, B: 2})
+	bind, _ := wire.NewBinder(reflect.TypeFor[addReq]())
+	for _, c := range []wire.Codec{wire.Msgpack, wire.JSON} {
+		body, _ := wire.AppendRequest(c, nil, nil, addReq{A: 1, B: 2})
 		b.Run(c.Name(), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				req, err := codec.DecodeRequest(c, body)
+				req, err := wire.DecodeRequest(c, body)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -45,12 +45,12 @@ func BenchmarkDecodeRequest(b *testing.B) {
 }
 
 func BenchmarkDecodeReply(b *testing.B) {
-	for _, c := range []codec.Codec{codec.Msgpack, codec.JSON} {
-		body, _ := codec.AppendReply(c, nil, 3)
+	for _, c := range []wire.Codec{wire.Msgpack, wire.JSON} {
+		body, _ := wire.AppendReply(c, nil, 3)
 		b.Run(c.Name(), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				ok, res, _, err := codec.DecodeReply(c, body)
+				ok, res, _, err := wire.DecodeReply(c, body)
 				if err != nil || !ok {
 					b.Fatal(err)
 				}
@@ -68,8 +68,8 @@ func BenchmarkCompress(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		out := codec.Compress(body, 0)
-		if _, err := codec.Decompress(out, 0); err != nil {
+		out := wire.Compress(body, 0)
+		if _, err := wire.Decompress(out, 0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -82,10 +82,10 @@ func BenchmarkEncodeLarge(b *testing.B) {
 	b.SetBytes(int64(2 * len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := codec.AppendRequestArg(codec.Msgpack, make([]byte, 0, 128), body); err != nil {
+		if _, err := wire.AppendRequestArg(wire.Msgpack, make([]byte, 0, 128), body); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := codec.AppendReply(codec.Msgpack, nil, body); err != nil {
+		if _, err := wire.AppendReply(wire.Msgpack, nil, body); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package codec
+package wire
 
 import (
 	"bytes"
@@ -76,7 +76,7 @@ func TestPlainEncodesAsMsgpack(t *testing.T) {
 			is.True(planOf(reflect.TypeOf(v)) != nil) // else this test checks nothing
 			want, err := appendMsgpack([]byte{0xff}, v)
 			is.NoErr(err)
-			got, err := Msgpack.(msgpackCodec).appendValue([]byte{0xff}, v)
+			got, err := Msgpack.(msgpackCodec).AppendValue([]byte{0xff}, v)
 			is.NoErr(err)
 			is.Equal(got, want)
 		})

@@ -1,4 +1,4 @@
-package codec
+package wire
 
 import (
 	"bytes"
@@ -17,9 +17,9 @@ type jsonCodec struct{}
 func (jsonCodec) Name() string        { return "json" }
 func (jsonCodec) ContentType() string { return "application/json" }
 
-func (c jsonCodec) Marshal(v any) ([]byte, error) { return c.appendValue(nil, v) }
+func (c jsonCodec) Marshal(v any) ([]byte, error) { return c.AppendValue(nil, v) }
 
-func (jsonCodec) appendValue(dst []byte, v any) ([]byte, error) {
+func (jsonCodec) AppendValue(dst []byte, v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return dst, fmt.Errorf("codec: json: %w", err)
@@ -27,7 +27,7 @@ func (jsonCodec) appendValue(dst []byte, v any) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
-func (c jsonCodec) unmarshalShared(data []byte, v any) error { return c.Unmarshal(data, v) }
+func (c jsonCodec) UnmarshalShared(data []byte, v any) error { return c.Unmarshal(data, v) }
 
 func (jsonCodec) Unmarshal(data []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(data))
@@ -42,22 +42,22 @@ func (jsonCodec) Unmarshal(data []byte, v any) error {
 	return nil
 }
 
-func (jsonCodec) appendArray(dst []byte, _ int) []byte { return append(dst, '[') }
+func (jsonCodec) AppendArray(dst []byte, _ int) []byte { return append(dst, '[') }
 
-func (jsonCodec) appendSep(dst []byte, i int) []byte {
+func (jsonCodec) AppendSep(dst []byte, i int) []byte {
 	if i > 0 {
 		return append(dst, ',')
 	}
 	return dst
 }
 
-func (jsonCodec) appendEnd(dst []byte) []byte      { return append(dst, ']') }
-func (jsonCodec) appendEmptyMap(dst []byte) []byte { return append(dst, '{', '}') }
-func (jsonCodec) appendInt(dst []byte, i int) []byte {
+func (jsonCodec) AppendEnd(dst []byte) []byte      { return append(dst, ']') }
+func (jsonCodec) AppendEmptyMap(dst []byte) []byte { return append(dst, '{', '}') }
+func (jsonCodec) AppendInt(dst []byte, i int) []byte {
 	return strconv.AppendInt(dst, int64(i), 10)
 }
 
-func (jsonCodec) elements(dst [][]byte, data []byte) ([][]byte, error) {
+func (jsonCodec) Elements(dst [][]byte, data []byte) ([][]byte, error) {
 	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
 		return dst, nil
 	}
@@ -71,7 +71,7 @@ func (jsonCodec) elements(dst [][]byte, data []byte) ([][]byte, error) {
 	return dst, nil
 }
 
-func (jsonCodec) isEmpty(data []byte) bool {
+func (jsonCodec) IsEmpty(data []byte) bool {
 	switch string(bytes.Join(bytes.Fields(data), nil)) {
 	case "[]", "{}", "null":
 		return true

@@ -1,4 +1,4 @@
-package codec
+package wire
 
 import (
 	"encoding"
@@ -106,15 +106,15 @@ func NewBinder(t reflect.Type) (*Binder, error) {
 // afterwards.
 func (b *Binder) Bind(c Codec, req Request, v any) error {
 	if b.kwargs && len(req.Args) == 0 {
-		if c.isEmpty(req.Kwargs) {
+		if c.IsEmpty(req.Kwargs) {
 			return nil
 		}
 		return c.Unmarshal(req.Kwargs, v)
 	}
-	if !b.kwargs && len(req.Args) == 1 && c.isEmpty(req.Kwargs) {
-		return c.unmarshalShared(req.Args[0], v)
+	if !b.kwargs && len(req.Args) == 1 && c.IsEmpty(req.Kwargs) {
+		return c.UnmarshalShared(req.Args[0], v)
 	}
-	if !b.kwargs && len(req.Args) == 0 && c.isEmpty(req.Kwargs) {
+	if !b.kwargs && len(req.Args) == 0 && c.IsEmpty(req.Kwargs) {
 		return fmt.Errorf("%w: want one argument, got none", ErrMalformed)
 	}
 	// The slow path: gather the arguments into one generic value and decode
@@ -139,7 +139,7 @@ func (b *Binder) Bind(c Codec, req Request, v any) error {
 // returns nil for a request with no arguments to a non-struct type.
 func (b *Binder) Generic(c Codec, req Request) (any, error) {
 	kw := map[string]any{}
-	if !c.isEmpty(req.Kwargs) {
+	if !c.IsEmpty(req.Kwargs) {
 		if err := c.Unmarshal(req.Kwargs, &kw); err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-package codec
+package wire
 
 import (
 	"bytes"
@@ -58,9 +58,9 @@ var decoders = sync.Pool{New: func() any {
 	return d
 }}
 
-func (c msgpackCodec) Marshal(v any) ([]byte, error) { return c.appendValue(nil, v) }
+func (c msgpackCodec) Marshal(v any) ([]byte, error) { return c.AppendValue(nil, v) }
 
-func (msgpackCodec) appendValue(dst []byte, v any) ([]byte, error) {
+func (msgpackCodec) AppendValue(dst []byte, v any) ([]byte, error) {
 	// Byte strings and strings, which large bodies are made of, are
 	// appended to dst straight: one copy, and no zeroing of what the copy
 	// fills (the encoder's bytes.Buffer zeroes its new buffer before
@@ -155,7 +155,7 @@ func appendHead(dst []byte, code8 byte, n int) []byte {
 	return append(dst, code8+2, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 }
 
-func (c msgpackCodec) unmarshalShared(data []byte, v any) error {
+func (c msgpackCodec) UnmarshalShared(data []byte, v any) error {
 	if b, ok := binValue(data); ok {
 		switch v := v.(type) {
 		case *[]byte:
@@ -192,13 +192,13 @@ func binValue(data []byte) ([]byte, bool) {
 	return data[head:len(data):len(data)], true
 }
 
-func (msgpackCodec) appendArray(dst []byte, n int) []byte { return appendCount(dst, 0x90, 0xdc, n) }
+func (msgpackCodec) AppendArray(dst []byte, n int) []byte { return appendCount(dst, 0x90, 0xdc, n) }
 
-func (msgpackCodec) appendSep(dst []byte, _ int) []byte { return dst }
-func (msgpackCodec) appendEnd(dst []byte) []byte        { return dst }
-func (msgpackCodec) appendEmptyMap(dst []byte) []byte   { return append(dst, 0x80) }
+func (msgpackCodec) AppendSep(dst []byte, _ int) []byte { return dst }
+func (msgpackCodec) AppendEnd(dst []byte) []byte        { return dst }
+func (msgpackCodec) AppendEmptyMap(dst []byte) []byte   { return append(dst, 0x80) }
 
-func (msgpackCodec) appendInt(dst []byte, i int) []byte {
+func (msgpackCodec) AppendInt(dst []byte, i int) []byte {
 	if i >= 0 && i < 128 {
 		return append(dst, byte(i))
 	}
@@ -206,7 +206,7 @@ func (msgpackCodec) appendInt(dst []byte, i int) []byte {
 		byte(i>>24), byte(i>>16), byte(i>>8), byte(i))
 }
 
-func (msgpackCodec) elements(dst [][]byte, data []byte) ([][]byte, error) {
+func (msgpackCodec) Elements(dst [][]byte, data []byte) ([][]byte, error) {
 	if len(data) == 0 {
 		return dst, truncated()
 	}
@@ -241,6 +241,6 @@ func (msgpackCodec) elements(dst [][]byte, data []byte) ([][]byte, error) {
 	return dst, nil
 }
 
-func (msgpackCodec) isEmpty(data []byte) bool {
+func (msgpackCodec) IsEmpty(data []byte) bool {
 	return len(data) == 1 && (data[0] == 0x90 || data[0] == 0x80 || data[0] == 0xc0)
 }

@@ -1,4 +1,4 @@
-package codec_test
+package wire_test
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"github.com/matryer/is"
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/internal/wire"
 )
 
 // TestMsgpackBytesAndStrings: byte strings and strings, which the codec
@@ -28,20 +28,20 @@ func TestMsgpackBytesAndStrings(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, prefix := range [][]byte{nil, []byte("prefix")} {
-			got, err := codec.AppendRequestArg(codec.Msgpack, bytes.Clone(prefix), v)
+			got, err := wire.AppendRequestArg(wire.Msgpack, bytes.Clone(prefix), v)
 			is := is.New(t)
 			is.NoErr(err)
 			wantCall := append(append(bytes.Clone(prefix), 0x92, 0x91), want...)
 			wantCall = append(wantCall, 0x80)
 			is.Equal(got, wantCall) // as msgpack v5 encodes it, after what dst held
 		}
-		got, err := codec.Msgpack.Marshal(v)
+		got, err := wire.Msgpack.Marshal(v)
 		is.New(t).NoErr(err)
 		is.New(t).Equal(got, want)
 
 		// And it decodes back as it was.
 		var back any
-		is.New(t).NoErr(codec.Msgpack.Unmarshal(got, &back))
+		is.New(t).NoErr(wire.Msgpack.Unmarshal(got, &back))
 	}
 }
 
@@ -52,8 +52,8 @@ func TestMsgpackLargeBodyOneBuffer(t *testing.T) {
 	is := is.New(t)
 	body := bytes.Repeat([]byte("abcd"), 1<<18) // 1 MiB
 	for _, encode := range []func() ([]byte, error){
-		func() ([]byte, error) { return codec.AppendRequestArg(codec.Msgpack, make([]byte, 0, 128), body) },
-		func() ([]byte, error) { return codec.AppendReply(codec.Msgpack, nil, body) },
+		func() ([]byte, error) { return wire.AppendRequestArg(wire.Msgpack, make([]byte, 0, 128), body) },
+		func() ([]byte, error) { return wire.AppendReply(wire.Msgpack, nil, body) },
 	} {
 		var out []byte
 		n := allocated(func() { out, _ = encode() })

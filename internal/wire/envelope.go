@@ -1,4 +1,4 @@
-package codec
+package wire
 
 import "fmt"
 
@@ -15,38 +15,38 @@ type Request struct {
 // kwargs is sent as an empty map. A Go request struct travels as kwargs:
 // AppendRequest(c, dst, nil, req).
 func AppendRequest(c Codec, dst []byte, args []any, kwargs any) ([]byte, error) {
-	dst = c.appendArray(dst, 2)
-	dst = c.appendArray(dst, len(args))
+	dst = c.AppendArray(dst, 2)
+	dst = c.AppendArray(dst, len(args))
 	var err error
 	for i, a := range args {
-		dst = c.appendSep(dst, i)
-		if dst, err = c.appendValue(dst, a); err != nil {
+		dst = c.AppendSep(dst, i)
+		if dst, err = c.AppendValue(dst, a); err != nil {
 			return dst, err
 		}
 	}
-	dst = c.appendEnd(dst)
-	dst = c.appendSep(dst, 1)
+	dst = c.AppendEnd(dst)
+	dst = c.AppendSep(dst, 1)
 	if kwargs == nil {
-		dst = c.appendEmptyMap(dst)
-	} else if dst, err = c.appendValue(dst, kwargs); err != nil {
+		dst = c.AppendEmptyMap(dst)
+	} else if dst, err = c.AppendValue(dst, kwargs); err != nil {
 		return dst, err
 	}
-	return c.appendEnd(dst), nil
+	return c.AppendEnd(dst), nil
 }
 
 // AppendRequestArg appends the request envelope [[arg], {}] to dst: a call
 // with one positional argument.
 func AppendRequestArg(c Codec, dst []byte, arg any) ([]byte, error) {
-	dst = c.appendArray(dst, 2)
-	dst = c.appendArray(dst, 1)
-	dst, err := c.appendValue(dst, arg)
+	dst = c.AppendArray(dst, 2)
+	dst = c.AppendArray(dst, 1)
+	dst, err := c.AppendValue(dst, arg)
 	if err != nil {
 		return dst, err
 	}
-	dst = c.appendEnd(dst)
-	dst = c.appendSep(dst, 1)
-	dst = c.appendEmptyMap(dst)
-	return c.appendEnd(dst), nil
+	dst = c.AppendEnd(dst)
+	dst = c.AppendSep(dst, 1)
+	dst = c.AppendEmptyMap(dst)
+	return c.AppendEnd(dst), nil
 }
 
 // DecodeRequest splits a request body into its positional arguments and its
@@ -57,8 +57,8 @@ func DecodeRequest(c Codec, body []byte) (Request, error) {
 		return Request{}, fmt.Errorf("codec: request: %w", err)
 	}
 	req := Request{Kwargs: parts[1]}
-	if !c.isEmpty(parts[0]) {
-		args, err := c.elements(nil, parts[0])
+	if !c.IsEmpty(parts[0]) {
+		args, err := c.Elements(nil, parts[0])
 		if err != nil {
 			return Request{}, fmt.Errorf("codec: request args: %w", err)
 		}
@@ -75,23 +75,23 @@ const (
 
 // AppendReply appends the success reply envelope [0, result] to dst.
 func AppendReply(c Codec, dst []byte, result any) ([]byte, error) {
-	dst = c.appendArray(dst, 2)
-	dst = c.appendInt(dst, replyOK)
-	dst = c.appendSep(dst, 1)
-	dst, err := c.appendValue(dst, result)
+	dst = c.AppendArray(dst, 2)
+	dst = c.AppendInt(dst, replyOK)
+	dst = c.AppendSep(dst, 1)
+	dst, err := c.AppendValue(dst, result)
 	if err != nil {
 		return dst, err
 	}
-	return c.appendEnd(dst), nil
+	return c.AppendEnd(dst), nil
 }
 
 // AppendErrorReply appends the failure reply envelope [1, message] to dst.
 func AppendErrorReply(c Codec, dst []byte, message string) []byte {
-	dst = c.appendArray(dst, 2)
-	dst = c.appendInt(dst, replyError)
-	dst = c.appendSep(dst, 1)
-	dst, _ = c.appendValue(dst, message) // a string always encodes
-	return c.appendEnd(dst)
+	dst = c.AppendArray(dst, 2)
+	dst = c.AppendInt(dst, replyError)
+	dst = c.AppendSep(dst, 1)
+	dst, _ = c.AppendValue(dst, message) // a string always encodes
+	return c.AppendEnd(dst)
 }
 
 // DecodeReply splits a reply body. On success ok is true and result is the
@@ -136,9 +136,9 @@ func pair(c Codec, body []byte, parts *[2][]byte) error {
 	var err error
 	if m, ok := c.(msgpackCodec); ok {
 		var buf [2][]byte // stays on the stack: a static call
-		els, err = m.elements(buf[:0], body)
+		els, err = m.Elements(buf[:0], body)
 	} else {
-		els, err = c.elements(nil, body)
+		els, err = c.Elements(nil, body)
 	}
 	if err != nil {
 		return err

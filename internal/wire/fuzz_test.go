@@ -1,10 +1,10 @@
-package codec_test
+package wire_test
 
 import (
 	"reflect"
 	"testing"
 
-	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/internal/wire"
 )
 
 // The decoders of bytes from the network must never panic. `make fuzz` runs
@@ -31,13 +31,13 @@ func FuzzDecodeRequest(f *testing.F) {
 		A int    `json:"a"`
 		B string `json:"b"`
 	}
-	bind, err := codec.NewBinder(reflect.TypeFor[req]())
+	bind, err := wire.NewBinder(reflect.TypeFor[req]())
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, c := range []codec.Codec{codec.Msgpack, codec.JSON} {
-			r, err := codec.DecodeRequest(c, body)
+		for _, c := range []wire.Codec{wire.Msgpack, wire.JSON} {
+			r, err := wire.DecodeRequest(c, body)
 			if err != nil {
 				continue
 			}
@@ -51,8 +51,8 @@ func FuzzDecodeRequest(f *testing.F) {
 func FuzzDecodeReply(f *testing.F) {
 	seedBodies(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, c := range []codec.Codec{codec.Msgpack, codec.JSON} {
-			ok, res, _, err := codec.DecodeReply(c, body)
+		for _, c := range []wire.Codec{wire.Msgpack, wire.JSON} {
+			ok, res, _, err := wire.DecodeReply(c, body)
 			if err == nil && ok {
 				var v any
 				_ = c.Unmarshal(res, &v)
@@ -63,9 +63,9 @@ func FuzzDecodeReply(f *testing.F) {
 
 func FuzzDecompress(f *testing.F) {
 	seedBodies(f)
-	f.Add(codec.Compress(make([]byte, 4096), 0))
+	f.Add(wire.Compress(make([]byte, 4096), 0))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		out, err := codec.Decompress(body, 1<<16)
+		out, err := wire.Decompress(body, 1<<16)
 		if err == nil && len(out) > 1<<16 {
 			t.Fatalf("decompressed %d bytes past the limit", len(out))
 		}
