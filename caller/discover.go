@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/transport"
-	"github.com/rabibridge/rabibridge/schema"
 )
 
 // DefaultDiscoverWait is how long Discover collects answers when its ctx
@@ -21,7 +21,7 @@ const DefaultDiscoverWait = time.Second
 // that arrive before ctx ends, sorted by instance id; with no deadline on
 // ctx it waits DefaultDiscoverWait. Workers that do not answer discovery
 // (Python RabiBridge's) are not listed.
-func (c *Caller) Discover(ctx context.Context) ([]schema.Instance, error) {
+func (c *Caller) Discover(ctx context.Context) ([]protocol.Instance, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultDiscoverWait)
@@ -37,24 +37,24 @@ func (c *Caller) Discover(ctx context.Context) ([]schema.Instance, error) {
 		delete(c.collect, cid)
 		c.mu.Unlock()
 	}()
-	err := c.req.Broadcast(ctx, schema.DiscoveryExchange, transport.Message{
+	err := c.req.Broadcast(ctx, protocol.DiscoveryExchange, transport.Message{
 		Body: []byte("{}"), CorrelationID: cid, ContentType: "application/json",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("caller: discover: %w", err)
 	}
-	byID := map[string]schema.Instance{}
+	byID := map[string]protocol.Instance{}
 	for {
 		select {
 		case m := <-answers:
-			var in schema.Instance
+			var in protocol.Instance
 			if err := json.Unmarshal(m.Body, &in); err != nil {
 				c.log.Debug("ignoring a discovery answer", "error", err)
 				continue
 			}
 			byID[in.ID] = in
 		case <-ctx.Done():
-			out := make([]schema.Instance, 0, len(byID))
+			out := make([]protocol.Instance, 0, len(byID))
 			for _, in := range byID {
 				out = append(out, in)
 			}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/rabibridge/rabibridge/internal/protocol"
-	"github.com/rabibridge/rabibridge/schema"
 
 	"gopkg.in/yaml.v3"
 )
@@ -35,7 +34,7 @@ const amqpBindingVersion = "0.3.0"
 // receive operation per function with its reply (to the call's reply_to), and
 // the payload schemas of the request and reply envelopes. Marshal it with
 // WriteAsyncAPI, or encoding/json.
-func AsyncAPI(fns []schema.Function, opts AsyncAPIOptions) (map[string]any, error) {
+func AsyncAPI(fns []protocol.Function, opts AsyncAPIOptions) (map[string]any, error) {
 	opts = opts.withDefaults()
 	doc, err := asyncapiHead(opts)
 	if err != nil {
@@ -99,7 +98,7 @@ type asyncDoc struct {
 
 // add adds f: its call and reply messages, its queue's and its replies'
 // channels, and the operation of receiving its calls.
-func (d *asyncDoc) add(f schema.Function, contentType string) error {
+func (d *asyncDoc) add(f protocol.Function, contentType string) error {
 	req, err := hoist(f.Request, d.schemas, f.Name)
 	if err != nil {
 		return fmt.Errorf("docgen: %s: request: %w", f.Name, err)
@@ -122,7 +121,7 @@ func (d *asyncDoc) add(f schema.Function, contentType string) error {
 		"correlationId": map[string]any{"location": "$message.header#/correlation_id", "description": "The call's correlation_id."},
 		"payload":       replyEnvelope(resp),
 	}
-	chID := f.Queue()
+	chID := queueOf(f)
 	d.channels[chID] = queueChannel(f, call)
 	d.channels[reply] = map[string]any{
 		"address":     nil,
@@ -151,21 +150,21 @@ func (d *asyncDoc) add(f schema.Function, contentType string) error {
 
 // queueChannel is the channel of f's calls: its routing key on the
 // exchange, with its queue as an extension.
-func queueChannel(f schema.Function, call string) map[string]any {
-	args, _ := json.Marshal(f.QueueArgs())
+func queueChannel(f protocol.Function, call string) map[string]any {
+	args, _ := json.Marshal(queueArgsOf(f))
 	var argMap map[string]any
 	_ = json.Unmarshal(args, &argMap)
 	return map[string]any{
-		"address":     f.RoutingKey(),
+		"address":     routingKeyOf(f),
 		"title":       f.Name,
-		"description": fmt.Sprintf("Calls of %s: routing key %s on exchange %s, queue %s.", f.Name, f.RoutingKey(), protocol.Exchange, f.Queue()),
+		"description": fmt.Sprintf("Calls of %s: routing key %s on exchange %s, queue %s.", f.Name, routingKeyOf(f), protocol.Exchange, queueOf(f)),
 		"messages":    map[string]any{call: ref("#/components/messages/" + call)},
 		"bindings": map[string]any{"amqp": map[string]any{
 			"is":       "routingKey",
 			"exchange": map[string]any{"name": protocol.Exchange, "type": protocol.ExchangeType, "durable": true, "autoDelete": false, "vhost": "/"},
 			// The binding describes an exchange or a queue, not both: the
 			// function's queue goes in an extension.
-			"x-queue": map[string]any{"name": f.Queue(), "durable": true, "exclusive": false, "autoDelete": protocol.AutoDelete(f.Quorum()),
+			"x-queue": map[string]any{"name": queueOf(f), "durable": true, "exclusive": false, "autoDelete": protocol.AutoDelete(quorum(f)),
 				"vhost": "/", "arguments": argMap},
 			"bindingVersion": amqpBindingVersion,
 		}},

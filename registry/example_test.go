@@ -37,8 +37,8 @@ func ExampleRegisterIn() {
 	_ = registry.RegisterIn(reg, "greet", func(ctx context.Context, name string) (string, error) {
 		return "hello, " + name, nil
 	}, registry.Options{Description: "greets by name"})
-	for _, e := range reg.Entries() {
-		fmt.Println(e.Name(), "-", e.Info().Description)
+	for _, f := range reg.Functions() {
+		fmt.Println(f.Name, "-", f.Description)
 	}
 	// Output: greet - greets by name
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/wire"
 	"github.com/rabibridge/rabibridge/schema"
 )
@@ -228,26 +229,27 @@ func (e *Entry) Decode(c wire.Codec, req wire.Request) (any, error) { return e.d
 // Invoke runs the handler on a request Decode returned.
 func (e *Entry) Invoke(ctx context.Context, req any) (any, error) { return e.invoke(ctx, req) }
 
-// Info is the description of a function, as documents and discovery show
-// it.
-type Info = schema.Function
+// Function describes a registered function, as documents and discovery
+// show it: its name, kind, options, and the JSON Schemas of its request and
+// response.
+type Function = protocol.Function
 
-// Discovery's types, for workers, which describe themselves with them.
+// The types of discovery (caller.Discover, `rabibridge list`), in which
+// worker instances describe themselves.
 type (
-	// Instance is what a worker instance says of itself.
-	Instance = schema.Instance
-	// FunctionStats is a function as one instance serves it.
-	FunctionStats = schema.FunctionStats
-	// Stats count a function's calls on one instance.
-	Stats = schema.Stats
+	// Instance is what a worker instance says of itself: its id, host,
+	// process, version, start time, and the functions it serves.
+	Instance = protocol.Instance
+	// FunctionStats is a function as one instance serves it: its
+	// description and its Stats.
+	FunctionStats = protocol.FunctionStats
+	// Stats count a function's calls on one instance since it started.
+	Stats = protocol.Stats
 )
 
-// DiscoveryExchange is the fanout exchange of discovery requests.
-const DiscoveryExchange = schema.DiscoveryExchange
-
-// Info describes the entry.
-func (e *Entry) Info() Info {
-	return Info{
+// Function describes the entry.
+func (e *Entry) Function() Function {
+	return Function{
 		Name: e.name, Kind: string(e.opts.Kind), Description: e.opts.Description,
 		QueueSize: e.opts.QueueSize, FetchSize: e.opts.FetchSize,
 		TimeoutMS: e.opts.Timeout.Milliseconds(), Validate: e.opts.Validate, QueueType: string(e.opts.QueueType),
@@ -257,11 +259,11 @@ func (e *Entry) Info() Info {
 
 // Functions describes every entry, sorted by name: what docgen.Markdown and
 // docgen.AsyncAPI document.
-func (r *Registry) Functions() []schema.Function {
+func (r *Registry) Functions() []Function {
 	es := r.Entries()
-	out := make([]schema.Function, len(es))
+	out := make([]Function, len(es))
 	for i, e := range es {
-		out[i] = e.Info()
+		out[i] = e.Function()
 	}
 	return out
 }

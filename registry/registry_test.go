@@ -67,7 +67,7 @@ func TestEntryDefaultsAndInfo(t *testing.T) {
 	is.Equal(es[0].Name(), "a") // sorted
 	is.Equal(es[1].Options().FetchSize, registry.DefaultFetchSize)
 	is.Equal(es[1].Options().Kind, registry.Async)
-	info := es[0].Info()
+	info := es[0].Function()
 	is.Equal(info.TimeoutMS, int64(1500))
 	is.Equal(info.Kind, string(registry.Sync))
 	is.True(strings.Contains(string(info.Request), `"minimum":0`))

@@ -267,7 +267,7 @@ func (w *Worker) function(e *registry.Entry) *function {
 // optional: a worker serves without them.
 func (w *Worker) listen(ctx, base context.Context) []transport.Subscription {
 	var ls []transport.Subscription
-	if disc, err := w.conn.Listen(ctx, registry.DiscoveryExchange, func(m transport.Message) { w.answer(base, m) }); err != nil {
+	if disc, err := w.conn.Listen(ctx, protocol.DiscoveryExchange, func(m transport.Message) { w.answer(base, m) }); err != nil {
 		w.log.Warn("not answering discovery", "error", err)
 	} else {
 		ls = append(ls, disc)

@@ -11,8 +11,8 @@ import (
 
 	"github.com/rabibridge/rabibridge/docgen"
 	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/registry"
-	"github.com/rabibridge/rabibridge/schema"
 )
 
 func runDocs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -26,7 +26,7 @@ func runDocs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	var fns []schema.Function
+	var fns []protocol.Function
 	if *fromDemo {
 		reg := registry.New()
 		if err := demo.Register(reg, demo.Options); err != nil {
@@ -54,7 +54,7 @@ func runDocs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // writeDocs renders fns in format.
-func writeDocs(w io.Writer, format string, fns []schema.Function) error {
+func writeDocs(w io.Writer, format string, fns []protocol.Function) error {
 	switch format {
 	case "markdown", "md":
 		return docgen.Markdown(w, "rabibridge demo functions", fns)

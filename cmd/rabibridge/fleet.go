@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/rabibridge/rabibridge/caller"
-	"github.com/rabibridge/rabibridge/schema"
+	"github.com/rabibridge/rabibridge/internal/protocol"
 )
 
 // discover asks the fleet the flags name to describe itself.
-func discover(ctx context.Context, cf *connFlags, wait time.Duration, stderr io.Writer) ([]schema.Instance, error) {
+func discover(ctx context.Context, cf *connFlags, wait time.Duration, stderr io.Writer) ([]protocol.Instance, error) {
 	conn, _, err := cf.dial(ctx, os.Getenv, stderr, "WARNING")
 	if err != nil {
 		return nil, err
@@ -35,11 +35,11 @@ func discover(ctx context.Context, cf *connFlags, wait time.Duration, stderr io.
 // served is one function across the instances that serve it.
 type served struct {
 	name      string
-	instances []schema.Instance
-	fns       []schema.FunctionStats
+	instances []protocol.Instance
+	fns       []protocol.FunctionStats
 }
 
-func byFunction(ins []schema.Instance) []*served {
+func byFunction(ins []protocol.Instance) []*served {
 	m := map[string]*served{}
 	for _, in := range ins {
 		for _, f := range in.Functions {
@@ -121,7 +121,7 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			fmt.Fprintf(stdout, "  %s\n", f.Description)
 		}
 		fmt.Fprintf(stdout, "  kind %s, queue %s, queue size %d (0: unlimited), fetch size %d, timeout %dms (0: none), validation %v\n",
-			f.Kind, f.Queue(), f.QueueSize, f.FetchSize, f.TimeoutMS, f.Validate)
+			f.Kind, protocol.QueueName(f.Kind, f.Name), f.QueueSize, f.FetchSize, f.TimeoutMS, f.Validate)
 		for i, other := range s.fns[1:] {
 			if d := differ(f, other.Function); d != "" {
 				msg := fmt.Sprintf("warning: instance %s disagrees with %s on %s", s.instances[i+1].ID, s.instances[0].ID, d)
@@ -136,7 +136,7 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 // differ names what two instances' descriptions of a function disagree on.
-func differ(a, b schema.Function) string {
+func differ(a, b protocol.Function) string {
 	var d []string
 	if !bytes.Equal(compact(a.Request), compact(b.Request)) {
 		d = append(d, "the request schema")
@@ -168,8 +168,8 @@ func pretty(raw json.RawMessage) string {
 
 // fleetFunctions are the functions the live instances serve, one
 // description per name.
-func fleetFunctions(ins []schema.Instance) []schema.Function {
-	var out []schema.Function
+func fleetFunctions(ins []protocol.Instance) []protocol.Function {
+	var out []protocol.Function
 	for _, s := range byFunction(ins) {
 		out = append(out, s.fns[0].Function)
 	}
