@@ -24,9 +24,10 @@ func ExampleRegister() {
 	if err != nil {
 		panic(err)
 	}
-	e, _ := registry.Default.Lookup("add")
-	fmt.Println(e.Name(), e.Options().Kind, e.Options().QueueSize)
-	fmt.Println(string(e.Request().JSON()))
+	for _, f := range registry.Default.Functions() {
+		fmt.Println(f.Name, f.Kind, f.QueueSize)
+		fmt.Println(string(f.Request))
+	}
 	// Output:
 	// add async 10000
 	// {"$schema":"https://json-schema.org/draft/2020-12/schema","properties":{"a":{"type":"integer","minimum":0},"b":{"type":"integer"}},"additionalProperties":false,"type":"object","required":["a","b"]}

@@ -6,24 +6,20 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
-	"sort"
-	"sync"
 
 	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/internal/entry"
 	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/wire"
 	"github.com/rabibridge/rabibridge/schema"
 )
 
-// Registry holds functions by name. It is safe for concurrent use; the zero
-// value is not, use New.
-type Registry struct {
-	mu      sync.RWMutex
-	entries map[string]*Entry
-}
+// Registry holds functions by name, for workers to serve. It is safe for
+// concurrent use; the zero value is not, use New.
+type Registry entry.Table
 
 // New returns an empty registry.
-func New() *Registry { return &Registry{entries: map[string]*Entry{}} }
+func New() *Registry { return (*Registry)(entry.NewTable()) }
 
 // Default is the registry Register adds to.
 var Default = New()
@@ -67,18 +63,15 @@ func RegisterIn[Req, Resp any](r *Registry, name string, fn Func[Req, Resp], opt
 	if err != nil {
 		return err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, taken := r.entries[name]; taken {
+	if !(*entry.Table)(r).Add(e) {
 		return fmt.Errorf("%w: %s", ErrDuplicate, name)
 	}
-	r.entries[name] = e
 	return nil
 }
 
 // newEntry builds fn's entry: its schemas, and its decoding, invoking and
 // handling, once, so that no reflection runs per call.
-func newEntry[Req, Resp any](name string, fn Func[Req, Resp], opts Options) (*Entry, error) {
+func newEntry[Req, Resp any](name string, fn Func[Req, Resp], opts Options) (*entry.Entry, error) {
 	reqType, respType := reflect.TypeFor[Req](), reflect.TypeFor[Resp]()
 	bind, err := wire.NewBinder(reqType)
 	if err != nil {
@@ -95,18 +88,26 @@ func newEntry[Req, Resp any](name string, fn Func[Req, Resp], opts Options) (*En
 	if err != nil {
 		return nil, fmt.Errorf("registry: %s: response: %w", name, err)
 	}
-	e := &Entry{name: name, opts: opts, req: reqSchema, resp: respSchema}
+	e := &entry.Entry{
+		Function: Function{
+			Name: name, Kind: string(opts.Kind), Description: opts.Description,
+			QueueSize: opts.QueueSize, FetchSize: opts.FetchSize,
+			TimeoutMS: opts.Timeout.Milliseconds(), Validate: opts.Validate, QueueType: string(opts.QueueType),
+			Request: reqSchema.JSON(), Response: respSchema.JSON(),
+		},
+		Timeout: opts.Timeout, ReRegister: opts.ReRegister,
+	}
 	check := opts.Validate && reqType.Kind() != reflect.Interface // an interface's schema accepts anything
 	decode := decoder[Req](name, bind, reqSchema, check)
-	e.decode = func(c wire.Codec, in wire.Request) (any, error) { return decode(c, in) }
-	e.invoke = func(ctx context.Context, req any) (any, error) {
+	e.Decode = func(c wire.Codec, in wire.Request) (any, error) { return decode(c, in) }
+	e.Invoke = func(ctx context.Context, req any) (any, error) {
 		r, ok := req.(Req)
 		if !ok {
 			return nil, rabibridge.Errorf(rabibridge.CodeInternal, "%s: a middleware passed on a %T, want %T", name, req, r)
 		}
 		return fn(ctx, r)
 	}
-	e.handle = func(ctx context.Context, c wire.Codec, in wire.Request, dst []byte) ([]byte, error) {
+	e.Handle = func(ctx context.Context, c wire.Codec, in wire.Request, dst []byte) ([]byte, error) {
 		req, err := decode(c, in)
 		if err != nil {
 			return dst, err
@@ -159,75 +160,9 @@ func invalid(name string, err error) error {
 	return &rabibridge.RemoteError{Code: rabibridge.CodeInvalidArgument, Message: name + ": " + err.Error()}
 }
 
-// Lookup returns the entry registered under name.
-func (r *Registry) Lookup(name string) (*Entry, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	e, ok := r.entries[name]
-	return e, ok
-}
-
-// Entries returns every entry, sorted by name.
-func (r *Registry) Entries() []*Entry {
-	r.mu.RLock()
-	out := make([]*Entry, 0, len(r.entries))
-	for _, e := range r.entries {
-		out = append(out, e)
-	}
-	r.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
-	return out
-}
-
-// Remove deletes the entry registered under name, and reports whether there
-// was one. A worker already serving it keeps serving it.
-func (r *Registry) Remove(name string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.entries[name]
-	delete(r.entries, name)
-	return ok
-}
-
-// Entry is a registered function: its name, options, schemas and handler.
-// It is immutable.
-type Entry struct {
-	name      string
-	opts      Options
-	req, resp *schema.Schema
-	handle    func(ctx context.Context, c wire.Codec, req wire.Request, dst []byte) ([]byte, error)
-	decode    func(c wire.Codec, req wire.Request) (any, error)
-	invoke    func(ctx context.Context, req any) (any, error)
-}
-
-// Name returns the function's name.
-func (e *Entry) Name() string { return e.name }
-
-// Options returns the function's options, with defaults filled in.
-func (e *Entry) Options() Options { return e.opts }
-
-// Request returns the JSON Schema of the request type.
-func (e *Entry) Request() *schema.Schema { return e.req }
-
-// Response returns the JSON Schema of the response type.
-func (e *Entry) Response() *schema.Schema { return e.resp }
-
-// Handle decodes req with c, validates it if the function asks for that, runs
-// the handler and appends the encoded reply envelope [0, result] to dst.
-// Errors from decoding or validation are *rabibridge.RemoteError with
-// CodeInvalidArgument; the handler's own errors are returned as they are.
-// Handle does not recover panics: the worker does.
-func (e *Entry) Handle(ctx context.Context, c wire.Codec, req wire.Request, dst []byte) ([]byte, error) {
-	return e.handle(ctx, c, req, dst)
-}
-
-// Decode decodes req with c into a value of the handler's request type
-// (validating it if the function asks for that), for middleware to see.
-// Errors are *rabibridge.RemoteError with CodeInvalidArgument.
-func (e *Entry) Decode(c wire.Codec, req wire.Request) (any, error) { return e.decode(c, req) }
-
-// Invoke runs the handler on a request Decode returned.
-func (e *Entry) Invoke(ctx context.Context, req any) (any, error) { return e.invoke(ctx, req) }
+// Remove deletes the function registered under name, and reports whether
+// there was one. A worker already serving it keeps serving it.
+func (r *Registry) Remove(name string) bool { return (*entry.Table)(r).Remove(name) }
 
 // Function describes a registered function, as documents and discovery
 // show it: its name, kind, options, and the JSON Schemas of its request and
@@ -247,23 +182,13 @@ type (
 	Stats = protocol.Stats
 )
 
-// Function describes the entry.
-func (e *Entry) Function() Function {
-	return Function{
-		Name: e.name, Kind: string(e.opts.Kind), Description: e.opts.Description,
-		QueueSize: e.opts.QueueSize, FetchSize: e.opts.FetchSize,
-		TimeoutMS: e.opts.Timeout.Milliseconds(), Validate: e.opts.Validate, QueueType: string(e.opts.QueueType),
-		Request: e.req.JSON(), Response: e.resp.JSON(),
-	}
-}
-
 // Functions describes every entry, sorted by name: what docgen.Markdown and
 // docgen.AsyncAPI document.
 func (r *Registry) Functions() []Function {
-	es := r.Entries()
+	es := (*entry.Table)(r).Entries()
 	out := make([]Function, len(es))
 	for i, e := range es {
-		out[i] = e.Function()
+		out[i] = e.Function
 	}
 	return out
 }

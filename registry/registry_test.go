@@ -10,6 +10,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/internal/entry"
 	"github.com/rabibridge/rabibridge/internal/wire"
 	"github.com/rabibridge/rabibridge/registry"
 )
@@ -55,7 +56,7 @@ func TestRegisterErrors(t *testing.T) {
 	}
 	is := is.New(t)
 	is.True(errors.Is(registry.RegisterIn(r, "add", add, registry.Options{}), registry.ErrDuplicate))
-	is.Equal(len(r.Entries()), 1) // failed registrations leave nothing behind
+	is.Equal(len((*entry.Table)(r).Entries()), 1) // failed registrations leave nothing behind
 }
 
 func TestEntryDefaultsAndInfo(t *testing.T) {
@@ -63,16 +64,16 @@ func TestEntryDefaultsAndInfo(t *testing.T) {
 	r := registry.New()
 	is.NoErr(registry.RegisterIn(r, "b", add, registry.Options{}))
 	is.NoErr(registry.RegisterIn(r, "a", add, registry.Options{QueueSize: 10, Timeout: 1500 * time.Millisecond, Kind: registry.Sync, Description: "adds"}))
-	es := r.Entries()
+	es := (*entry.Table)(r).Entries()
 	is.Equal(es[0].Name(), "a") // sorted
-	is.Equal(es[1].Options().FetchSize, registry.DefaultFetchSize)
-	is.Equal(es[1].Options().Kind, registry.Async)
-	info := es[0].Function()
+	is.Equal(es[1].Function.FetchSize, registry.DefaultFetchSize)
+	is.Equal(es[1].Function.Kind, string(registry.Async))
+	info := es[0].Function
 	is.Equal(info.TimeoutMS, int64(1500))
 	is.Equal(info.Kind, string(registry.Sync))
 	is.True(strings.Contains(string(info.Request), `"minimum":0`))
 	is.True(r.Remove("a"))
-	_, ok := r.Lookup("a")
+	_, ok := (*entry.Table)(r).Lookup("a")
 	is.True(!ok)
 }
 
@@ -101,7 +102,7 @@ func TestHandle(t *testing.T) {
 	} {
 		t.Run(tc.fn, func(t *testing.T) {
 			is := is.New(t)
-			e, ok := r.Lookup(tc.fn)
+			e, ok := (*entry.Table)(r).Lookup(tc.fn)
 			is.True(ok)
 			body, err := wire.AppendRequest(wire.Msgpack, nil, tc.args, tc.kwargs)
 			is.NoErr(err)
@@ -126,7 +127,7 @@ func TestValidationNamesEveryPath(t *testing.T) {
 	is := is.New(t)
 	r := registry.New()
 	_ = registry.RegisterIn(r, "add", add, registry.Options{Validate: true})
-	e, _ := r.Lookup("add")
+	e, _ := (*entry.Table)(r).Lookup("add")
 	body, _ := wire.AppendRequest(wire.Msgpack, nil, nil, map[string]any{"a": -1, "b": "x"})
 	req, _ := wire.DecodeRequest(wire.Msgpack, body)
 	_, err := e.Handle(context.Background(), wire.Msgpack, req, nil)

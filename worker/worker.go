@@ -14,6 +14,7 @@ import (
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/codec"
 	"github.com/rabibridge/rabibridge/internal/bufpool"
+	"github.com/rabibridge/rabibridge/internal/entry"
 	"github.com/rabibridge/rabibridge/internal/pause"
 	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/transport"
@@ -143,7 +144,7 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 
 // function is a registered function as the worker serves it, resolved once.
 type function struct {
-	entry *registry.Entry
+	entry *entry.Entry
 	name  string
 	one   *sync.Mutex // for Sync functions: one call at a time
 	stats stats
@@ -178,7 +179,7 @@ func (w *Worker) markReady() { w.readyOnce.Do(func() { close(w.ready) }) }
 
 func (w *Worker) serve(ctx context.Context) error {
 	w.startedAt = time.Now()
-	entries := w.reg.Entries()
+	entries := (*entry.Table)(w.reg).Entries()
 	if len(entries) == 0 {
 		return errors.New("worker: the registry has no functions: register some before Serve")
 	}
@@ -213,16 +214,15 @@ func (w *Worker) serve(ctx context.Context) error {
 
 // start declares e's queue and consumes it; it returns the consumers it
 // started, also when it fails part way.
-func (w *Worker) start(ctx, base context.Context, e *registry.Entry) ([]running, error) {
-	o := e.Options()
-	kind := string(o.Kind)
+func (w *Worker) start(ctx, base context.Context, e *entry.Entry) ([]running, error) {
+	o := e.Function
 	q := transport.Queue{
-		Name:       protocol.QueueName(kind, e.Name()),
-		RoutingKey: protocol.RoutingKey(kind, e.Name()),
+		Name:       protocol.QueueName(o.Kind, o.Name),
+		RoutingKey: protocol.RoutingKey(o.Kind, o.Name),
 		MaxLength:  o.QueueSize,
-		MessageTTL: o.Timeout,
-		Redeclare:  o.ReRegister,
-		Quorum:     o.QueueType == registry.Quorum,
+		MessageTTL: e.Timeout,
+		Redeclare:  e.ReRegister,
+		Quorum:     o.QueueType == string(registry.Quorum),
 	}
 	if err := w.conn.Declare(ctx, q); err != nil {
 		return nil, err
@@ -231,7 +231,7 @@ func (w *Worker) start(ctx, base context.Context, e *registry.Entry) ([]running,
 	co := transport.ConsumeOptions{Prefetch: o.FetchSize, Concurrency: w.cfg.Concurrency, IdleTimeout: w.cfg.IdleTimeout,
 		MaxBodySize: w.maxBody()}
 	consumers := max(w.cfg.Consumers, 1)
-	if o.Kind == registry.Sync {
+	if o.Kind == string(registry.Sync) {
 		f.one, co.Prefetch, co.Concurrency, consumers = new(sync.Mutex), 1, 1, 1
 	}
 	var rs []running
@@ -249,7 +249,7 @@ func (w *Worker) start(ctx, base context.Context, e *registry.Entry) ([]running,
 
 // function resolves e as the worker serves it, its middleware chain built
 // once, and records it.
-func (w *Worker) function(e *registry.Entry) *function {
+func (w *Worker) function(e *entry.Entry) *function {
 	f := &function{entry: e, name: e.Name()}
 	if len(w.cfg.Middleware) > 0 {
 		f.chain = func(ctx context.Context, call *Call) (any, error) { return e.Invoke(ctx, call.Request) }
