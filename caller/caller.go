@@ -56,7 +56,7 @@ type Config struct {
 	// Interceptors wrap every call, the first outermost: to log, measure,
 	// trace (they may set outgoing headers), retry. With none, calls take
 	// the direct path.
-	Interceptors []Interceptor
+	Interceptors []rabibridge.Interceptor
 	// Logger receives the caller's log lines; nil means the connection's.
 	Logger *slog.Logger
 }
@@ -81,7 +81,7 @@ type Caller struct {
 
 	lostAt atomic.Int64 // unix ns of the latest connection loss or recovery
 
-	chain Invoker // the interceptors around the round trip; nil without any
+	chain rabibridge.Next // the interceptors around the round trip; nil without any
 
 	// recycle: the transport is done with a body when Publish returns
 	// (transport.Conn.CopiesBodies), so a large one goes back to the pool
@@ -186,7 +186,7 @@ func Call[Req, Resp any](ctx context.Context, c *Caller, name string, req Req) (
 		return resp, fmt.Errorf("caller: %s: encoding the request: %w", name, err)
 	}
 	if c.chain != nil {
-		return resp, c.chain(ctx, &Invocation{Function: name, Request: req, Response: &resp, body: body})
+		return resp, c.intercepted(ctx, &rabibridge.Call{Function: name, Request: req, Response: &resp}, body)
 	}
 	err = c.roundTrip(ctx, name, body, nil, &resp)
 	c.release(body)
@@ -208,7 +208,7 @@ func (c *Caller) Invoke(ctx context.Context, name string, args []any, kwargs map
 	}
 	var out any
 	if c.chain != nil {
-		err = c.chain(ctx, &Invocation{Function: name, Request: Args{args, kwargs}, Response: &out, body: body})
+		err = c.intercepted(ctx, &rabibridge.Call{Function: name, Request: Args{args, kwargs}, Response: &out}, body)
 		return out, err
 	}
 	err = c.roundTrip(ctx, name, body, nil, &out)

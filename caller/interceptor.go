@@ -1,36 +1,34 @@
 package caller
 
-import "context"
+import (
+	"context"
+	"fmt"
 
-// Invocation is a call as interceptors see it.
-type Invocation struct {
-	// Function is the function's name.
-	Function string
-	// Request is the request: the value given to Call, or Args for Invoke.
-	Request any
-	// Headers are sent with the call; an interceptor sets them (trace
-	// context, for one) before calling next.
-	Headers map[string]string
-	// Response points to where the result is decoded: after next returns
-	// without error it holds the result.
-	Response any
+	"github.com/rabibridge/rabibridge"
+)
 
-	body []byte // the encoded request
-}
-
-// Args are Invoke's arguments, as an Invocation's Request.
+// Args are Invoke's arguments, as a rabibridge.Call's Request in the
+// caller's interceptors.
 type Args struct {
 	Args   []any
 	Kwargs map[string]any
 }
 
-// Invoker makes a call.
-type Invoker func(ctx context.Context, inv *Invocation) error
+// bodyKey is the context key of a call's encoded request, from Call or
+// Invoke to the end of the chain (final): the interceptors see the request
+// as a value, and a retry sends the same body again.
+type bodyKey struct{}
 
-// Interceptor wraps an Invoker. The chain is built once, in New.
-type Interceptor func(next Invoker) Invoker
+// intercepted runs call through the interceptors with its encoded body.
+func (c *Caller) intercepted(ctx context.Context, call *rabibridge.Call, body []byte) error {
+	return c.chain(context.WithValue(ctx, bodyKey{}, body), call)
+}
 
-// final is the innermost Invoker: the round trip itself.
-func (c *Caller) final(ctx context.Context, inv *Invocation) error {
-	return c.roundTrip(ctx, inv.Function, inv.body, inv.Headers, inv.Response)
+// final is the innermost Next: the round trip itself.
+func (c *Caller) final(ctx context.Context, call *rabibridge.Call) error {
+	body, ok := ctx.Value(bodyKey{}).([]byte)
+	if !ok {
+		return fmt.Errorf("caller: %s: an interceptor passed on a context without the call's body: derive it from the one it was given", call.Function)
+	}
+	return c.roundTrip(ctx, call.Function, body, call.Headers, call.Response)
 }

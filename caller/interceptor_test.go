@@ -6,6 +6,7 @@ import (
 
 	"github.com/matryer/is"
 
+	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/internal/demo"
@@ -25,8 +26,8 @@ func TestInterceptors(t *testing.T) {
 	reg := registry.New()
 	is.NoErr(registry.RegisterIn(reg, "add", demo.Add, registry.Options{}))
 	tenants := make(chan string, 4)
-	w := worker.New(conn, reg, worker.Config{Middleware: []worker.Middleware{func(next worker.Handler) worker.Handler {
-		return func(ctx context.Context, call *worker.Call) (any, error) {
+	w := worker.New(conn, reg, worker.Config{Interceptors: []rabibridge.Interceptor{func(next rabibridge.Next) rabibridge.Next {
+		return func(ctx context.Context, call *rabibridge.Call) error {
 			tenants <- call.Headers["x-tenant"]
 			return next(ctx, call)
 		}
@@ -37,9 +38,9 @@ func TestInterceptors(t *testing.T) {
 	<-w.Ready()
 
 	var order []string
-	tag := func(name string) caller.Interceptor {
-		return func(next caller.Invoker) caller.Invoker {
-			return func(ctx context.Context, inv *caller.Invocation) error {
+	tag := func(name string) rabibridge.Interceptor {
+		return func(next rabibridge.Next) rabibridge.Next {
+			return func(ctx context.Context, inv *rabibridge.Call) error {
 				order = append(order, name+">"+inv.Function)
 				if inv.Headers == nil {
 					inv.Headers = map[string]string{}
@@ -52,8 +53,8 @@ func TestInterceptors(t *testing.T) {
 		}
 	}
 	var seen any
-	peek := func(next caller.Invoker) caller.Invoker {
-		return func(ctx context.Context, inv *caller.Invocation) error {
+	peek := func(next rabibridge.Next) rabibridge.Next {
+		return func(ctx context.Context, inv *rabibridge.Call) error {
 			err := next(ctx, inv)
 			if p, ok := inv.Response.(*int); ok { // *any for Invoke
 				seen = *p
@@ -61,7 +62,7 @@ func TestInterceptors(t *testing.T) {
 			return err
 		}
 	}
-	c, err := caller.New(conn, caller.Config{Interceptors: []caller.Interceptor{tag("a"), tag("b"), peek}})
+	c, err := caller.New(conn, caller.Config{Interceptors: []rabibridge.Interceptor{tag("a"), tag("b"), peek}})
 	is.NoErr(err)
 	defer c.Close()
 	sum, err := caller.Call[demo.AddReq, int](ctx, c, "add", demo.AddReq{A: 2, B: 3})

@@ -34,7 +34,7 @@ func ExampleWorker_Serve() {
 	}, registry.Options{})
 	w := worker.New(conn, fns, worker.Config{
 		DrainTimeout: 10 * time.Second,
-		Middleware:   []worker.Middleware{worker.Limit(100, 0)}, // at most 100 calls per function at once
+		Interceptors: []rabibridge.Interceptor{worker.Limit(100, 0)}, // at most 100 calls per function at once
 	})
 	served := make(chan error, 1)
 	go func() { served <- w.Serve(ctx) }()
@@ -100,7 +100,7 @@ func ExampleLimit() {
 		<-release
 		return 1, nil
 	}, registry.Options{})
-	w := worker.New(conn, fns, worker.Config{Middleware: []worker.Middleware{worker.Limit(1, 0)}}) // one at a time
+	w := worker.New(conn, fns, worker.Config{Interceptors: []rabibridge.Interceptor{worker.Limit(1, 0)}}) // one at a time
 	served := make(chan error, 1)
 	go func() { served <- w.Serve(ctx) }()
 	defer func() { stop(); <-served }()

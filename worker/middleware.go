@@ -8,33 +8,13 @@ import (
 	"github.com/rabibridge/rabibridge"
 )
 
-// Call is a call as middleware sees it.
-type Call struct {
-	// Function is the function's name.
-	Function string
-	// Info is the call's metadata (correlation id, deadline, redelivery).
-	Info Info
-	// Headers are the call's string headers (trace context, for one);
-	// middleware must not modify them.
-	Headers map[string]string
-	// Request is the decoded request, of the handler's request type.
-	Request any
-}
-
-// Handler runs a call and returns the handler's result.
-type Handler func(ctx context.Context, call *Call) (any, error)
-
-// Middleware wraps a Handler: to log, measure, trace, authorise, limit.
-// The chain is built once per function when Serve starts; the first
-// middleware of Config.Middleware is the outermost.
-type Middleware func(next Handler) Handler
-
-// Limit is a middleware that bounds each function's calls: at most
+// Limit is an interceptor that bounds each function's calls: at most
 // concurrent running at once and at most perSecond starting each second
 // (with bursts of up to perSecond); zero leaves that bound off. A call over
 // a bound fails at once with CodeResourceExhausted, which callers see as
-// retryable.
-func Limit(concurrent int, perSecond float64) Middleware {
+// retryable. In a worker it bounds the calls it serves; in a caller, the
+// calls it makes.
+func Limit(concurrent int, perSecond float64) rabibridge.Interceptor {
 	type limiter struct {
 		sem    chan struct{}
 		mu     sync.Mutex
@@ -56,8 +36,8 @@ func Limit(concurrent int, perSecond float64) Middleware {
 		}
 		return l
 	}
-	return func(next Handler) Handler {
-		return func(ctx context.Context, call *Call) (any, error) {
+	return func(next rabibridge.Next) rabibridge.Next {
+		return func(ctx context.Context, call *rabibridge.Call) error {
 			l := get(call.Function)
 			if perSecond > 0 {
 				l.mu.Lock()
@@ -70,7 +50,7 @@ func Limit(concurrent int, perSecond float64) Middleware {
 				}
 				l.mu.Unlock()
 				if !ok {
-					return nil, rabibridge.Errorf(rabibridge.CodeResourceExhausted, "%s: over %g calls per second: retry later", call.Function, perSecond)
+					return rabibridge.Errorf(rabibridge.CodeResourceExhausted, "%s: over %g calls per second: retry later", call.Function, perSecond)
 				}
 			}
 			if l.sem != nil {
@@ -78,7 +58,7 @@ func Limit(concurrent int, perSecond float64) Middleware {
 				case l.sem <- struct{}{}:
 					defer func() { <-l.sem }()
 				default:
-					return nil, rabibridge.Errorf(rabibridge.CodeResourceExhausted, "%s: %d calls already running: retry later", call.Function, concurrent)
+					return rabibridge.Errorf(rabibridge.CodeResourceExhausted, "%s: %d calls already running: retry later", call.Function, concurrent)
 				}
 			}
 			return next(ctx, call)

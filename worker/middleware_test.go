@@ -41,9 +41,9 @@ func TestMiddleware(t *testing.T) {
 	is.NoErr(registry.RegisterIn(reg, "add", demo.Add, registry.Options{}))
 	var mu sync.Mutex
 	var seen []string
-	record := func(tag string) worker.Middleware {
-		return func(next worker.Handler) worker.Handler {
-			return func(ctx context.Context, call *worker.Call) (any, error) {
+	record := func(tag string) rabibridge.Interceptor {
+		return func(next rabibridge.Next) rabibridge.Next {
+			return func(ctx context.Context, call *rabibridge.Call) error {
 				mu.Lock()
 				seen = append(seen, tag+":"+call.Function)
 				mu.Unlock()
@@ -51,17 +51,17 @@ func TestMiddleware(t *testing.T) {
 			}
 		}
 	}
-	double := func(next worker.Handler) worker.Handler { // sees and changes the decoded request
-		return func(ctx context.Context, call *worker.Call) (any, error) {
+	double := func(next rabibridge.Next) rabibridge.Next { // sees and changes the decoded request
+		return func(ctx context.Context, call *rabibridge.Call) error {
 			r := call.Request.(demo.AddReq)
 			if r.A < 0 {
-				return nil, rabibridge.Errorf(rabibridge.CodePermissionDenied, "no negatives")
+				return rabibridge.Errorf(rabibridge.CodePermissionDenied, "no negatives")
 			}
 			call.Request = demo.AddReq{A: 2 * r.A, B: 2 * r.B}
 			return next(ctx, call)
 		}
 	}
-	c := serveWith(t, reg, worker.Config{Middleware: []worker.Middleware{record("outer"), record("inner"), double}})
+	c := serveWith(t, reg, worker.Config{Interceptors: []rabibridge.Interceptor{record("outer"), record("inner"), double}})
 	ctx := context.Background()
 	sum, err := caller.Call[demo.AddReq, int](ctx, c, "add", demo.AddReq{A: 1, B: 2})
 	is.NoErr(err)
@@ -84,7 +84,7 @@ func TestLimit(t *testing.T) {
 		return 1, nil
 	}, registry.Options{}))
 	is.NoErr(registry.RegisterIn(reg, "fast", demo.Fib, registry.Options{}))
-	c := serveWith(t, reg, worker.Config{Middleware: []worker.Middleware{worker.Limit(1, 0)}})
+	c := serveWith(t, reg, worker.Config{Interceptors: []rabibridge.Interceptor{worker.Limit(1, 0)}})
 	ctx := context.Background()
 	done := make(chan error, 1)
 	go func() { _, err := caller.Call[int, int](ctx, c, "slow", 1); done <- err }()
@@ -99,7 +99,7 @@ func TestLimit(t *testing.T) {
 
 	reg2 := registry.New()
 	is.NoErr(registry.RegisterIn(reg2, "fib", demo.Fib, registry.Options{}))
-	c2 := serveWith(t, reg2, worker.Config{Middleware: []worker.Middleware{worker.Limit(0, 5)}})
+	c2 := serveWith(t, reg2, worker.Config{Interceptors: []rabibridge.Interceptor{worker.Limit(0, 5)}})
 	var limited int
 	for range 20 {
 		if _, err := caller.Call[int, int](ctx, c2, "fib", 5); err != nil {

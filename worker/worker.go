@@ -64,10 +64,11 @@ type Config struct {
 	// runs at once). A smaller value keeps the calls delivered beyond it
 	// waiting in the worker; a Sync function runs one at a time always.
 	Concurrency int
-	// Middleware wraps every function's handler, the first outermost. With
-	// none, a call decodes, runs and encodes in one typed step; with some,
-	// the decoded request passes through them as an any.
-	Middleware []Middleware
+	// Interceptors wrap every function's handler, the first outermost: to
+	// log, measure, trace, authorise, limit (see Limit). With none, a call
+	// decodes, runs and encodes in one typed step; with some, the decoded
+	// request passes through them as an any.
+	Interceptors []rabibridge.Interceptor
 	// ConsumerTimeout is the broker's consumer_timeout: how long it lets a
 	// call go unacknowledged before it closes the channel and hands the
 	// call to a worker again. Zero means DefaultConsumerTimeout
@@ -148,7 +149,7 @@ type function struct {
 	name  string
 	one   *sync.Mutex // for Sync functions: one call at a time
 	stats stats
-	chain Handler // the middleware around the handler; nil without middleware
+	chain rabibridge.Next // the interceptors around the handler; nil without any
 
 	expired  atomic.Int64 // calls expired on arrival since the last warning
 	warnedAt atomic.Int64 // unix ns of that warning
@@ -251,10 +252,13 @@ func (w *Worker) start(ctx, base context.Context, e *entry.Entry) ([]running, er
 // once, and records it.
 func (w *Worker) function(e *entry.Entry) *function {
 	f := &function{entry: e, name: e.Name()}
-	if len(w.cfg.Middleware) > 0 {
-		f.chain = func(ctx context.Context, call *Call) (any, error) { return e.Invoke(ctx, call.Request) }
-		for i := len(w.cfg.Middleware) - 1; i >= 0; i-- {
-			f.chain = w.cfg.Middleware[i](f.chain)
+	if len(w.cfg.Interceptors) > 0 {
+		f.chain = func(ctx context.Context, call *rabibridge.Call) (err error) {
+			call.Response, err = e.Invoke(ctx, call.Request)
+			return err
+		}
+		for i := len(w.cfg.Interceptors) - 1; i >= 0; i-- {
+			f.chain = w.cfg.Interceptors[i](f.chain)
 		}
 	}
 	w.mu.Lock()
@@ -683,11 +687,11 @@ func (w *Worker) run(base context.Context, f *function, c wire.Codec, d *transpo
 	if err != nil {
 		return nil, err
 	}
-	resp, err := f.chain(ctx, &Call{Function: f.name, Info: cc.info, Headers: d.Headers, Request: in})
-	if err != nil {
+	call := &rabibridge.Call{Function: f.name, Worker: true, Headers: d.Headers, Request: in}
+	if err := f.chain(ctx, call); err != nil {
 		return nil, err
 	}
-	out, err = wire.AppendReply(c, nil, resp)
+	out, err = wire.AppendReply(c, nil, call.Response)
 	if err != nil {
 		return nil, rabibridge.Errorf(rabibridge.CodeInternal, "%s: encoding the response: %v", f.name, err)
 	}

@@ -134,7 +134,7 @@ func serveMetrics(ctx context.Context, addr string, cfg *worker.Config, stderr i
 	if err != nil {
 		return nil, err
 	}
-	cfg.Middleware = append(cfg.Middleware, m.Middleware())
+	cfg.Interceptors = append(cfg.Interceptors, m.Interceptor())
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics: %w", err)

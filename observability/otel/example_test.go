@@ -7,6 +7,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/observability/otel"
@@ -28,13 +29,13 @@ func Example() {
 	defer conn.Close()
 	fns := registry.New()
 	_ = registry.RegisterIn(fns, "double", func(_ context.Context, n int) (int, error) { return 2 * n, nil }, registry.Options{})
-	w := worker.New(conn, fns, worker.Config{Middleware: []worker.Middleware{tracing.Middleware()}})
+	w := worker.New(conn, fns, worker.Config{Interceptors: []rabibridge.Interceptor{tracing.Interceptor()}})
 	served := make(chan error, 1)
 	go func() { served <- w.Serve(ctx) }()
 	defer func() { stop(); <-served }()
 	<-w.Ready()
 
-	c, err := caller.New(conn, caller.Config{Interceptors: []caller.Interceptor{tracing.Interceptor()}})
+	c, err := caller.New(conn, caller.Config{Interceptors: []rabibridge.Interceptor{tracing.Interceptor()}})
 	if err != nil {
 		panic(err)
 	}

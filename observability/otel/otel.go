@@ -1,12 +1,12 @@
 // Package otel traces rabibridge calls with OpenTelemetry: W3C trace
 // context travels in the call's AMQP headers from caller to worker, and each
 // side makes a span per call with the function's name and the call's code.
-// It works over the worker's middleware and the caller's interceptors, so
-// the core packages do not depend on OpenTelemetry.
+// It works through one interceptor that serves workers and callers alike,
+// so the core packages do not depend on OpenTelemetry.
 //
 //	t := otel.New(otel.Config{}) // the global TracerProvider and propagator
-//	w := worker.New(conn, reg, worker.Config{Middleware: []worker.Middleware{t.Middleware()}})
-//	c, err := caller.New(conn, caller.Config{Interceptors: []caller.Interceptor{t.Interceptor()}})
+//	w := worker.New(conn, reg, worker.Config{Interceptors: []rabibridge.Interceptor{t.Interceptor()}})
+//	c, err := caller.New(conn, caller.Config{Interceptors: []rabibridge.Interceptor{t.Interceptor()}})
 package otel
 
 import (
@@ -19,7 +19,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rabibridge/rabibridge"
-	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/worker"
 )
 
@@ -55,42 +54,44 @@ const (
 	AttrCode     = attribute.Key("rabibridge.code")
 )
 
-// Interceptor starts a client span per call and sends its context in the
-// call's headers.
-func (t *Tracing) Interceptor() caller.Interceptor {
-	return func(next caller.Invoker) caller.Invoker {
-		return func(ctx context.Context, inv *caller.Invocation) error {
-			ctx, span := t.tracer.Start(ctx, "rabibridge call "+inv.Function,
-				trace.WithSpanKind(trace.SpanKindClient),
-				trace.WithAttributes(AttrFunction.String(inv.Function), attribute.String("messaging.system", "rabbitmq")))
-			defer span.End()
-			if inv.Headers == nil {
-				inv.Headers = map[string]string{}
+// Interceptor traces calls. In a caller (caller.Config.Interceptors) it
+// starts a client span per call and sends its context in the call's
+// headers; in a worker (worker.Config.Interceptors) it continues the
+// caller's trace in a server span per call. One Tracing may serve both.
+func (t *Tracing) Interceptor() rabibridge.Interceptor {
+	return func(next rabibridge.Next) rabibridge.Next {
+		return func(ctx context.Context, call *rabibridge.Call) error {
+			if call.Worker {
+				return t.served(ctx, call, next)
 			}
-			t.prop.Inject(ctx, propagation.MapCarrier(inv.Headers))
-			err := next(ctx, inv)
+			ctx, span := t.tracer.Start(ctx, "rabibridge call "+call.Function,
+				trace.WithSpanKind(trace.SpanKindClient),
+				trace.WithAttributes(AttrFunction.String(call.Function), attribute.String("messaging.system", "rabbitmq")))
+			defer span.End()
+			if call.Headers == nil {
+				call.Headers = map[string]string{}
+			}
+			t.prop.Inject(ctx, propagation.MapCarrier(call.Headers))
+			err := next(ctx, call)
 			end(span, err)
 			return err
 		}
 	}
 }
 
-// Middleware continues the caller's trace in a server span per call.
-func (t *Tracing) Middleware() worker.Middleware {
-	return func(next worker.Handler) worker.Handler {
-		return func(ctx context.Context, call *worker.Call) (any, error) {
-			if call.Headers != nil {
-				ctx = t.prop.Extract(ctx, propagation.MapCarrier(call.Headers))
-			}
-			ctx, span := t.tracer.Start(ctx, "rabibridge handle "+call.Function,
-				trace.WithSpanKind(trace.SpanKindServer),
-				trace.WithAttributes(AttrFunction.String(call.Function), attribute.Bool("rabibridge.redelivered", call.Info.Redelivered)))
-			defer span.End()
-			resp, err := next(ctx, call)
-			end(span, err)
-			return resp, err
-		}
+// served continues the caller's trace in a server span.
+func (t *Tracing) served(ctx context.Context, call *rabibridge.Call, next rabibridge.Next) error {
+	if call.Headers != nil {
+		ctx = t.prop.Extract(ctx, propagation.MapCarrier(call.Headers))
 	}
+	info, _ := worker.InfoFrom(ctx)
+	ctx, span := t.tracer.Start(ctx, "rabibridge handle "+call.Function,
+		trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(AttrFunction.String(call.Function), attribute.Bool("rabibridge.redelivered", info.Redelivered)))
+	defer span.End()
+	err := next(ctx, call)
+	end(span, err)
+	return err
 }
 
 func end(span trace.Span, err error) {

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/internal/demo"
@@ -33,12 +34,12 @@ func TestTrace(t *testing.T) {
 	defer conn.Close()
 	reg := registry.New()
 	is.NoErr(demo.Register(reg, registry.Options{}))
-	w := worker.New(conn, reg, worker.Config{Middleware: []worker.Middleware{tr.Middleware()}})
+	w := worker.New(conn, reg, worker.Config{Interceptors: []rabibridge.Interceptor{tr.Interceptor()}})
 	done := make(chan error, 1)
 	go func() { done <- w.Serve(ctx) }()
 	defer func() { cancel(); <-done }()
 	<-w.Ready()
-	c, err := caller.New(conn, caller.Config{Interceptors: []caller.Interceptor{tr.Interceptor()}})
+	c, err := caller.New(conn, caller.Config{Interceptors: []rabibridge.Interceptor{tr.Interceptor()}})
 	is.NoErr(err)
 	defer c.Close()
 

@@ -8,6 +8,7 @@ import (
 
 	prom "github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/observability/prometheus"
@@ -31,13 +32,13 @@ func Example() {
 	defer conn.Close()
 	fns := registry.New()
 	_ = registry.RegisterIn(fns, "double", func(_ context.Context, n int) (int, error) { return 2 * n, nil }, registry.Options{})
-	w := worker.New(conn, fns, worker.Config{Middleware: []worker.Middleware{m.Middleware()}})
+	w := worker.New(conn, fns, worker.Config{Interceptors: []rabibridge.Interceptor{m.Interceptor()}})
 	served := make(chan error, 1)
 	go func() { served <- w.Serve(ctx) }()
 	defer func() { stop(); <-served }()
 	<-w.Ready()
 
-	c, err := caller.New(conn, caller.Config{Interceptors: []caller.Interceptor{m.Interceptor()}})
+	c, err := caller.New(conn, caller.Config{Interceptors: []rabibridge.Interceptor{m.Interceptor()}})
 	if err != nil {
 		panic(err)
 	}

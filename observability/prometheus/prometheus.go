@@ -1,10 +1,11 @@
 // Package prometheus exports rabibridge's metrics to Prometheus through
-// github.com/prometheus/client_golang, over the worker's middleware and the
-// caller's interceptors, so the core packages do not depend on Prometheus.
+// github.com/prometheus/client_golang, through one interceptor that serves
+// workers and callers alike, so the core packages do not depend on
+// Prometheus.
 //
 //	m, err := prometheus.New(prom.DefaultRegisterer)
-//	w := worker.New(conn, reg, worker.Config{Middleware: []worker.Middleware{m.Middleware()}})
-//	c, err := caller.New(conn, caller.Config{Interceptors: []caller.Interceptor{m.Interceptor()}})
+//	w := worker.New(conn, reg, worker.Config{Interceptors: []rabibridge.Interceptor{m.Interceptor()}})
+//	c, err := caller.New(conn, caller.Config{Interceptors: []rabibridge.Interceptor{m.Interceptor()}})
 //	bridge.Config{OnStateChange: func(s bridge.State, _ error) { m.ConnectionState(string(s)) }}
 //	http.Handle("/metrics", promhttp.Handler())
 package prometheus
@@ -18,8 +19,6 @@ import (
 	prom "github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rabibridge/rabibridge"
-	"github.com/rabibridge/rabibridge/caller"
-	"github.com/rabibridge/rabibridge/worker"
 )
 
 // Metrics are rabibridge's collectors.
@@ -66,40 +65,41 @@ func New(reg prom.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// Middleware measures the worker's calls.
-func (m *Metrics) Middleware() worker.Middleware {
-	return func(next worker.Handler) worker.Handler {
-		return func(ctx context.Context, call *worker.Call) (any, error) {
-			inFlight := m.workerInFlight.WithLabelValues(call.Function)
-			inFlight.Inc()
+// Interceptor measures calls: in a worker (worker.Config.Interceptors),
+// the calls it serves, their time and how many are in flight; in a caller
+// (caller.Config.Interceptors), the calls it makes, counting full queues
+// and missing functions apart. One Metrics may serve both.
+func (m *Metrics) Interceptor() rabibridge.Interceptor {
+	return func(next rabibridge.Next) rabibridge.Next {
+		return func(ctx context.Context, call *rabibridge.Call) error {
+			if call.Worker {
+				return m.served(ctx, call, next)
+			}
 			start := time.Now()
-			resp, err := next(ctx, call)
-			m.workerSeconds.WithLabelValues(call.Function).Observe(time.Since(start).Seconds())
-			inFlight.Dec()
-			m.workerCalls.WithLabelValues(call.Function, string(rabibridge.CodeOf(err))).Inc()
-			return resp, err
-		}
-	}
-}
-
-// Interceptor measures the caller's calls, counting full queues and missing
-// functions apart.
-func (m *Metrics) Interceptor() caller.Interceptor {
-	return func(next caller.Invoker) caller.Invoker {
-		return func(ctx context.Context, inv *caller.Invocation) error {
-			start := time.Now()
-			err := next(ctx, inv)
-			m.callerSeconds.WithLabelValues(inv.Function).Observe(time.Since(start).Seconds())
-			m.callerCalls.WithLabelValues(inv.Function, string(rabibridge.CodeOf(err))).Inc()
+			err := next(ctx, call)
+			m.callerSeconds.WithLabelValues(call.Function).Observe(time.Since(start).Seconds())
+			m.callerCalls.WithLabelValues(call.Function, string(rabibridge.CodeOf(err))).Inc()
 			switch {
 			case errors.Is(err, rabibridge.ErrQueueFull):
-				m.queueFull.WithLabelValues(inv.Function).Inc()
+				m.queueFull.WithLabelValues(call.Function).Inc()
 			case errors.Is(err, rabibridge.ErrNoSuchFunction):
-				m.noRoute.WithLabelValues(inv.Function).Inc()
+				m.noRoute.WithLabelValues(call.Function).Inc()
 			}
 			return err
 		}
 	}
+}
+
+// served measures a call a worker serves.
+func (m *Metrics) served(ctx context.Context, call *rabibridge.Call, next rabibridge.Next) error {
+	inFlight := m.workerInFlight.WithLabelValues(call.Function)
+	inFlight.Inc()
+	start := time.Now()
+	err := next(ctx, call)
+	m.workerSeconds.WithLabelValues(call.Function).Observe(time.Since(start).Seconds())
+	inFlight.Dec()
+	m.workerCalls.WithLabelValues(call.Function, string(rabibridge.CodeOf(err))).Inc()
+	return err
 }
 
 // ConnectionState counts reconnections: pass it every state a connection

@@ -12,6 +12,7 @@ import (
 	prom "github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/internal/demo"
@@ -34,12 +35,12 @@ func TestMetrics(t *testing.T) {
 	defer conn.Close()
 	fns := registry.New()
 	is.NoErr(demo.Register(fns, registry.Options{QueueSize: 1, FetchSize: 1}))
-	w := worker.New(conn, fns, worker.Config{Middleware: []worker.Middleware{m.Middleware()}})
+	w := worker.New(conn, fns, worker.Config{Interceptors: []rabibridge.Interceptor{m.Interceptor()}})
 	done := make(chan error, 1)
 	go func() { done <- w.Serve(ctx) }()
 	defer func() { cancel(); <-done }()
 	<-w.Ready()
-	c, err := caller.New(conn, caller.Config{Interceptors: []caller.Interceptor{m.Interceptor()}})
+	c, err := caller.New(conn, caller.Config{Interceptors: []rabibridge.Interceptor{m.Interceptor()}})
 	is.NoErr(err)
 	defer c.Close()
 	for i := range 3 {
