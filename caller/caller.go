@@ -24,9 +24,9 @@ import (
 	"github.com/rabibridge/rabibridge/internal/wire"
 )
 
-// CIDMax is the default bound of correlation ids, which count up modulo it
-// from a random start, as RabiBridge's do (its CID_MAX).
-const CIDMax = 1 << 30
+// defaultCIDMax is RabiBridge's CID_MAX: correlation ids count up modulo
+// it from a random start.
+const defaultCIDMax = 1 << 30
 
 // Config configures a Caller. The zero value is useful.
 type Config struct {
@@ -43,7 +43,8 @@ type Config struct {
 	// Timeout bounds calls whose ctx has no deadline; zero means they wait
 	// as long as their ctx lets them. A ctx deadline always wins.
 	Timeout time.Duration
-	// CIDMax bounds correlation ids; zero means CIDMax.
+	// CIDMax bounds correlation ids, which count up modulo it from a random
+	// start, as RabiBridge's do (its CID_MAX); zero means 2^30.
 	CIDMax int
 	// Expire has the broker drop a call still queued when its deadline
 	// passes (the AMQP expiration, set from the deadline). Go workers
@@ -65,7 +66,7 @@ type Config struct {
 // one per connection and share it.
 type Caller struct {
 	cfg      Config
-	codec    wire.Codec // cfg.Codec's
+	body     wire.Settings // cfg's codec and body limits, resolved
 	log      *slog.Logger
 	req      transport.Requester
 	reply    string
@@ -105,24 +106,21 @@ const RecoveryWindow = 60 * time.Second
 // New returns a caller that calls through conn.
 func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
 	t := (*transport.Conn)(conn)
-	if cfg.Codec == nil {
-		cfg.Codec = codec.Msgpack
-	}
 	if cfg.CIDMax <= 0 {
-		cfg.CIDMax = CIDMax
+		cfg.CIDMax = defaultCIDMax
 	}
-	if cfg.Kind == "" {
-		cfg.Kind = "async"
+	kind, err := protocol.CheckKind(cfg.Kind)
+	if err != nil {
+		return nil, fmt.Errorf("caller: %w", err)
 	}
-	if cfg.Kind != "async" && cfg.Kind != "sync" {
-		return nil, fmt.Errorf("caller: Kind %q is neither async nor sync", cfg.Kind)
-	}
+	cfg.Kind = kind
 	log := cfg.Logger
 	if log == nil {
 		log = t.Logger()
 	}
-	c := &Caller{cfg: cfg, codec: wire.Of(cfg.Codec), log: log, ctype: cfg.Codec.ContentType(), pending: map[string]*call{}, collect: map[string]chan transport.Message{}, routes: map[string]*route{},
+	c := &Caller{cfg: cfg, body: wire.Resolve(cfg.Codec, cfg.CompressThreshold, cfg.MaxBodySize), log: log, pending: map[string]*call{}, collect: map[string]chan transport.Message{}, routes: map[string]*route{},
 		recycle: t.CopiesBodies(), maxMessage: t.MaxMessageSize()}
+	c.ctype = c.body.Codec.ContentType()
 	c.cid.Store(rand.Uint64N(uint64(cfg.CIDMax)))
 	req, err := t.NewRequester((*handler)(c))
 	if err != nil {
@@ -178,9 +176,9 @@ func Call[Req, Resp any](ctx context.Context, c *Caller, name string, req Req) (
 	var err error
 	buf := make([]byte, 0, 128) // most calls fit; the transport owns it after Publish
 	if wire.AsKwargs(reflect.TypeFor[Req]()) {
-		body, err = wire.AppendRequest(c.codec, buf, nil, req)
+		body, err = wire.AppendRequest(c.body.Codec, buf, nil, req)
 	} else {
-		body, err = wire.AppendRequestArg(c.codec, buf, req)
+		body, err = wire.AppendRequestArg(c.body.Codec, buf, req)
 	}
 	if err != nil {
 		return resp, fmt.Errorf("caller: %s: encoding the request: %w", name, err)
@@ -202,7 +200,7 @@ func (c *Caller) Invoke(ctx context.Context, name string, args []any, kwargs map
 	if kwargs != nil {
 		kw = kwargs
 	}
-	body, err := wire.AppendRequest(c.codec, nil, args, kw)
+	body, err := wire.AppendRequest(c.body.Codec, nil, args, kw)
 	if err != nil {
 		return nil, fmt.Errorf("caller: %s: encoding the request: %w", name, err)
 	}
@@ -252,7 +250,7 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, header
 	c.pending[cid] = p
 	c.mu.Unlock()
 
-	wire := wire.Compress(body, c.cfg.CompressThreshold)
+	wire := wire.Compress(body, c.body.CompressThreshold)
 	if len(wire) > c.maxMessage {
 		c.forget(cid, p)
 		return fmt.Errorf("caller: %s: the call is %d bytes, over the broker's limit of %d "+
@@ -367,7 +365,7 @@ func (c *Caller) route(name string) *route {
 
 // decode turns a reply into the result in out, or the remote error.
 func (c *Caller) decode(name string, m *transport.Message, out any) error { // m: no copy of the result
-	cc := c.codec
+	cc := c.body.Codec
 	if m.ContentType != "" {
 		if byType, ok := wire.ByContentType(m.ContentType); ok {
 			cc = byType
@@ -375,9 +373,9 @@ func (c *Caller) decode(name string, m *transport.Message, out any) error { // m
 	}
 	if m.TooLarge > 0 {
 		return fmt.Errorf("caller: %s: reply: %w: %d bytes, over this caller's limit of %d (caller.Config.MaxBodySize); it was not read",
-			name, wire.ErrTooLarge, m.TooLarge, c.maxBody())
+			name, wire.ErrTooLarge, m.TooLarge, c.body.MaxBodySize)
 	}
-	body, err := wire.Decompress(m.Body, c.cfg.MaxBodySize)
+	body, err := wire.Decompress(m.Body, c.body.MaxBodySize)
 	if err != nil {
 		return fmt.Errorf("caller: %s: reply: %w", name, err)
 	}
@@ -472,14 +470,7 @@ func (h *handler) Reply(m transport.Message) { h.complete(m.CorrelationID, resul
 
 // MaxBodySize makes the handler a transport.BodyLimiter: a larger reply is not
 // read into memory.
-func (h *handler) MaxBodySize() int { return (*Caller)(h).maxBody() }
-
-func (c *Caller) maxBody() int {
-	if c.cfg.MaxBodySize > 0 {
-		return c.cfg.MaxBodySize
-	}
-	return wire.DefaultMaxBodySize
-}
+func (h *handler) MaxBodySize() int { return (*Caller)(h).body.MaxBodySize }
 
 func (h *handler) Returned(cid string) { h.complete(cid, result{err: rabibridge.ErrNoSuchFunction}) }
 

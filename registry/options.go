@@ -3,6 +3,8 @@ package registry
 import (
 	"fmt"
 	"time"
+
+	"github.com/rabibridge/rabibridge/internal/protocol"
 )
 
 // DefaultFetchSize is the prefetch count, and so the number of handlers run
@@ -99,12 +101,10 @@ func (o Options) withDefaults() (Options, error) {
 	default:
 		return o, fmt.Errorf("QueueType %q is neither %q nor %q", o.QueueType, Classic, Quorum)
 	}
-	switch o.Kind {
-	case "":
-		o.Kind = Async
-	case Async, Sync:
-	default:
-		return o, fmt.Errorf("Kind %q is neither %q nor %q", o.Kind, Async, Sync)
+	kind, err := protocol.CheckKind(string(o.Kind))
+	if err != nil {
+		return o, err
 	}
+	o.Kind = Kind(kind)
 	return o, nil
 }

@@ -26,9 +26,6 @@ import (
 const (
 	// DefaultDrainTimeout bounds a drain when Config.DrainTimeout is zero.
 	DefaultDrainTimeout = 30 * time.Second
-	// DefaultIdleTimeout is how long an idle handler goroutine waits for a
-	// call when Config.IdleTimeout is zero.
-	DefaultIdleTimeout = transport.DefaultIdleTimeout
 )
 
 // Config configures a Worker. The zero value is useful.
@@ -51,7 +48,7 @@ type Config struct {
 	DrainTimeout time.Duration
 	// IdleTimeout is how long a handler goroutine waits for another call
 	// before it exits (one per consumer always stays); zero means
-	// DefaultIdleTimeout. Goroutines are reused while calls keep coming, so
+	// 30 s. Goroutines are reused while calls keep coming, so
 	// their stacks stay grown.
 	IdleTimeout time.Duration
 	// Consumers is how many consumers (each its own channel, with the
@@ -86,7 +83,7 @@ const DefaultConsumerTimeout = 30 * time.Minute
 
 // Worker serves the functions of a registry on a connection.
 type Worker struct {
-	codec   wire.Codec // cfg.Codec's
+	body    wire.Settings // cfg's codec and body limits, resolved
 	conn    *transport.Conn
 	reg     *registry.Registry
 	cfg     Config
@@ -123,9 +120,6 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 		reg = registry.Default
 	}
 	t := (*transport.Conn)(conn)
-	if cfg.Codec == nil {
-		cfg.Codec = codec.Msgpack
-	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = DefaultDrainTimeout
 	}
@@ -140,7 +134,7 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 	if cfg.ConsumerTimeout > 0 {
 		stopBy = cfg.ConsumerTimeout - min(cfg.ConsumerTimeout/10, time.Minute)
 	}
-	return &Worker{codec: wire.Of(cfg.Codec), stopBy: stopBy, conn: t, reg: reg, cfg: cfg, log: log, ready: make(chan struct{}), id: newID(), recycle: t.CopiesBodies(), maxMessage: t.MaxMessageSize()}
+	return &Worker{body: wire.Resolve(cfg.Codec, cfg.CompressThreshold, cfg.MaxBodySize), stopBy: stopBy, conn: t, reg: reg, cfg: cfg, log: log, ready: make(chan struct{}), id: newID(), recycle: t.CopiesBodies(), maxMessage: t.MaxMessageSize()}
 }
 
 // function is a registered function as the worker serves it, resolved once.
@@ -230,7 +224,7 @@ func (w *Worker) start(ctx, base context.Context, e *entry.Entry) ([]running, er
 	}
 	f := w.function(e)
 	co := transport.ConsumeOptions{Prefetch: o.FetchSize, Concurrency: w.cfg.Concurrency, IdleTimeout: w.cfg.IdleTimeout,
-		MaxBodySize: w.maxBody()}
+		MaxBodySize: w.body.MaxBodySize}
 	consumers := max(w.cfg.Consumers, 1)
 	if o.Kind == string(registry.Sync) {
 		f.one, co.Prefetch, co.Concurrency, consumers = new(sync.Mutex), 1, 1, 1
@@ -530,7 +524,7 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 		return
 	}
 	start := time.Now()
-	c := w.codec
+	c := w.body.Codec
 	if d.ContentType != "" {
 		if cc, ok := wire.ByContentType(d.ContentType); ok {
 			c = cc
@@ -543,7 +537,7 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 		err = w.expired(f, d, start)
 	case d.TooLarge > 0:
 		err = rabibridge.Errorf(rabibridge.CodeInvalidArgument,
-			"%s: the call is %d bytes, over this worker's limit of %d (worker.Config.MaxBodySize); it was not read", f.name, d.TooLarge, w.maxBody())
+			"%s: the call is %d bytes, over this worker's limit of %d (worker.Config.MaxBodySize); it was not read", f.name, d.TooLarge, w.body.MaxBodySize)
 	case f.refusing.Load():
 		err = rabibridge.Errorf(rabibridge.CodeUnavailable,
 			"%s: the worker is stopping and its drain time ran out before this call: retry", f.name)
@@ -572,7 +566,7 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 		w.log.Log(base, level, "call failed", "function", f.name, "correlation_id", d.CorrelationID,
 			"code", string(re.Code), "error", re.Message, "duration", end.Sub(start))
 	} else {
-		reply.Body = wire.Compress(out, w.cfg.CompressThreshold)
+		reply.Body = wire.Compress(out, w.body.CompressThreshold)
 		if len(reply.Body) > w.maxMessage {
 			reply = w.tooLarge(f, d, c, len(reply.Body))
 		}
@@ -588,13 +582,6 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 	if w.recycle {
 		bufpool.Put(out) // the encoded result, made for this reply alone
 	}
-}
-
-func (w *Worker) maxBody() int {
-	if w.cfg.MaxBodySize > 0 {
-		return w.cfg.MaxBodySize
-	}
-	return wire.DefaultMaxBodySize
 }
 
 // overran is the error of a handler stopped near the broker's consumer
@@ -647,7 +634,7 @@ func (w *Worker) warnDue(f *function, now time.Time) bool {
 // run decodes the call and runs its handler, turning a panic into an
 // internal error.
 func (w *Worker) run(base context.Context, f *function, c wire.Codec, d *transport.Delivery, start time.Time) (out []byte, err error) {
-	body, err := wire.Decompress(d.Body, w.cfg.MaxBodySize)
+	body, err := wire.Decompress(d.Body, w.body.MaxBodySize)
 	if err != nil {
 		return nil, rabibridge.Errorf(rabibridge.CodeInvalidArgument, "%s: %v", f.name, err)
 	}

@@ -7,6 +7,7 @@
 package protocol
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -35,6 +36,18 @@ func Kind(kind string) string {
 		return DefaultKind
 	}
 	return kind
+}
+
+// CheckKind returns kind, or DefaultKind when it is empty, and an error
+// for a kind RabiBridge does not have: registry.Options.Kind and
+// caller.Config.Kind resolve through it, so both sides give the same
+// answer.
+func CheckKind(kind string) (string, error) {
+	switch k := Kind(kind); k {
+	case "async", "sync":
+		return k, nil
+	}
+	return kind, fmt.Errorf("Kind %q is neither %q nor %q", kind, "async", "sync")
 }
 
 // RoutingKey returns the routing key of function name of RabiBridge's kind

@@ -70,3 +70,16 @@ func TestNames(t *testing.T) {
 		t.Errorf("quorum: %v", q)
 	}
 }
+
+func TestCheckKind(t *testing.T) {
+	for in, want := range map[string]string{"": "async", "async": "async", "sync": "sync"} {
+		if got, err := CheckKind(in); err != nil || got != want {
+			t.Errorf("CheckKind(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"Sync", "batch", " async"} {
+		if _, err := CheckKind(bad); err == nil {
+			t.Errorf("CheckKind(%q): no error", bad)
+		}
+	}
+}

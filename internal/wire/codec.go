@@ -94,3 +94,32 @@ func Of(c interface{ Name() string }) Codec {
 	}
 	return c.(interface{ Wire() Codec }).Wire()
 }
+
+// Settings are how one side, a worker or a caller, encodes and limits
+// bodies: its Config's fields, resolved the same way on both sides by
+// Resolve.
+type Settings struct {
+	Codec             Codec // nil means Msgpack
+	CompressThreshold int   // zero means DefaultCompressThreshold; negative turns compression off
+	MaxBodySize       int   // zero or negative means DefaultMaxBodySize
+}
+
+// Resolve returns the settings of a Config's fields: a codec.Codec (nil
+// for the default), its compression threshold and its body size limit.
+func Resolve(c interface{ Name() string }, compressThreshold, maxBodySize int) Settings {
+	return Settings{Codec: Of(c), CompressThreshold: compressThreshold, MaxBodySize: maxBodySize}.resolve()
+}
+
+// resolve returns s with its defaults filled in.
+func (s Settings) resolve() Settings {
+	if s.Codec == nil {
+		s.Codec = Msgpack
+	}
+	if s.CompressThreshold == 0 {
+		s.CompressThreshold = DefaultCompressThreshold
+	}
+	if s.MaxBodySize <= 0 {
+		s.MaxBodySize = DefaultMaxBodySize
+	}
+	return s
+}
