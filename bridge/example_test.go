@@ -31,8 +31,13 @@ func ExampleDial_rabbitMQ() {
 	conn, err := bridge.Dial(ctx, bridge.Config{
 		URLs: []string{"amqp://svc:hunter2@rabbit-1:5672/", "amqp://svc:hunter2@rabbit-2:5672/"},
 		OnStateChange: func(s bridge.State, err error) {
-			if s == bridge.StateDisconnected {
+			switch s {
+			case bridge.StateDisconnected:
 				log.Printf("broker lost (%v): reconnecting", err)
+			case bridge.StateReconnecting:
+				log.Printf("no broker yet (%v): trying again", err)
+			case bridge.StateConnected, bridge.StateClosed:
+				log.Printf("connection %s", s)
 			}
 		},
 	})
@@ -43,7 +48,10 @@ func ExampleDial_rabbitMQ() {
 		log.Fatal(err)
 	}
 	defer conn.Close()
+	serveAndCall(conn) // workers and callers share the one *bridge.Conn
 }
+
+func serveAndCall(*bridge.Conn) {}
 
 func ExampleConfig() {
 	// Printing a Config never shows a password or a secret.

@@ -17,7 +17,8 @@ import (
 const DefaultDiscoverWait = time.Second
 
 // Discover asks every live worker instance to describe itself (its
-// functions with their schemas, options and stats) and returns the answers
+// functions with their schemas, options and stats: a registry.Instance,
+// which is the type returned) and returns the answers
 // that arrive before ctx ends, sorted by instance id; with no deadline on
 // ctx it waits DefaultDiscoverWait. Workers that do not answer discovery
 // (Python RabiBridge's) are not listed.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/bridge"
@@ -91,4 +92,81 @@ func ExampleCaller_Invoke() {
 	// Output:
 	// 3 <nil>
 	// 7 <nil>
+}
+
+func ExampleCaller_Discover() {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	reg := registry.New()
+	_ = registry.RegisterIn(reg, "add", func(ctx context.Context, r AddReq) (int, error) { return r.A + r.B, nil },
+		registry.Options{Description: "adds two numbers"})
+	conn, _ := bridge.Dial(ctx, bridge.Config{URL: "mem://example-discover"})
+	defer conn.Close()
+	w := worker.New(conn, reg, worker.Config{})
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(ctx) }()
+	defer func() { stop(); <-served }()
+	<-w.Ready()
+	c, _ := caller.New(conn, caller.Config{})
+	defer c.Close()
+
+	// With no deadline on ctx, Discover listens for caller.DefaultDiscoverWait.
+	instances, err := c.Discover(ctx)
+	if err != nil {
+		panic(err)
+	}
+	for _, in := range instances {
+		for _, f := range in.Functions {
+			fmt.Println(in.ID == w.Instance().ID, f.Name, f.Description, f.Stats.Calls)
+		}
+	}
+	fmt.Println(caller.DefaultDiscoverWait)
+	// Output:
+	// true add adds two numbers 0
+	// 1s
+}
+
+func ExampleNew_interceptors() {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	reg := registry.New()
+	_ = registry.RegisterIn(reg, "add", func(ctx context.Context, r AddReq) (int, error) { return r.A + r.B, nil }, registry.Options{})
+	conn, _ := bridge.Dial(ctx, bridge.Config{URL: "mem://example-interceptors"})
+	defer conn.Close()
+	w := worker.New(conn, reg, worker.Config{})
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(ctx) }()
+	defer func() { stop(); <-served }()
+	<-w.Ready()
+
+	// One interceptor that logs each call with its request, and retries a
+	// call that failed retryably, within the call's context, up to the
+	// broker's recovery window (caller.RecoveryWindow) after a loss.
+	logAndRetry := func(next rabibridge.Next) rabibridge.Next {
+		return func(ctx context.Context, call *rabibridge.Call) error {
+			if args, ok := call.Request.(caller.Args); ok { // Invoke's arguments
+				fmt.Println("invoke", call.Function, args.Args, args.Kwargs)
+			} else {
+				fmt.Printf("call %s %+v\n", call.Function, call.Request)
+			}
+			for {
+				err := next(ctx, call)
+				if !rabibridge.Retryable(err) || ctx.Err() != nil {
+					return err
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}
+	c, _ := caller.New(conn, caller.Config{Interceptors: []rabibridge.Interceptor{logAndRetry}})
+	defer c.Close()
+	sum, err := caller.Call[AddReq, int](ctx, c, "add", AddReq{A: 1, B: 2})
+	fmt.Println(sum, err)
+	v, err := c.Invoke(ctx, "add", []any{3, 4}, nil)
+	fmt.Println(v, err, caller.RecoveryWindow)
+	// Output:
+	// call add {A:1 B:2}
+	// 3 <nil>
+	// invoke add [3 4] map[]
+	// 7 <nil> 1m0s
 }

@@ -2,6 +2,8 @@ package registry_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -42,4 +44,38 @@ func ExampleRegisterIn() {
 		fmt.Println(f.Name, "-", f.Description)
 	}
 	// Output: greet - greets by name
+}
+
+func ExampleOptions() {
+	reg := registry.New()
+	var tick registry.Func[struct{}, int] = func(ctx context.Context, _ struct{}) (int, error) { return 1, nil }
+	// One call at a time, as RabiBridge's sync functions; on a quorum queue,
+	// which survives a node's loss and outlives its workers.
+	_ = registry.RegisterIn(reg, "tick", tick, registry.Options{Kind: registry.Sync, QueueType: registry.Quorum})
+	_ = registry.RegisterIn(reg, "tock", tick, registry.Options{Kind: registry.Async, QueueType: registry.Classic})
+	err := registry.RegisterIn(reg, "tick", tick, registry.Options{})
+	fmt.Println(errors.Is(err, registry.ErrDuplicate))
+	for _, f := range reg.Functions() {
+		var qt registry.QueueType = registry.QueueType(f.QueueType)
+		fmt.Println(f.Name, f.Kind, qt, f.FetchSize == registry.DefaultFetchSize)
+	}
+	fmt.Println(reg.Remove("tock"), len(reg.Functions()))
+	// Output:
+	// true
+	// tick sync quorum true
+	// tock async classic true
+	// true 1
+}
+
+func ExampleInstance() {
+	// What a worker says of itself in discovery (caller.Discover, the CLI's
+	// `list`), as JSON on the wire.
+	in := registry.Instance{ID: "w1", Host: "h", PID: 7, Version: "0.1.0",
+		Functions: []registry.FunctionStats{{
+			Function: registry.Function{Name: "add", Kind: "async", FetchSize: 64},
+			Stats:    registry.Stats{Calls: 10, Errors: map[string]int64{"invalid_argument": 1}},
+		}}}
+	b, _ := json.Marshal(in.Functions[0].Stats)
+	fmt.Println(in.Functions[0].Name, string(b))
+	// Output: add {"calls":10,"errors":{"invalid_argument":1},"in_flight":0,"mean_ms":0,"p99_ms":0}
 }

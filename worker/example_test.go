@@ -33,8 +33,9 @@ func ExampleWorker_Serve() {
 		return "done", nil
 	}, registry.Options{})
 	w := worker.New(conn, fns, worker.Config{
-		DrainTimeout: 10 * time.Second,
-		Interceptors: []rabibridge.Interceptor{worker.Limit(100, 0)}, // at most 100 calls per function at once
+		DrainTimeout:    worker.DefaultDrainTimeout / 3,                 // 10 s
+		ConsumerTimeout: worker.DefaultConsumerTimeout / 2,              // the broker's consumer_timeout, if set lower
+		Interceptors:    []rabibridge.Interceptor{worker.Limit(100, 0)}, // at most 100 calls per function at once
 	})
 	served := make(chan error, 1)
 	go func() { served <- w.Serve(ctx) }()
@@ -51,12 +52,14 @@ func ExampleWorker_Serve() {
 		reply <- fmt.Sprint(s, " ", err)
 	}()
 	<-running
+	fmt.Println("serving:", w.Instance().Functions[0].Name)
 	// Serve's ctx ends: it drains, so the call in flight finishes and its
 	// reply goes out before Serve returns.
 	stop()
 	fmt.Println("serve:", <-served)
 	fmt.Println("call:", <-reply)
 	// Output:
+	// serving: slow
 	// serve: <nil>
 	// call: done <nil>
 }
@@ -136,6 +139,9 @@ func serveProcs() error {
 	if err != nil || !child {
 		return err // the supervisor returns once every worker process has drained
 	}
+	// A child knows its place: worker.EnvChild (0 to Procs-1),
+	// worker.EnvProcs and, with BindCores, worker.EnvCPU.
+	log.Printf("worker %s of %s on core %s", os.Getenv(worker.EnvChild), os.Getenv(worker.EnvProcs), os.Getenv(worker.EnvCPU))
 	conn, err := bridge.Dial(ctx, bridge.Config{URL: "amqp://guest:guest@127.0.0.1:5672/"})
 	if err != nil {
 		return err

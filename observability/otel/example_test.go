@@ -20,7 +20,7 @@ func Example() {
 	defer stop()
 	spans := tracetest.NewInMemoryExporter() // an OTLP exporter in a program
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
-	tracing := otel.New(otel.Config{TracerProvider: tp})
+	var tracing *otel.Tracing = otel.New(otel.Config{TracerProvider: tp})
 
 	conn, err := bridge.Dial(ctx, bridge.Config{URL: "mem://example-otel"})
 	if err != nil {
@@ -50,9 +50,16 @@ func Example() {
 	fmt.Println(call.Name, call.SpanKind)
 	fmt.Println("same trace:", handle.SpanContext.TraceID() == call.SpanContext.TraceID(),
 		"parent is the call:", handle.Parent.SpanID() == call.SpanContext.SpanID())
+	for _, a := range call.Attributes {
+		if a.Key == otel.AttrFunction || a.Key == otel.AttrCode {
+			fmt.Println(a.Key, a.Value.AsString())
+		}
+	}
 	// Output:
 	// 42 <nil>
 	// rabibridge handle double server [{"rabibridge.function":"double"} {"rabibridge.redelivered":false} {"rabibridge.code":"ok"}]
 	// rabibridge call double client
 	// same trace: true parent is the call: true
+	// rabibridge.function double
+	// rabibridge.code ok
 }

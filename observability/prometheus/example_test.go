@@ -25,7 +25,9 @@ func Example() {
 		panic(err)
 	}
 
-	conn, err := bridge.Dial(ctx, bridge.Config{URL: "mem://example-prometheus"})
+	// Reconnections count from the states the connection reports.
+	conn, err := bridge.Dial(ctx, bridge.Config{URL: "mem://example-prometheus",
+		OnStateChange: func(s bridge.State, _ error) { m.ConnectionState(string(s)) }})
 	if err != nil {
 		panic(err)
 	}

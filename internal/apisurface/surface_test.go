@@ -1,0 +1,237 @@
+// Package apisurface holds the test that keeps the public surface as issue
+// 19 set it: at most 130 exported identifiers over the library packages,
+// bridge at most 15, each documented and shown in an example or the README,
+// and the import rules of the architecture.
+package apisurface
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// library are the public packages, relative to the module root.
+var library = []string{".", "codec", "schema", "registry", "bridge", "worker", "caller", "observability/prometheus", "observability/otel"}
+
+const (
+	maxTotal  = 130
+	maxBridge = 15
+	module    = "github.com/rabibridge/rabibridge"
+)
+
+// exported is one exported identifier: a top-level name, a method of an
+// exported type, or a method of an exported interface.
+type exported struct {
+	name string // Name, or Type.Method
+	doc  bool
+}
+
+// surface returns the exported identifiers of the package in dir.
+func surface(t *testing.T, dir string) []exported {
+	t.Helper()
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []exported
+	for _, p := range pkgs {
+		types := map[string]bool{}
+		for _, f := range p.Files {
+			for _, d := range f.Decls {
+				if g, ok := d.(*ast.GenDecl); ok {
+					for _, s := range g.Specs {
+						if ts, ok := s.(*ast.TypeSpec); ok && ts.Name.IsExported() {
+							types[ts.Name.Name] = true
+						}
+					}
+				}
+			}
+		}
+		for _, f := range p.Files {
+			for _, d := range f.Decls {
+				switch d := d.(type) {
+				case *ast.FuncDecl:
+					if !d.Name.IsExported() {
+						continue
+					}
+					if d.Recv == nil {
+						out = append(out, exported{d.Name.Name, d.Doc != nil})
+					} else if recv := receiver(d.Recv.List[0].Type); types[recv] {
+						out = append(out, exported{recv + "." + d.Name.Name, d.Doc != nil})
+					}
+				case *ast.GenDecl:
+					for _, s := range d.Specs {
+						out = append(out, specNames(d, s)...)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func receiver(e ast.Expr) string {
+	switch e := e.(type) {
+	case *ast.StarExpr:
+		return receiver(e.X)
+	case *ast.IndexExpr:
+		return receiver(e.X)
+	case *ast.IndexListExpr:
+		return receiver(e.X)
+	case *ast.Ident:
+		return e.Name
+	}
+	return ""
+}
+
+// specNames returns the exported names s declares; a name is documented by
+// its own comment or by its group's.
+func specNames(g *ast.GenDecl, s ast.Spec) []exported {
+	var out []exported
+	switch s := s.(type) {
+	case *ast.TypeSpec:
+		if !s.Name.IsExported() {
+			return nil
+		}
+		out = append(out, exported{s.Name.Name, s.Doc != nil || g.Doc != nil || s.Comment != nil})
+		if it, ok := s.Type.(*ast.InterfaceType); ok {
+			for _, m := range it.Methods.List {
+				for _, n := range m.Names {
+					if n.IsExported() {
+						out = append(out, exported{s.Name.Name + "." + n.Name, m.Doc != nil || m.Comment != nil})
+					}
+				}
+			}
+		}
+	case *ast.ValueSpec:
+		for _, n := range s.Names {
+			if n.IsExported() {
+				out = append(out, exported{n.Name, s.Doc != nil || g.Doc != nil || s.Comment != nil})
+			}
+		}
+	}
+	return out
+}
+
+func root(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestSurface: the budget of exported identifiers, each documented.
+func TestSurface(t *testing.T) {
+	base := root(t)
+	total := 0
+	for _, pkg := range library {
+		names := surface(t, filepath.Join(base, pkg))
+		total += len(names)
+		if pkg == "bridge" && len(names) > maxBridge {
+			t.Errorf("bridge exports %d identifiers, at most %d: %v", len(names), maxBridge, names)
+		}
+		for _, n := range names {
+			if !n.doc {
+				t.Errorf("%s.%s has no doc comment", pkg, n.name)
+			}
+		}
+	}
+	if total > maxTotal {
+		t.Errorf("the library exports %d identifiers, at most %d", total, maxTotal)
+	}
+	t.Logf("%d exported identifiers", total)
+}
+
+// TestShown: every exported identifier appears in an example or the README.
+func TestShown(t *testing.T) {
+	base := root(t)
+	var text strings.Builder
+	readme, err := os.ReadFile(filepath.Join(base, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text.Write(readme)
+	err = filepath.WalkDir(base, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasPrefix(d.Name(), "example") && strings.HasSuffix(d.Name(), "_test.go") ||
+			strings.Contains(path, string(filepath.Separator)+"examples"+string(filepath.Separator)) && strings.HasSuffix(path, ".go")) {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			text.Write(b)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := text.String()
+	var missing []string
+	for _, pkg := range library {
+		for _, n := range surface(t, filepath.Join(base, pkg)) {
+			name := n.name
+			if i := strings.LastIndexByte(name, '.'); i >= 0 {
+				name = name[i+1:]                                               // a method: shown as .Method
+				if !regexp.MustCompile(`[._]` + name + `\b`).MatchString(all) { // .Method, or ExampleType_Method
+					missing = append(missing, pkg+"."+n.name)
+				}
+				continue
+			}
+			if !regexp.MustCompile(`\b` + name + `\b`).MatchString(all) {
+				missing = append(missing, pkg+"."+n.name)
+			}
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("not shown in any example or the README: %v", missing)
+	}
+}
+
+// TestImports: among the library's packages only the transport imports
+// amqp091-go (bridge reaches it through internal/transport); worker and
+// caller do not import each other; the caller links no YAML package.
+func TestImports(t *testing.T) {
+	t.Chdir(root(t))
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", "./...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	amqpMay := map[string]bool{
+		module + "/internal/transport":  true,
+		module + "/internal/benchfloor": true, // the raw floor the benchmarks compare with
+		module + "/cmd/rabibridge":      true,
+		module + "/integration":         true,
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkg, imports := f[0], f[1:]
+		for _, imp := range imports {
+			switch {
+			case strings.HasPrefix(imp, "github.com/rabbitmq/amqp091-go") && !amqpMay[pkg]:
+				t.Errorf("%s imports %s", pkg, imp)
+			case pkg == module+"/worker" && imp == module+"/caller", pkg == module+"/caller" && imp == module+"/worker":
+				t.Errorf("%s imports %s", pkg, imp)
+			}
+		}
+	}
+	deps, err := exec.Command("go", "list", "-deps", "./caller").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, deps)
+	}
+	for _, d := range strings.Fields(string(deps)) {
+		if strings.Contains(d, "yaml") {
+			t.Errorf("caller links %s", d)
+		}
+	}
+}
