@@ -9,8 +9,6 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
-
-	"github.com/rabibridge/rabibridge/internal/pause"
 )
 
 // amqpSub is a consumer of one queue. It re-attaches itself to each new
@@ -252,74 +250,64 @@ func (t *amqpTransport) consume(ctx context.Context, queue string, o ConsumeOpti
 // run attaches, consumes until the channel ends, and attaches again.
 func (s *amqpSub) run(startCtx context.Context, first chan<- error) {
 	defer close(s.stopped)
-	b := newBackoff(s.t.cfg.ReconnectMin, s.t.cfg.ReconnectMax)
-	for attempt := 0; ; attempt++ {
-		waitCtx := s.ctx
-		if first != nil {
-			waitCtx = startCtx // the first attachment is bounded by Consume's ctx
-		}
-		c, err := s.t.current(waitCtx)
-		var ch *amqp.Channel
-		var deliveries <-chan amqp.Delivery
-		if err == nil {
-			ch, deliveries, err = s.attach(c)
-		}
-		if first != nil {
-			first <- err
-			first = nil
-			if err != nil {
-				return
-			}
-		}
-		if s.ctx.Err() != nil {
-			return
-		}
-		if err != nil {
+	attachment{
+		t: s.t,
+		attach: func(c *amqp.Connection) (channel, error) {
+			ch, deliveries, err := s.attach(c)
+			return channel{ch: ch, in: deliveries}, err
+		},
+		serve: s.consume,
+		failed: func(err error) bool {
 			var ae *amqp.Error
 			if errors.As(err, &ae) && ae.Code == amqp.NotFound {
 				s.t.log.Error("consumer ends: its queue is gone", "queue", s.queue, "error", err)
 				s.end()
-				return
+				return false
 			}
 			s.t.log.Warn("consumer cannot attach; retrying", "queue", s.queue, "error", err)
-			pause.For(s.ctx, b.Wait())
-			continue
-		}
-		b.Reset()
-		acker := chAcker{s, ch}
-		ended := make(chan struct{})
-		serve(s.opts, &s.live, s.h, source[amqp.Delivery]{
-			ch: deliveries,
-			conv: func(d amqp.Delivery) *Delivery {
-				out := &Delivery{Message: message(d), Redelivered: d.Redelivered, acker: acker, tag: d.DeliveryTag}
-				if out.CorrelationID != d.CorrelationId {
-					out.wireID = d.CorrelationId
-				}
-				return out
-			},
-			ended: func() { close(ended) },
-		})
-		<-ended
-		if s.ctx.Err() != nil {
-			return // cancelled: the channel stays open for the acks in flight
-		}
-		if !ch.IsClosed() {
-			// The broker cancelled the consumer: its queue was deleted.
-			ch.Close()
-			s.t.mu.Lock()
-			_, known := s.t.queues[s.queue]
-			s.t.mu.Unlock()
-			if !known {
-				s.t.log.Warn("the broker cancelled a consumer: its queue is gone", "queue", s.queue)
-				s.end()
-				return
+			return true
+		},
+	}.keep(s.ctx, startCtx, first)
+}
+
+// consume serves the deliveries of at until its channel ends, and says
+// whether to attach again. A subscription cancelled leaves the channel
+// open for the acknowledgements in flight.
+func (s *amqpSub) consume(at channel) bool {
+	acker := chAcker{s, at.ch}
+	ended := make(chan struct{})
+	serve(s.opts, &s.live, s.h, source[amqp.Delivery]{
+		ch: at.in,
+		conv: func(d amqp.Delivery) *Delivery {
+			out := &Delivery{Message: message(d), Redelivered: d.Redelivered, acker: acker, tag: d.DeliveryTag}
+			if out.CorrelationID != d.CorrelationId {
+				out.wireID = d.CorrelationId
 			}
-			// Ours: declare it again (attach does) and serve on.
-			s.t.log.Warn("the broker cancelled a consumer: its queue was deleted; declaring it again", "queue", s.queue)
-			continue
-		}
-		s.t.log.Warn("consumer's channel closed; attaching again", "queue", s.queue)
+			return out
+		},
+		ended: func() { close(ended) },
+	})
+	<-ended
+	if s.ctx.Err() != nil {
+		return false // cancelled: the channel stays open for the acks in flight
 	}
+	if !at.ch.IsClosed() {
+		// The broker cancelled the consumer: its queue was deleted.
+		at.ch.Close()
+		s.t.mu.Lock()
+		_, known := s.t.queues[s.queue]
+		s.t.mu.Unlock()
+		if !known {
+			s.t.log.Warn("the broker cancelled a consumer: its queue is gone", "queue", s.queue)
+			s.end()
+			return false
+		}
+		// Ours: declare it again (attach does) and serve on.
+		s.t.log.Warn("the broker cancelled a consumer: its queue was deleted; declaring it again", "queue", s.queue)
+		return true
+	}
+	s.t.log.Warn("consumer's channel closed; attaching again", "queue", s.queue)
+	return true
 }
 
 // attach opens a channel on c and consumes the queue on it, declaring the

@@ -7,8 +7,6 @@ import (
 	"sync"
 
 	amqp "github.com/rabbitmq/amqp091-go"
-
-	"github.com/rabibridge/rabibridge/internal/pause"
 )
 
 // amqpListener consumes a server-named exclusive queue bound to a fanout
@@ -37,45 +35,23 @@ func (t *amqpTransport) listen(ctx context.Context, exchange string, h func(Mess
 
 func (l *amqpListener) run(startCtx context.Context, first chan<- error) {
 	defer l.once.Do(func() { close(l.done) })
-	b := newBackoff(l.t.cfg.ReconnectMin, l.t.cfg.ReconnectMax)
-	for {
-		waitCtx := l.ctx
-		if first != nil {
-			waitCtx = startCtx
-		}
-		c, err := l.t.current(waitCtx)
-		var ch *amqp.Channel
-		var msgs <-chan amqp.Delivery
-		if err == nil {
-			ch, msgs, err = l.attach(c)
-		}
-		if first != nil {
-			first <- err
-			first = nil
-			if err != nil {
-				return
+	attachment{
+		t: l.t,
+		attach: func(c *amqp.Connection) (channel, error) {
+			ch, msgs, err := l.attach(c)
+			return channel{ch: ch, in: msgs}, err
+		},
+		serve: func(at channel) bool {
+			stop := context.AfterFunc(l.ctx, func() { at.ch.Close() })
+			for d := range at.in {
+				l.h(message(d))
 			}
-		}
-		if l.ctx.Err() != nil {
-			if ch != nil {
-				ch.Close()
-			}
-			return
-		}
-		if err != nil {
-			pause.For(l.ctx, b.Wait())
-			continue
-		}
-		b.Reset()
-		stop := context.AfterFunc(l.ctx, func() { ch.Close() })
-		for d := range msgs {
-			l.h(message(d))
-		}
-		stop()
-		if l.ctx.Err() != nil {
-			return
-		}
-	}
+			stop()
+			return l.ctx.Err() == nil
+		},
+		failed:  func(error) bool { return true },
+		abandon: func(at channel) { at.ch.Close() },
+	}.keep(l.ctx, startCtx, first)
 }
 
 func (l *amqpListener) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.Delivery, error) {

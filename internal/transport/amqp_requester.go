@@ -11,7 +11,6 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/rabibridge/rabibridge"
-	"github.com/rabibridge/rabibridge/internal/pause"
 	"github.com/rabibridge/rabibridge/internal/protocol"
 )
 
@@ -57,60 +56,58 @@ func (t *amqpTransport) requester(h ReplyHandler) (Requester, error) {
 
 func (r *amqpRequester) run(first chan<- error) {
 	defer close(r.stopped)
-	b := newBackoff(r.t.cfg.ReconnectMin, r.t.cfg.ReconnectMax)
 	recovering := false
-	for {
-		c, err := r.t.current(r.ctx)
-		var ch *amqp.Channel
-		var replies <-chan amqp.Delivery
-		var closes chan *amqp.Error
-		if err == nil {
-			ch, replies, closes, err = r.attach(c)
-		}
-		if first != nil {
-			first <- err
-			first = nil
-			if err != nil {
-				return
+	attachment{
+		t: r.t,
+		attach: func(c *amqp.Connection) (channel, error) {
+			ch, replies, closes, err := r.attach(c)
+			return channel{ch: ch, in: replies, closes: closes}, err
+		},
+		serve: func(at channel) bool {
+			if recovering {
+				r.h.Recovered()
+				recovering = false
 			}
-		}
-		if r.ctx.Err() != nil {
-			r.gone(ch)
-			return
-		}
-		if err != nil {
+			if !r.serve(at) {
+				return false
+			}
+			recovering = true
+			return true
+		},
+		failed: func(err error) bool {
 			r.t.log.Warn("requester cannot attach; retrying", "error", err)
-			pause.For(r.ctx, b.Wait())
-			continue
-		}
-		b.Reset()
-		if recovering {
-			r.h.Recovered()
-			recovering = false
-		}
-		for d := range replies {
-			r.h.Reply(message(d))
-		}
-		// The channel ended: the calls in flight on it get no reply.
-		cause := error(rabibridge.ErrConnectionLost)
-		select {
-		case e, ok := <-closes:
-			if ok && e != nil {
-				cause = fmt.Errorf("%w: %w", rabibridge.ErrConnectionLost, e)
-			}
-		default:
-		}
-		r.gone(ch)
-		if r.ctx.Err() != nil {
-			if !r.closed.Load() {
-				r.h.Lost(errClosed) // the connection was closed under us
-			}
-			return
-		}
-		r.h.Lost(cause)
-		recovering = true
-		r.t.log.Warn("requester's channel closed; attaching again", "error", cause)
+			return true
+		},
+		abandon: func(at channel) { r.gone(at.ch) },
+	}.keep(r.ctx, r.ctx, first)
+}
+
+// serve passes the replies of at on until its channel ends, then tells the
+// handler the calls in flight on it are lost, and says whether to attach
+// again.
+func (r *amqpRequester) serve(at channel) bool {
+	for d := range at.in {
+		r.h.Reply(message(d))
 	}
+	// The channel ended: the calls in flight on it get no reply.
+	cause := error(rabibridge.ErrConnectionLost)
+	select {
+	case e, ok := <-at.closes:
+		if ok && e != nil {
+			cause = fmt.Errorf("%w: %w", rabibridge.ErrConnectionLost, e)
+		}
+	default:
+	}
+	r.gone(at.ch)
+	if r.ctx.Err() != nil {
+		if !r.closed.Load() {
+			r.h.Lost(errClosed) // the connection was closed under us
+		}
+		return false
+	}
+	r.h.Lost(cause)
+	r.t.log.Warn("requester's channel closed; attaching again", "error", cause)
+	return true
 }
 
 // attach opens the requester's channel on c.
