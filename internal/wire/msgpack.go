@@ -72,7 +72,7 @@ func (msgpackCodec) AppendValue(dst []byte, v any) ([]byte, error) {
 		if v == nil {
 			return append(dst, 0xc0), nil // as msgpack encodes a nil slice
 		}
-		return append(appendHead(room(dst, len(v)), 0xc4, len(v)), v...), nil // bin8/16/32
+		return append(appendHead(room(dst, len(v)), binForm, len(v)), v...), nil // bin8/16/32
 	case string:
 		return appendString(room(dst, len(v)), v), nil
 	case int:
@@ -141,20 +141,6 @@ func room(dst []byte, n int) []byte {
 	return dst
 }
 
-// appendHead appends the head of a msgpack bin or str of n bytes in the
-// smallest form, as msgpack v5 writes it: code8 and an 8-bit length, or the
-// next code and 16 bits, or the one after it and 32 (msgpack numbers
-// bin8/16/32 and str8/16/32 so).
-func appendHead(dst []byte, code8 byte, n int) []byte {
-	switch {
-	case n < 1<<8:
-		return append(dst, code8, byte(n))
-	case n < 1<<16:
-		return append(dst, code8+1, byte(n>>8), byte(n))
-	}
-	return append(dst, code8+2, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-}
-
 func (c msgpackCodec) UnmarshalShared(data []byte, v any) error {
 	if b, ok := binValue(data); ok {
 		switch v := v.(type) {
@@ -172,27 +158,17 @@ func (c msgpackCodec) UnmarshalShared(data []byte, v any) error {
 // binValue returns the bytes of data when data is exactly one msgpack bin,
 // capped so that an append to them cannot write past them into data.
 func binValue(data []byte) ([]byte, bool) {
-	if len(data) < 2 {
+	if len(data) == 0 {
 		return nil, false
 	}
-	var head, n int
-	switch data[0] {
-	case 0xc4:
-		head, n = 2, int(data[1])
-	case 0xc5:
-		head, n = 3, int(at(data, 1, 2))
-	case 0xc6:
-		head, n = 5, int(at(data, 1, 4))
-	default:
+	h := readHead(data)
+	if h.kind != kBin || h.size+h.n != len(data) {
 		return nil, false
 	}
-	if head+n != len(data) {
-		return nil, false
-	}
-	return data[head:len(data):len(data)], true
+	return data[h.size:len(data):len(data)], true
 }
 
-func (msgpackCodec) AppendArray(dst []byte, n int) []byte { return appendCount(dst, 0x90, 0xdc, n) }
+func (msgpackCodec) AppendArray(dst []byte, n int) []byte { return appendHead(dst, arrayForm, n) }
 
 func (msgpackCodec) AppendSep(dst []byte, _ int) []byte { return dst }
 func (msgpackCodec) AppendEnd(dst []byte) []byte        { return dst }
@@ -210,18 +186,16 @@ func (msgpackCodec) Elements(dst [][]byte, data []byte) ([][]byte, error) {
 	if len(data) == 0 {
 		return dst, truncated()
 	}
-	var head, n int
-	switch c := data[0]; {
-	case c >= 0x90 && c <= 0x9f:
-		head, n = 1, int(c&0x0f)
-	case c == 0xdc:
-		head, n = 3, int(at(data, 1, 2))
-	case c == 0xdd:
-		head, n = 5, int(at(data, 1, 4))
-	case c == 0xc0: // nil reads as an empty array
+	if data[0] == 0xc0 { // nil reads as an empty array
 		return dst, nil
-	default:
-		return dst, fmt.Errorf("%w: want an array, got msgpack byte 0x%02x", ErrMalformed, c)
+	}
+	h := readHead(data)
+	if h.kind != kArray {
+		return dst, fmt.Errorf("%w: want an array, got msgpack byte 0x%02x", ErrMalformed, data[0])
+	}
+	head, n := h.size, h.n
+	if head > len(data) {
+		return dst, truncated()
 	}
 	if n > len(data)-head {
 		return dst, truncated()

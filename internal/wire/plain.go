@@ -111,7 +111,7 @@ func buildStructPlan(t reflect.Type, depth int) *plan {
 		p.fields = append(p.fields, planField{index: i, key: appendString(nil, name), name: name, omitEmpty: omit, p: fp})
 		p.omits = p.omits || omit
 	}
-	p.head = appendMapHead(nil, len(p.fields))
+	p.head = appendHead(nil, mapForm, len(p.fields))
 	return p
 }
 
@@ -144,7 +144,7 @@ func (p *plan) append(dst []byte, v reflect.Value) []byte {
 				n++
 			}
 		}
-		dst = appendMapHead(dst, n)
+		dst = appendHead(dst, mapForm, n)
 	}
 	for i := range p.fields {
 		f := &p.fields[i]
@@ -208,13 +208,13 @@ func (p *plan) decode(b []byte, v reflect.Value, depth int) (n int, ok bool) {
 		if c != 0xca || len(b) < 5 {
 			return 0, false
 		}
-		v.SetFloat(float64(math.Float32frombits(uint32(big(b[1:5])))))
+		v.SetFloat(float64(math.Float32frombits(uint32(be(b, 1, 4)))))
 		return 5, true
 	case reflect.Float64:
 		if c != 0xcb || len(b) < 9 {
 			return 0, false
 		}
-		v.SetFloat(math.Float64frombits(big(b[1:9])))
+		v.SetFloat(math.Float64frombits(be(b, 1, 8)))
 		return 9, true
 	case reflect.String:
 		s, size, ok := readString(b)
@@ -224,17 +224,11 @@ func (p *plan) decode(b []byte, v reflect.Value, depth int) (n int, ok bool) {
 		v.SetString(string(s))
 		return size, true
 	}
-	var off, items int
-	switch {
-	case c >= 0x80 && c <= 0x8f:
-		off, items = 1, int(c&0x0f)
-	case c == 0xde && len(b) >= 3:
-		off, items = 3, int(big(b[1:3]))
-	case c == 0xdf && len(b) >= 5:
-		off, items = 5, int(big(b[1:5]))
-	default:
+	h := readHead(b)
+	if h.kind != kMap || h.size > len(b) {
 		return 0, false
 	}
+	off, items := h.size, h.n
 	for range items {
 		key, size, ok := readString(b[off:])
 		if !ok {
@@ -332,41 +326,7 @@ func appendCompactInt(dst []byte, n int64) []byte {
 // appendString appends s as a msgpack str in its smallest form: fixstr,
 // str8, str16 or str32.
 func appendString(dst []byte, s string) []byte {
-	if len(s) < 32 {
-		return append(append(dst, 0xa0|byte(len(s))), s...)
-	}
-	return append(appendHead(dst, 0xd9, len(s)), s...)
-}
-
-func appendMapHead(dst []byte, n int) []byte { return appendCount(dst, 0x80, 0xde, n) }
-
-// appendCount appends the head of a msgpack array or map of n items in its
-// smallest form: fix|n, else code16 and 16 bits, else code16+1 and 32.
-func appendCount(dst []byte, fix, code16 byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(dst, fix|byte(n))
-	case n <= math.MaxUint16:
-		return appendBig(append(dst, code16), uint64(n), 2)
-	}
-	return appendBig(append(dst, code16+1), uint64(n), 4)
-}
-
-// appendBig appends the low size bytes of n, big-endian.
-func appendBig(dst []byte, n uint64, size int) []byte {
-	for i := size - 1; i >= 0; i-- {
-		dst = append(dst, byte(n>>(8*i)))
-	}
-	return dst
-}
-
-// big reads b as a big-endian unsigned integer.
-func big(b []byte) uint64 {
-	var n uint64
-	for _, c := range b {
-		n = n<<8 | uint64(c)
-	}
-	return n
+	return append(appendHead(dst, strForm, len(s)), s...)
 }
 
 // readInt reads a msgpack integer that fits an int64.
@@ -385,7 +345,7 @@ func readInt(b []byte) (n int64, size int, ok bool) {
 	if size == 0 || len(b) < size {
 		return 0, 0, false
 	}
-	u := big(b[1:size])
+	u := be(b, 1, size-1)
 	if c >= 0xd0 { // signed: extend the sign of its width
 		shift := 64 - 8*(size-1)
 		return int64(u<<shift) >> shift, size, true
@@ -409,20 +369,13 @@ func readUint(b []byte) (n uint64, size int, ok bool) {
 	if size == 0 || len(b) < size {
 		return 0, 0, false
 	}
-	return big(b[1:size]), size, true
+	return be(b, 1, size-1), size, true
 }
 
 // intSize is the length of a msgpack uint8–64 or int8–64 with code c, or 0.
 func intSize(c byte) int {
-	switch c {
-	case 0xcc, 0xd0:
-		return 2
-	case 0xcd, 0xd1:
-		return 3
-	case 0xce, 0xd2:
-		return 5
-	case 0xcf, 0xd3:
-		return 9
+	if c >= 0xcc && c <= 0xd3 {
+		return codes[c].size
 	}
 	return 0
 }
@@ -432,21 +385,9 @@ func readString(b []byte) (s []byte, size int, ok bool) {
 	if len(b) == 0 {
 		return nil, 0, false
 	}
-	var head, n int
-	switch c := b[0]; {
-	case c >= 0xa0 && c <= 0xbf:
-		head, n = 1, int(c&0x1f)
-	case c == 0xd9 && len(b) >= 2:
-		head, n = 2, int(b[1])
-	case c == 0xda && len(b) >= 3:
-		head, n = 3, int(big(b[1:3]))
-	case c == 0xdb && len(b) >= 5:
-		head, n = 5, int(big(b[1:5]))
-	default:
+	h := readHead(b)
+	if h.kind != kStr || h.size > len(b) || h.n > len(b)-h.size {
 		return nil, 0, false
 	}
-	if n > len(b)-head {
-		return nil, 0, false
-	}
-	return b[head : head+n], head + n, true
+	return b[h.size : h.size+h.n], h.size + h.n, true
 }

@@ -155,7 +155,7 @@ func decodeBodies() [][]byte {
 		bodies = append(bodies, b)
 	}
 	m := func(kv ...[]byte) []byte { // a map of the given keys and values
-		b := appendMapHead(nil, len(kv)/2)
+		b := appendHead(nil, mapForm, len(kv)/2)
 		for _, x := range kv {
 			b = append(b, x...)
 		}
