@@ -48,7 +48,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		MaxMessageSize: cfg.MaxMessageSize, Logger: cfg.Logger,
 	}
 	if f := cfg.OnStateChange; f != nil {
-		tc.OnStateChange = func(s transport.State, err error) { f(State(s), err) }
+		tc.OnStateChange = func(s string, err error) { f(State(s), err) }
 	}
 	c, err := transport.Dial(ctx, tc)
 	return (*Conn)(c), err

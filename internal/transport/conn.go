@@ -27,7 +27,7 @@ type Config struct {
 	Heartbeat                  time.Duration // zero means 10s
 	ReconnectMin, ReconnectMax time.Duration // zero means DefaultReconnectMin, DefaultReconnectMax
 	MaxMessageSize             int           // zero means DefaultMaxMessageSize
-	OnStateChange              func(State, error)
+	OnStateChange              func(state string, err error) // one of the State constants
 	Logger                     *slog.Logger // nil means Warn and above, to slog.Default()
 }
 

@@ -11,16 +11,13 @@ import (
 	"github.com/rabibridge/rabibridge/internal/pause"
 )
 
-// State is a connection's state: bridge.State, whose doc says what each
-// means.
-type State string
-
-// The states of a connection.
+// The states of a connection, as bridge.State names them (its doc says
+// what each means).
 const (
-	StateConnected    State = "connected"
-	StateDisconnected State = "disconnected"
-	StateReconnecting State = "reconnecting"
-	StateClosed       State = "closed"
+	StateConnected    = "connected"
+	StateDisconnected = "disconnected"
+	StateReconnecting = "reconnecting"
+	StateClosed       = "closed"
 )
 
 // Defaults of the reconnection backoff.
@@ -32,7 +29,7 @@ const (
 	DefaultReconnectMax = 2 * time.Second
 )
 
-func (t *amqpTransport) state(s State, err error) {
+func (t *amqpTransport) state(s string, err error) {
 	switch {
 	case err != nil:
 		t.log.Warn("connection "+string(s), "error", err)
