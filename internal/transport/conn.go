@@ -24,11 +24,11 @@ type Config struct {
 	// TLS returns the TLS configuration for dialling url, nil for amqp://.
 	TLS                        func(url string) (*tls.Config, error)
 	Name                       string
-	Heartbeat                  time.Duration // zero means 10s
-	ReconnectMin, ReconnectMax time.Duration // zero means DefaultReconnectMin, DefaultReconnectMax
-	MaxMessageSize             int           // zero means DefaultMaxMessageSize
+	Heartbeat                  time.Duration                 // zero means 10s
+	ReconnectMin, ReconnectMax time.Duration                 // zero means DefaultReconnectMin, DefaultReconnectMax
+	MaxMessageSize             int                           // zero means DefaultMaxMessageSize
 	OnStateChange              func(state string, err error) // one of the State constants
-	Logger                     *slog.Logger // nil means Warn and above, to slog.Default()
+	Logger                     *slog.Logger                  // nil means Warn and above, to slog.Default()
 }
 
 // Conn is a connection to a broker, safe for concurrent use: bridge.Conn.
