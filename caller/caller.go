@@ -172,14 +172,7 @@ var calls = sync.Pool{New: func() any { return &call{done: make(chan result, 1)}
 // positional argument.
 func Call[Req, Resp any](ctx context.Context, c *Caller, name string, req Req) (Resp, error) {
 	var resp Resp
-	var body []byte
-	var err error
-	buf := make([]byte, 0, 128) // most calls fit; the transport owns it after Publish
-	if wire.AsKwargs(reflect.TypeFor[Req]()) {
-		body, err = wire.AppendRequest(c.body.Codec, buf, nil, req)
-	} else {
-		body, err = wire.AppendRequestArg(c.body.Codec, buf, req)
-	}
+	body, err := encode(c, req)
 	if err != nil {
 		return resp, fmt.Errorf("caller: %s: encoding the request: %w", name, err)
 	}
@@ -191,16 +184,55 @@ func Call[Req, Resp any](ctx context.Context, c *Caller, name string, req Req) (
 	return resp, err
 }
 
+// Send calls function name with req and wants no reply: it returns once the
+// broker has taken the call into the function's queue, with the errors of
+// Call up to there (rabibridge.ErrQueueFull, ErrNoSuchFunction, retryable
+// ErrConnectionLost, the ctx's), and nil then. A worker runs the handler
+// and sends nothing back; what the handler returns, or its error, only its
+// worker's log sees. A Python RabiBridge worker runs it too, and its reply
+// goes to an address the broker drops (protocol.md: "no reply"). For
+// positional arguments, send an Args.
+func Send[Req any](ctx context.Context, c *Caller, name string, req Req) error {
+	body, err := encode(c, req)
+	if err != nil {
+		return fmt.Errorf("caller: %s: encoding the request: %w", name, err)
+	}
+	if c.chain != nil {
+		return c.intercepted(ctx, &rabibridge.Call{Function: name, Request: req}, body)
+	}
+	err = c.roundTrip(ctx, name, body, nil, nil)
+	c.release(body)
+	return err
+}
+
+// encode encodes req as Call and Send send it: a struct or map as keyword
+// arguments, any other type as the one positional argument.
+func encode[Req any](c *Caller, req Req) ([]byte, error) {
+	buf := make([]byte, 0, 128) // most calls fit; the transport owns it after Publish
+	if a, ok := any(req).(Args); ok {
+		return appendArgs(c, buf, a.Args, a.Kwargs)
+	}
+	if wire.AsKwargs(reflect.TypeFor[Req]()) {
+		return wire.AppendRequest(c.body.Codec, buf, nil, req)
+	}
+	return wire.AppendRequestArg(c.body.Codec, buf, req)
+}
+
+// appendArgs appends the request of positional args and keyword kwargs.
+func appendArgs(c *Caller, dst []byte, args []any, kwargs map[string]any) ([]byte, error) {
+	var kw any
+	if kwargs != nil {
+		kw = kwargs
+	}
+	return wire.AppendRequest(c.body.Codec, dst, args, kw)
+}
+
 // Invoke calls function name with positional args and keyword kwargs, either
 // may be nil, and returns its result as a generic value (for msgpack: nil,
 // bool, int64, uint64, float64, string, []byte, []any, map[string]any; for
 // JSON, numbers are json.Number).
 func (c *Caller) Invoke(ctx context.Context, name string, args []any, kwargs map[string]any) (any, error) {
-	var kw any
-	if kwargs != nil {
-		kw = kwargs
-	}
-	body, err := wire.AppendRequest(c.body.Codec, nil, args, kw)
+	body, err := appendArgs(c, nil, args, kwargs)
 	if err != nil {
 		return nil, fmt.Errorf("caller: %s: encoding the request: %w", name, err)
 	}
@@ -226,7 +258,8 @@ func (c *Caller) release(body []byte) {
 }
 
 // roundTrip publishes body as a call of name and decodes the reply's result
-// into out.
+// into out; with out nil (Send) it wants no reply, and returns once the
+// broker has the call.
 func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, headers map[string]string, out any) error {
 	if c.cfg.Timeout > 0 {
 		if _, ok := ctx.Deadline(); !ok {
@@ -256,10 +289,14 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, header
 		return fmt.Errorf("caller: %s: the call is %d bytes, over the broker's limit of %d "+
 			"(its max_message_size, as bridge.Config.MaxMessageSize says): %w", name, len(wire), c.maxMessage, rabibridge.ErrTooLarge)
 	}
+	replyTo := c.reply
+	if out == nil {
+		replyTo = protocol.NoReply
+	}
 	msg := transport.Message{
 		Body:          wire,
 		CorrelationID: cid,
-		ReplyTo:       c.reply,
+		ReplyTo:       replyTo,
 		ContentType:   c.ctype,
 		Deadline:      deadline,
 		Expire:        c.cfg.Expire,
@@ -275,6 +312,9 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, header
 			err = c.noRoute(rt)
 		}
 		return fmt.Errorf("caller: %s: %w", name, err)
+	}
+	if out == nil {
+		return c.sent(name, rt, cid, p)
 	}
 	var r result
 	if done := ctx.Done(); done == nil {
@@ -299,6 +339,25 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, header
 	}
 	rt.lastOK.Store(time.Now().UnixNano())
 	return c.decode(name, &r.msg, out)
+}
+
+// sent ends a Send the broker took: it failed only if the call came back
+// unrouted, which the transport reported before Publish returned. A
+// connection lost since does not undo what the broker confirmed.
+func (c *Caller) sent(name string, rt *route, cid string, p *call) error {
+	select {
+	case r := <-p.done:
+		calls.Put(p)
+		if errors.Is(r.err, rabibridge.ErrNoSuchFunction) {
+			return fmt.Errorf("caller: %s: %w", name, c.noRoute(rt))
+		}
+		rt.lastOK.Store(time.Now().UnixNano())
+		return nil
+	default:
+		c.forget(cid, p)
+		rt.lastOK.Store(time.Now().UnixNano())
+		return nil
+	}
 }
 
 // passCancel passes the cancellation of call cid on, beside the caller,

@@ -170,3 +170,37 @@ func ExampleNew_interceptors() {
 	// invoke add [3 4] map[]
 	// 7 <nil> 1m0s
 }
+
+func ExampleSend() {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	reg := registry.New()
+	audited := make(chan string, 1)
+	_ = registry.RegisterIn(reg, "audit", func(ctx context.Context, r struct {
+		Event string `json:"event"`
+	}) (struct{}, error) {
+		audited <- r.Event
+		return struct{}{}, nil
+	}, registry.Options{})
+	conn, _ := bridge.Dial(ctx, bridge.Config{URL: "mem://example-send"})
+	defer conn.Close()
+	w := worker.New(conn, reg, worker.Config{})
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(ctx) }()
+	defer func() { stop(); <-served }()
+	<-w.Ready()
+	c, _ := caller.New(conn, caller.Config{})
+	defer c.Close()
+
+	// Send returns once the broker has the call; no reply comes back.
+	err := caller.Send(ctx, c, "audit", struct {
+		Event string `json:"event"`
+	}{"login"})
+	fmt.Println(err, <-audited)
+	// Positional arguments go as an Args, as Invoke sends them.
+	err = caller.Send(ctx, c, "nowhere", caller.Args{Args: []any{1}})
+	fmt.Println(errors.Is(err, rabibridge.ErrNoSuchFunction))
+	// Output:
+	// <nil> login
+	// true
+}

@@ -7,8 +7,9 @@ import (
 	"github.com/rabibridge/rabibridge"
 )
 
-// Args are Invoke's arguments, as a rabibridge.Call's Request in the
-// caller's interceptors.
+// Args are a call's positional and keyword arguments: Invoke's, as a
+// rabibridge.Call's Request in the caller's interceptors. Given as the
+// request of Call or Send, they are sent as they are, as Invoke sends them.
 type Args struct {
 	Args   []any
 	Kwargs map[string]any

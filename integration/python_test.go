@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rabibridge/rabibridge/bridge"
+	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/internal/demo"
 	"github.com/rabibridge/rabibridge/internal/testbroker"
 	"github.com/rabibridge/rabibridge/registry"
@@ -114,6 +115,18 @@ func TestGoCallsPython(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %#v\nwant %#v", got, want)
+	}
+
+	// A call sent with no reply wanted: the Python worker runs it and
+	// publishes its reply to protocol.NoReply, which the broker drops; it
+	// serves on.
+	for range 3 {
+		if err := caller.Send(ctx, c, name, map[string]any{"k": 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Invoke(ctx, name, []any{1}, nil); err != nil {
+		t.Fatalf("after the sent calls: %v", err)
 	}
 }
 

@@ -548,6 +548,13 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 	}
 	end := time.Now()
 	f.stats.observe(end.Sub(start), rabibridge.CodeOf(err))
+	if d.ReplyTo == protocol.NoReply { // caller.Send: nobody waits for a reply
+		w.sentCall(base, f, d, err, end.Sub(start))
+		if w.recycle {
+			bufpool.Put(out)
+		}
+		return
+	}
 	var reply transport.Message
 	if d.ContentType == "" {
 		reply.ContentType = c.ContentType() // else the reply is in the codec the call named
@@ -581,6 +588,19 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 	}
 	if w.recycle {
 		bufpool.Put(out) // the encoded result, made for this reply alone
+	}
+}
+
+// sentCall ends a call that wants no reply (caller.Send): it acknowledges
+// the call, and logs a failure, which no caller will see, as a warning.
+func (w *Worker) sentCall(ctx context.Context, f *function, d *transport.Delivery, err error, took time.Duration) {
+	if err != nil {
+		re := remote(err)
+		w.log.Log(ctx, slog.LevelWarn, "call failed, and its caller wants no reply", "function", f.name,
+			"correlation_id", d.CorrelationID, "code", string(re.Code), "error", re.Message, "duration", took)
+	}
+	if err := d.Ack(); err != nil {
+		w.log.Error("acknowledging a call", "function", f.name, "correlation_id", d.CorrelationID, "error", err)
 	}
 }
 

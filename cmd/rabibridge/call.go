@@ -30,12 +30,14 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cf.register(fs)
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the reply")
 	sync := fs.Bool("sync", false, "call a function of RabiBridge's sync kind")
+	noReply := fs.Bool("no-reply", false, "send the call and want no reply: exit once the broker has it in the function's queue")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: rabibridge call NAME [JSON] [flags]
 
 Calls function NAME. JSON is its arguments: an object is keyword arguments,
 an array positional ones, anything else the one positional argument. The
-result is printed as JSON.
+result is printed as JSON; with --no-reply nothing is, and the call returns
+once the broker has it.
 
 Exit codes: 0 ok, 1 other error, 2 usage, 3 remote error, 4 queue full,
 5 no such function, 6 timeout, 7 broker unavailable, 8 access refused
@@ -87,7 +89,12 @@ flags:
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	v, err := c.Invoke(ctx, pos[0], callArgs, kwargs)
+	var v any
+	if *noReply {
+		err = caller.Send(ctx, c, pos[0], caller.Args{Args: callArgs, Kwargs: kwargs})
+	} else {
+		v, err = c.Invoke(ctx, pos[0], callArgs, kwargs)
+	}
 	var re *rabibridge.RemoteError
 	switch {
 	case err == nil:
@@ -96,6 +103,9 @@ flags:
 	default:
 		// "rabibridge call: add: queue full", not "rabibridge call: caller: add: ..."
 		return &exitError{code: exitCode(err), err: err, msg: strings.TrimPrefix(err.Error(), "caller: ")}
+	}
+	if *noReply {
+		return nil
 	}
 	out, err := json.Marshal(jsonable(v))
 	if err != nil {

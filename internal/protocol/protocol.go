@@ -27,6 +27,13 @@ const (
 	CancelExchange = "rabibridge.cancel"
 )
 
+// NoReply is the reply address of a call that wants no reply
+// (caller.Send), an extension of RabiBridge's protocol: a Go worker runs
+// the handler and answers nothing; a Python RabiBridge worker publishes
+// its reply to this name on the default exchange, where no queue has it,
+// so the broker drops it.
+const NoReply = "rabibridge.noreply"
+
 // DefaultKind is the kind of a function that names none.
 const DefaultKind = "async"
 

@@ -46,6 +46,7 @@ func Run(t *testing.T, dial Dialer) {
 		{"Types", Types},
 		{"NoSuchFunction", NoSuchFunction},
 		{"QueueFull", QueueFull},
+		{"Send", Send},
 		{"Deadline", Deadline},
 		{"TTL", TTL},
 		{"ExpiredCall", ExpiredCall},
@@ -368,6 +369,57 @@ func QueueFull(t *testing.T, dial Dialer) {
 	for range 3 {
 		r := <-results
 		is.NoErr(r.err) // call 1 and the two queued calls complete
+	}
+}
+
+// Send: a call that wants no reply returns once the broker has it, while
+// its handler still runs; the handler runs once per call, a failing one
+// costs nothing but a log line, and the worker serves on. Send to a
+// missing function or a full queue fails as Call does.
+func Send(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	b := newBlocker()
+	register(e, "busy", b.handle, registry.Options{QueueSize: 1, FetchSize: 1})
+	register(e, "fail", func(context.Context, int) (int, error) {
+		return 0, rabibridge.Errorf(rabibridge.CodeInternal, "nobody hears this")
+	}, registry.Options{})
+	register(e, "add", demo.Add, registry.Options{})
+	e.serve(worker.Config{})
+	ctx := timeout(t, 20*time.Second)
+
+	is.NoErr(caller.Send(ctx, e.c, e.name("busy"), 1)) // returns with the handler still blocked
+	select {
+	case n := <-b.started:
+		is.Equal(n, 1)
+	case <-ctx.Done():
+		t.Fatal("the handler of a sent call never ran")
+	}
+	is.NoErr(caller.Send(ctx, e.c, e.name("busy"), 2)) // the one place in the queue
+	err := caller.Send(ctx, e.c, e.name("busy"), 3)
+	is.True(errors.Is(err, rabibridge.ErrQueueFull))
+	close(b.release)
+	select {
+	case n := <-b.started:
+		is.Equal(n, 2) // the queued call runs; 3 was refused
+	case <-ctx.Done():
+		t.Fatal("the queued sent call never ran")
+	}
+
+	err = caller.Send(ctx, e.c, e.name("missing"), 1)
+	is.True(errors.Is(err, rabibridge.ErrNoSuchFunction))
+	is.True(strings.Contains(err.Error(), e.name("missing")))
+
+	for range 3 {
+		is.NoErr(caller.Send(ctx, e.c, e.name("fail"), 1))
+	}
+	sum, err := caller.Call[demo.AddReq, int](ctx, e.c, e.name("add"), demo.AddReq{A: 2, B: 3})
+	is.NoErr(err) // the worker serves on, and calls get their replies
+	is.Equal(sum, 5)
+	select {
+	case n := <-b.started:
+		t.Fatalf("call %d ran twice, or a refused call ran", n)
+	default:
 	}
 }
 

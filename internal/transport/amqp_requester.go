@@ -33,6 +33,7 @@ type amqpRequester struct {
 	up        chan struct{}               // closed while ch is usable
 	fanouts   map[string]bool
 	fanoutsOn *amqp.Channel // the channel fanouts were declared on
+	returns   map[*amqp.Channel]*returnLoop
 
 	stopped chan struct{}
 }
@@ -134,15 +135,23 @@ func (r *amqpRequester) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.D
 	if err != nil {
 		return fail("consuming "+directReplyTo, err)
 	}
+	loop := &returnLoop{returns: returns, settle: make(chan chan struct{}), ended: make(chan struct{})}
 	go func() {
-		// A call nobody consumes comes back (mandatory) before its
-		// confirm; the caller fails it with ErrNoSuchFunction.
-		for ret := range returns {
+		loop.run(func(ret amqp.Return) {
+			// A call nobody consumes comes back (mandatory) before its
+			// confirm; the caller fails it with ErrNoSuchFunction.
 			cid, _ := protocol.SplitCallID(ret.CorrelationId)
 			r.h.Returned(cid)
-		}
+		})
+		r.mu.Lock()
+		delete(r.returns, ch)
+		r.mu.Unlock()
 	}()
 	r.mu.Lock()
+	if r.returns == nil {
+		r.returns = map[*amqp.Channel]*returnLoop{}
+	}
+	r.returns[ch] = loop
 	r.ch, r.conn = ch, c
 	r.sock.Store(r.t.sockOf(c))
 	r.live.Store(ch)
@@ -194,7 +203,10 @@ func (r *amqpRequester) Publish(ctx context.Context, key string, m Message) erro
 	if err := r.t.waitUnblocked(ctx); err != nil {
 		return err
 	}
-	m.ReplyTo = directReplyTo
+	noReply := m.ReplyTo == protocol.NoReply
+	if !noReply {
+		m.ReplyTo = directReplyTo
+	}
 	dc, err := publish(ctx, r.sock.Load(), ch, protocol.Exchange, key, true, publishing(m))
 	if err != nil {
 		return err
@@ -207,6 +219,70 @@ func (r *amqpRequester) Publish(ctx context.Context, key string, m Message) erro
 		return fmt.Errorf("bridge: %w: the channel closed before the broker confirmed the call", rabibridge.ErrConnectionLost)
 	case !ok: // x-overflow reject-publish: the queue is full
 		return rabibridge.ErrQueueFull
+	case noReply:
+		// No reply will tell the caller that the call came back: make
+		// sure the handler has seen its return, if there was one, before
+		// Publish returns.
+		r.mu.Lock()
+		loop := r.returns[ch]
+		r.mu.Unlock()
+		return loop.settled(ctx)
+	}
+	return nil
+}
+
+func unsettled(ctx context.Context) error {
+	return fmt.Errorf("bridge: the broker took the call, but whether a queue did is not known yet: %w", ctx.Err())
+}
+
+// returnLoop hands a channel's returned calls to the requester's handler,
+// in the order they came.
+type returnLoop struct {
+	returns <-chan amqp.Return
+	settle  chan chan struct{} // requests to handle every return received so far
+	ended   chan struct{}      // closed when the channel's returns end
+}
+
+func (l *returnLoop) run(handle func(amqp.Return)) {
+	defer close(l.ended)
+	for {
+		select {
+		case ret, ok := <-l.returns:
+			if !ok {
+				return
+			}
+			handle(ret)
+		case done := <-l.settle:
+			for len(l.returns) > 0 {
+				if ret, ok := <-l.returns; ok {
+					handle(ret)
+				}
+			}
+			close(done)
+		}
+	}
+}
+
+// settled returns once every return received before it was called has
+// been handled. The broker sends a call's return before its confirm, so
+// after the confirm, a call that came back has been handled.
+func (l *returnLoop) settled(ctx context.Context) error {
+	if l == nil {
+		return nil // the channel's returns ended, every one handled
+	}
+	done := make(chan struct{})
+	select {
+	case l.settle <- done:
+	case <-l.ended:
+		return nil
+	case <-ctx.Done():
+		return unsettled(ctx)
+	}
+	select {
+	case <-done:
+	case <-l.ended:
+	case <-ctx.Done():
+		return unsettled(ctx)
 	}
 	return nil
 }

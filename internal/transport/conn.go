@@ -190,7 +190,9 @@ type Requester interface {
 	// to ReplyTo, and waits for the broker to take it. It returns an error wrapping
 	// rabibridge.ErrQueueFull when the function's queue is full and
 	// rabibridge.ErrNoSuchFunction when no queue is bound to the key (a
-	// transport may instead report that through ReplyHandler.Returned).
+	// transport may instead report that through ReplyHandler.Returned; for
+	// a call whose ReplyTo is protocol.NoReply, it does so before Publish
+	// returns).
 	Publish(ctx context.Context, routingKey string, m Message) error
 	// Broadcast publishes m, its reply address set to ReplyTo, to the
 	// fanout exchange: every listener gets it, and their replies come to

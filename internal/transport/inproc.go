@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/internal/protocol"
 )
 
 // The in-process broker: queues, bindings and reply addresses in memory,
@@ -453,7 +454,9 @@ func (r *memRequester) Publish(ctx context.Context, key string, m Message) error
 	if q == nil {
 		return rabibridge.ErrNoSuchFunction
 	}
-	m.ReplyTo = r.addr
+	if m.ReplyTo != protocol.NoReply {
+		m.ReplyTo = r.addr
+	}
 	mm := memMsg{m: m}
 	if ttl := q.q.MessageTTL; ttl > 0 {
 		mm.expires = time.Now().Add(ttl)

@@ -11,7 +11,8 @@ type Message struct {
 	Body []byte
 	// CorrelationID pairs a reply with its call.
 	CorrelationID string
-	// ReplyTo is the address a call's reply goes to.
+	// ReplyTo is the address a call's reply goes to; a requester sets its
+	// own, unless a call says protocol.NoReply (it wants none).
 	ReplyTo string
 	// ContentType names the body's codec; empty from Python peers.
 	ContentType string
