@@ -3,7 +3,11 @@ package integration
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -212,4 +216,24 @@ func TestFleetCommands(t *testing.T) {
 	docs := run("docs", "--format", "asyncapi")
 	is.True(strings.Contains(docs, "asyncapi: 3.0.0"))
 	is.True(strings.Contains(docs, "rpc_async_fib:"))
+
+	// The schema gate: the live fleet against what it served a moment ago
+	// passes; against a file of a function it no longer serves, it fails.
+	file := filepath.Join(t.TempDir(), "schemas.json")
+	run("schemas", "--out", file)
+	is.Equal(run("check", file), "") // nothing changed
+	var f struct {
+		Functions []map[string]any `json:"functions"`
+	}
+	b, err := os.ReadFile(file)
+	is.NoErr(err)
+	is.NoErr(json.Unmarshal(b, &f))
+	f.Functions = append(f.Functions, map[string]any{"name": "retired", "kind": "async",
+		"request": map[string]any{"type": "integer"}, "response": map[string]any{"type": "integer"}})
+	b, _ = json.Marshal(f)
+	is.NoErr(os.WriteFile(file, b, 0o644))
+	out, err := exec.CommandContext(ctx, bin, "check", file, "--url", node.URL()).Output()
+	var ee *exec.ExitError
+	is.True(errors.As(err, &ee) && ee.ExitCode() == 10) // a breaking change
+	is.Equal(strings.TrimSpace(string(out)), "breaking: retired: function: removed")
 }

@@ -79,3 +79,21 @@ func ExampleInstance() {
 	fmt.Println(in.Functions[0].Name, string(b))
 	// Output: add {"calls":10,"errors":{"invalid_argument":1},"in_flight":0,"mean_ms":0,"p99_ms":0}
 }
+
+func ExampleCompare() {
+	type reqV1 struct {
+		A int `json:"a"`
+	}
+	type reqV2 struct {
+		A int `json:"a"`
+		B int `json:"b"` // a new required field: old callers do not send it
+	}
+	v1, v2 := registry.New(), registry.New()
+	_ = registry.RegisterIn(v1, "add", func(context.Context, reqV1) (int, error) { return 0, nil }, registry.Options{})
+	_ = registry.RegisterIn(v2, "add", func(context.Context, reqV2) (int, error) { return 0, nil }, registry.Options{})
+	for _, c := range registry.Compare(v1.Functions(), v2.Functions()) {
+		var _ registry.Change = c
+		fmt.Println(c.Breaking, c.Where, "-", c.What)
+	}
+	// Output: true request /b - a required field was added
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/internal/protocol"
+	"github.com/rabibridge/rabibridge/registry"
 )
 
 // discover asks the fleet the flags name to describe itself.
@@ -123,8 +124,7 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "  kind %s, queue %s, queue size %d (0: unlimited), fetch size %d, timeout %dms (0: none), validation %v\n",
 			f.Kind, protocol.QueueName(f.Kind, f.Name), f.QueueSize, f.FetchSize, f.TimeoutMS, f.Validate)
 		for i, other := range s.fns[1:] {
-			if d := differ(f, other.Function); d != "" {
-				msg := fmt.Sprintf("warning: instance %s disagrees with %s on %s", s.instances[i+1].ID, s.instances[0].ID, d)
+			for _, msg := range verdict(s.instances[0].ID, s.instances[i+1].ID, f, other.Function) {
 				fmt.Fprintln(stdout, "  "+msg)
 				fmt.Fprintln(stderr, "rabibridge describe: "+msg)
 			}
@@ -135,27 +135,32 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return &exitError{code: exitNoSuchFunc, err: fmt.Errorf("no live instance serves %q", pos[0])}
 }
 
-// differ names what two instances' descriptions of a function disagree on.
-func differ(a, b protocol.Function) string {
-	var d []string
-	if !bytes.Equal(compact(a.Request), compact(b.Request)) {
-		d = append(d, "the request schema")
+// verdict says how instance b's description of a function stands with
+// instance a's: its options, when they differ, and whether its schemas
+// break callers built on a's (registry.Compare).
+func verdict(a, b string, fa, fb protocol.Function) []string {
+	var out []string
+	if fa.QueueSize != fb.QueueSize || fa.TimeoutMS != fb.TimeoutMS || fa.Kind != fb.Kind || fa.FetchSize != fb.FetchSize || fa.Validate != fb.Validate {
+		out = append(out, fmt.Sprintf("warning: instance %s disagrees with %s on the options", b, a))
 	}
-	if !bytes.Equal(compact(a.Response), compact(b.Response)) {
-		d = append(d, "the response schema")
+	var breaking, compatible []string
+	for _, c := range registry.Compare([]protocol.Function{fa}, []protocol.Function{fb}) {
+		if c.Where == "kind" {
+			continue // the options say so
+		}
+		if c.Breaking {
+			breaking = append(breaking, c.Where+": "+c.What)
+		} else {
+			compatible = append(compatible, c.Where+": "+c.What)
+		}
 	}
-	if a.QueueSize != b.QueueSize || a.TimeoutMS != b.TimeoutMS || a.Kind != b.Kind || a.FetchSize != b.FetchSize || a.Validate != b.Validate {
-		d = append(d, "the options")
+	switch {
+	case len(breaking) > 0:
+		out = append(out, fmt.Sprintf("warning: instance %s's schemas break callers built on %s's: %s", b, a, strings.Join(breaking, "; ")))
+	case len(compatible) > 0:
+		out = append(out, fmt.Sprintf("note: instance %s's schemas differ from %s's, compatibly: %s", b, a, strings.Join(compatible, "; ")))
 	}
-	return strings.Join(d, " and ")
-}
-
-func compact(raw json.RawMessage) []byte {
-	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
-		return raw
-	}
-	return b.Bytes()
+	return out
 }
 
 func pretty(raw json.RawMessage) string {

@@ -36,6 +36,8 @@ var commands = map[string]command{
 	"docs":             {"write Markdown or AsyncAPI 3.0 documents of the live fleet's functions (or --demo)", runDocs},
 	"list":             {"list the functions live worker instances serve, with their counts", runList},
 	"describe":         {"describe a function: options and schemas, across its live instances", runDescribe},
+	"schemas":          {"write the request and response schemas of the live fleet's functions (or --demo), for check", runSchemas},
+	"check":            {"compare a schemas file with the live fleet (or another file): exit 10 on a breaking change", runCheck},
 	"bench":            {"measure calls/s and latency of a deployment (--floor: against raw amqp091-go)", runBench},
 }
 

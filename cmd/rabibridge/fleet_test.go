@@ -1,0 +1,32 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/rabibridge/rabibridge/internal/protocol"
+)
+
+func TestVerdict(t *testing.T) {
+	fn := func(req string, queueSize int) protocol.Function {
+		return protocol.Function{Name: "add", Kind: "async", QueueSize: queueSize,
+			Request: json.RawMessage(req), Response: json.RawMessage(`{"type":"integer"}`)}
+	}
+	v1 := fn(`{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}`, 0)
+	v2 := fn(`{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"integer"}},"required":["a","b"]}`, 0)
+	v3 := fn(`{"type":"object","properties":{"a":{"type":"integer"},"c":{"type":"string"}},"required":["a"]}`, 10)
+	for _, tc := range []struct {
+		a, b protocol.Function
+		want []string
+	}{
+		{v1, v1, nil},
+		{v1, v2, []string{"warning: instance B's schemas break callers built on A's: request /b: a required field was added"}},
+		{v1, v3, []string{"warning: instance B disagrees with A on the options",
+			"note: instance B's schemas differ from A's, compatibly: request /c: a field was added"}},
+	} {
+		if got := verdict("A", "B", tc.a, tc.b); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+			t.Errorf("got  %q\nwant %q", got, tc.want)
+		}
+	}
+}
