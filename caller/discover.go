@@ -29,15 +29,8 @@ func (c *Caller) Discover(ctx context.Context) ([]protocol.Instance, error) {
 		defer cancel()
 	}
 	cid := "discover-" + strconv.FormatUint(c.cid.Add(1), 10)
-	answers := make(chan transport.Message, 256)
-	c.mu.Lock()
-	c.collect[cid] = answers
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.collect, cid)
-		c.mu.Unlock()
-	}()
+	answers := c.collecting(cid)
+	defer c.stopCollecting(cid)
 	err := c.req.Broadcast(ctx, protocol.DiscoveryExchange, transport.Message{
 		Body: []byte("{}"), CorrelationID: cid, ContentType: "application/json",
 	})

@@ -204,3 +204,40 @@ func ExampleSend() {
 	// <nil> login
 	// true
 }
+
+func ExampleGather() {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	conn, _ := bridge.Dial(ctx, bridge.Config{URL: "mem://example-gather"})
+	defer conn.Close()
+	// Two worker instances, each with a cache of its own.
+	var workers []*worker.Worker
+	for _, held := range []int{3, 5} {
+		reg := registry.New()
+		_ = registry.RegisterIn(reg, "evict", func(ctx context.Context, key string) (int, error) { return held, nil }, registry.Options{})
+		w := worker.New(conn, reg, worker.Config{})
+		served := make(chan error, 1)
+		go func() { served <- w.Serve(ctx) }()
+		defer func() { stop(); <-served }()
+		<-w.Ready()
+		workers = append(workers, w)
+	}
+	c, _ := caller.New(conn, caller.Config{})
+	defer c.Close()
+
+	gctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	answers, err := caller.Gather[string, int](gctx, c, "evict", "user:42")
+	if err != nil {
+		panic(err)
+	}
+	total := 0
+	for _, a := range answers {
+		var _ caller.Answer[int] = a
+		if a.Err == nil {
+			total += a.Value
+		}
+	}
+	fmt.Println(len(answers), "instances evicted", total, "entries")
+	// Output: 2 instances evicted 8 entries
+}

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/transport"
+	"github.com/rabibridge/rabibridge/internal/wire"
 	"github.com/rabibridge/rabibridge/registry"
 )
 
@@ -33,9 +35,16 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// answer replies to a discovery request with the worker's Instance, as JSON.
+// answer replies to a discovery request with the worker's Instance, as
+// JSON, and runs a gathered call (caller.Gather) of a function it serves.
 func (w *Worker) answer(base context.Context, m transport.Message) {
 	if m.ReplyTo == "" {
+		return
+	}
+	if name, ok := m.Headers[protocol.HeaderGather]; ok {
+		if f := w.served(name); f != nil {
+			w.gathers.Go(func() { w.gathered(base, f, m) })
+		}
 		return
 	}
 	body, err := json.Marshal(w.Instance())
@@ -48,5 +57,48 @@ func (w *Worker) answer(base context.Context, m transport.Message) {
 	reply := transport.Message{Body: body, CorrelationID: m.CorrelationID, ReplyTo: m.ReplyTo, ContentType: "application/json"}
 	if err := w.conn.Reply(ctx, reply); err != nil {
 		w.log.Debug("answering discovery", "error", err)
+	}
+}
+
+// served returns the function name as the worker serves it, or nil.
+func (w *Worker) served(name string) *function {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, f := range w.functions {
+		if f.name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// gathered runs a call sent to every instance (caller.Gather) and replies
+// with the instance's id; it runs beside the discovery listener, which a
+// slow handler must not hold up.
+func (w *Worker) gathered(base context.Context, f *function, m transport.Message) {
+	d := &transport.Delivery{Message: m}
+	start := time.Now()
+	if !d.Deadline.IsZero() && start.After(d.Deadline) {
+		return // the caller has stopped waiting
+	}
+	c := w.body.Codec
+	if cc, ok := wire.ByContentType(d.ContentType); ok {
+		c = cc
+	}
+	f.stats.inFlight.Add(1)
+	out, err := w.run(base, f, c, d, start)
+	f.stats.inFlight.Add(-1)
+	took := time.Since(start)
+	f.stats.observe(took, rabibridge.CodeOf(err))
+	reply := w.reply(base, f, d, c, out, err, took)
+	if reply.Headers == nil {
+		reply.Headers = map[string]string{}
+	}
+	reply.Headers[protocol.HeaderInstance] = w.id
+	reply.CorrelationID, reply.ReplyTo = m.CorrelationID, m.ReplyTo
+	ctx, cancel := context.WithTimeout(base, 5*time.Second)
+	defer cancel()
+	if err := w.conn.Reply(ctx, reply); err != nil {
+		w.log.Debug("answering a gathered call", "function", f.name, "error", err)
 	}
 }

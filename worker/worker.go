@@ -100,7 +100,8 @@ type Worker struct {
 	mu        sync.Mutex
 	functions []*function // guarded by mu
 
-	calls callTable // the calls under way, for their callers' cancellations
+	calls   callTable      // the calls under way, for their callers' cancellations
+	gathers sync.WaitGroup // gathered calls under way (caller.Gather)
 
 	// recycle: the transport is done with a reply's body when Reply
 	// returns (transport.Conn.CopiesBodies), so a large one goes back to the
@@ -203,6 +204,7 @@ func (w *Worker) serve(ctx context.Context) error {
 	for _, l := range listeners {
 		l.Close()
 	}
+	w.waitGathers(stopHandlers)
 	w.log.Info("worker drained")
 	return serveErr
 }
@@ -276,6 +278,19 @@ func (w *Worker) listen(ctx, base context.Context) []transport.Subscription {
 		ls = append(ls, cancels)
 	}
 	return ls
+}
+
+// waitGathers waits for the gathered calls under way, for up to the drain
+// time, then ends their handlers' contexts and waits for them to return.
+func (w *Worker) waitGathers(stopHandlers context.CancelFunc) {
+	done := make(chan struct{})
+	go func() { w.gathers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.cfg.DrainTimeout):
+		stopHandlers()
+		<-done
+	}
 }
 
 // waitEnd waits until ctx ends (nil) or a subscription ends (an error).
@@ -555,6 +570,22 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 		}
 		return
 	}
+	reply := w.reply(base, f, d, c, out, err, end.Sub(start))
+	// The reply goes out even past the deadline: a caller whose clock is
+	// behind this worker's still waits for it, and one that left drops it.
+	// The reply, then the ack; if the reply cannot be published the call
+	// goes back to the queue, so another worker (or this one, reconnected)
+	// answers it.
+	if err := d.Reply(reply); err != nil {
+		w.log.Error("publishing a reply", "function", f.name, "correlation_id", d.CorrelationID, "error", err)
+	}
+	if w.recycle {
+		bufpool.Put(out) // the encoded result, made for this reply alone
+	}
+}
+
+// reply is the reply to call d of f: its result out, or its error err.
+func (w *Worker) reply(ctx context.Context, f *function, d *transport.Delivery, c wire.Codec, out []byte, err error, took time.Duration) transport.Message {
 	var reply transport.Message
 	if d.ContentType == "" {
 		reply.ContentType = c.ContentType() // else the reply is in the codec the call named
@@ -570,25 +601,15 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 		if re.Code == rabibridge.CodeInternal {
 			level = slog.LevelWarn
 		}
-		w.log.Log(base, level, "call failed", "function", f.name, "correlation_id", d.CorrelationID,
-			"code", string(re.Code), "error", re.Message, "duration", end.Sub(start))
-	} else {
-		reply.Body = wire.Compress(out, w.body.CompressThreshold)
-		if len(reply.Body) > w.maxMessage {
-			reply = w.tooLarge(f, d, c, len(reply.Body))
-		}
+		w.log.Log(ctx, level, "call failed", "function", f.name, "correlation_id", d.CorrelationID,
+			"code", string(re.Code), "error", re.Message, "duration", took)
+		return reply
 	}
-	// The reply goes out even past the deadline: a caller whose clock is
-	// behind this worker's still waits for it, and one that left drops it.
-	// The reply, then the ack; if the reply cannot be published the call
-	// goes back to the queue, so another worker (or this one, reconnected)
-	// answers it.
-	if err := d.Reply(reply); err != nil {
-		w.log.Error("publishing a reply", "function", f.name, "correlation_id", d.CorrelationID, "error", err)
+	reply.Body = wire.Compress(out, w.body.CompressThreshold)
+	if len(reply.Body) > w.maxMessage {
+		reply = w.tooLarge(f, d, c, len(reply.Body))
 	}
-	if w.recycle {
-		bufpool.Put(out) // the encoded result, made for this reply alone
-	}
+	return reply
 }
 
 // sentCall ends a call that wants no reply (caller.Send): it acknowledges

@@ -31,13 +31,15 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the reply")
 	sync := fs.Bool("sync", false, "call a function of RabiBridge's sync kind")
 	noReply := fs.Bool("no-reply", false, "send the call and want no reply: exit once the broker has it in the function's queue")
+	all := fs.Bool("all", false, "call every live Go worker instance that serves NAME: one line per instance, its id and its result or error")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: rabibridge call NAME [JSON] [flags]
 
 Calls function NAME. JSON is its arguments: an object is keyword arguments,
 an array positional ones, anything else the one positional argument. The
 result is printed as JSON; with --no-reply nothing is, and the call returns
-once the broker has it.
+once the broker has it; with --all, every live Go worker instance serving
+NAME runs it, and each prints a line: its id, then its result or error.
 
 Exit codes: 0 ok, 1 other error, 2 usage, 3 remote error, 4 queue full,
 5 no such function, 6 timeout, 7 broker unavailable, 8 access refused
@@ -89,6 +91,9 @@ flags:
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
+	if *all {
+		return gatherCall(ctx, c, pos[0], caller.Args{Args: callArgs, Kwargs: kwargs}, stdout)
+	}
 	var v any
 	if *noReply {
 		err = caller.Send(ctx, c, pos[0], caller.Args{Args: callArgs, Kwargs: kwargs})
@@ -112,6 +117,34 @@ flags:
 		return err
 	}
 	fmt.Fprintln(stdout, string(out))
+	return nil
+}
+
+// gatherCall calls every instance serving name, printing a line per
+// instance; it exits with the code of the first instance that failed.
+func gatherCall(ctx context.Context, c *caller.Caller, name string, args caller.Args, stdout io.Writer) error {
+	answers, err := caller.Gather[caller.Args, any](ctx, c, name, args)
+	if err != nil {
+		return &exitError{code: exitCode(err), err: err, msg: strings.TrimPrefix(err.Error(), "caller: ")}
+	}
+	var failed error
+	for _, a := range answers {
+		if a.Err != nil {
+			fmt.Fprintf(stdout, "%s\terror: %s\n", a.Instance, strings.TrimPrefix(a.Err.Error(), "caller: "))
+			if failed == nil {
+				failed = a.Err
+			}
+			continue
+		}
+		out, err := json.Marshal(jsonable(a.Value))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\t%s\n", a.Instance, out)
+	}
+	if failed != nil {
+		return &exitError{code: exitCode(failed), err: failed, msg: fmt.Sprintf("%s: %s", name, "not every instance answered with a result")}
+	}
 	return nil
 }
 

@@ -98,6 +98,13 @@ const (
 	// milliseconds, for clients that cannot choose their correlation ids;
 	// Go callers put it in the correlation id (see CallID).
 	HeaderDeadline = "x-rabibridge-deadline"
+	// HeaderGather names the function a call published on the discovery
+	// exchange is for (caller.Gather): every Go worker instance serving it
+	// runs it and replies; the others ignore it.
+	HeaderGather = "x-rabibridge-gather"
+	// HeaderInstance carries, on a reply to such a call, the id of the
+	// worker instance that answered (its Instance.ID).
+	HeaderInstance = "x-rabibridge-instance"
 )
 
 // A call's deadline travels in its correlation id, "<id>@<Unix ms>", which

@@ -47,6 +47,7 @@ func Run(t *testing.T, dial Dialer) {
 		{"NoSuchFunction", NoSuchFunction},
 		{"QueueFull", QueueFull},
 		{"Send", Send},
+		{"Gather", Gather},
 		{"Deadline", Deadline},
 		{"TTL", TTL},
 		{"ExpiredCall", ExpiredCall},
@@ -421,6 +422,81 @@ func Send(t *testing.T, dial Dialer) {
 		t.Fatalf("call %d ran twice, or a refused call ran", n)
 	default:
 	}
+}
+
+// Gather: a call to every live instance of a function gets one answer per
+// instance, each with its own error; instances of other functions do not
+// answer; one that does not answer by the deadline is in the result with
+// context.DeadlineExceeded.
+func Gather(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	slow := make(chan struct{})
+	t.Cleanup(func() { close(slow) })
+	start := func(reg *registry.Registry) *worker.Worker {
+		ctx, cancel := context.WithCancel(context.Background())
+		w := worker.New(e.conn, reg, worker.Config{DrainTimeout: time.Second})
+		served := make(chan error, 1)
+		go func() { served <- w.Serve(ctx) }()
+		t.Cleanup(func() { cancel(); <-served })
+		<-w.Ready()
+		is.NoErr(w.Err())
+		return w
+	}
+	var ws []*worker.Worker
+	for i, answer := range []string{"first", "second", "slow"} {
+		reg := registry.New()
+		is.NoErr(registry.RegisterIn(reg, e.name("who"), func(ctx context.Context, n int) (string, error) {
+			switch {
+			case answer == "slow":
+				select {
+				case <-slow:
+				case <-ctx.Done():
+				}
+				return "", ctx.Err()
+			case n < 0:
+				return "", rabibridge.Errorf(rabibridge.CodeInvalidArgument, "n %d", n)
+			}
+			return fmt.Sprintf("%s %d", answer, n), nil
+		}, registry.Options{}))
+		if i == 0 {
+			is.NoErr(registry.RegisterIn(reg, e.name("other"), demo.Add, registry.Options{}))
+		}
+		ws = append(ws, start(reg))
+	}
+	other := registry.New()
+	is.NoErr(registry.RegisterIn(other, e.name("add"), demo.Add, registry.Options{}))
+	start(other) // serves no "who": not asked
+
+	ctx := timeout(t, 3*time.Second)
+	answers, err := caller.Gather[int, string](ctx, e.c, e.name("who"), 7)
+	is.NoErr(err)
+	is.Equal(len(answers), 3)
+	byID := map[string]caller.Answer[string]{}
+	for _, a := range answers {
+		byID[a.Instance] = a
+	}
+	is.Equal(byID[ws[0].Instance().ID].Value, "first 7")
+	is.NoErr(byID[ws[0].Instance().ID].Err)
+	is.Equal(byID[ws[1].Instance().ID].Value, "second 7")
+	// The slow instance, at the deadline: its handler's context ended
+	// too, so its own deadline_exceeded may come first.
+	is.True(errors.Is(byID[ws[2].Instance().ID].Err, context.DeadlineExceeded))
+
+	// Each instance's own error, in its answer.
+	ctx = timeout(t, 2*time.Second)
+	answers, err = caller.Gather[int, string](ctx, e.c, e.name("who"), -1)
+	is.NoErr(err)
+	var invalid int
+	for _, a := range answers {
+		if rabibridge.CodeOf(a.Err) == rabibridge.CodeInvalidArgument {
+			invalid++
+		}
+	}
+	is.Equal(invalid, 2)
+
+	_, err = caller.Gather[int, string](timeout(t, 5*time.Second), e.c, e.name("missing"), 1)
+	is.True(errors.Is(err, rabibridge.ErrNoSuchFunction))
 }
 
 // Deadline checks that a call returns at its deadline and its handler's
