@@ -4,43 +4,26 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/rabibridge/rabibridge/docgen"
-	"github.com/rabibridge/rabibridge/internal/demo"
 	"github.com/rabibridge/rabibridge/internal/protocol"
-	"github.com/rabibridge/rabibridge/registry"
 )
 
 func runDocs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flags("docs", stderr)
-	var cf connFlags
-	cf.register(fs)
+	var s source
+	s.cf.register(fs)
+	s.register(fs)
 	format := fs.String("format", "markdown", "markdown, asyncapi (YAML), asyncapi-json or json")
 	out := fs.String("out", "", "write to this file (default: standard output)")
-	fromDemo := fs.Bool("demo", false, "document the demo functions instead of what the live fleet serves")
-	wait := fs.Duration("wait", time.Second, "how long to collect the live instances' answers")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	var fns []protocol.Function
-	if *fromDemo {
-		reg := registry.New()
-		if err := demo.Register(reg, demo.Options); err != nil {
-			return err
-		}
-		fns = reg.Functions()
-	} else {
-		ins, err := discover(ctx, &cf, *wait, stderr)
-		if err != nil {
-			return err
-		}
-		if fns = fleetFunctions(ins); len(fns) == 0 {
-			return &exitError{code: exitNoSuchFunc, err: fmt.Errorf("no live instance answered discovery")}
-		}
+	fns, err := s.functions(ctx, stderr)
+	if err != nil {
+		return err
 	}
 	var b bytes.Buffer
 	if err := writeDocs(&b, *format, fns); err != nil {
