@@ -209,14 +209,18 @@ func Send[Req any](ctx context.Context, c *Caller, name string, req Req) error {
 // arguments, any other type as the one positional argument.
 func encode[Req any](c *Caller, req Req) ([]byte, error) {
 	buf := make([]byte, 0, 128) // most calls fit; the transport owns it after Publish
-	if a, ok := any(req).(Args); ok {
+	t := reflect.TypeFor[Req]()
+	if t == argsType { // compared first: req is not boxed for the common case
+		a := any(req).(Args)
 		return appendArgs(c, buf, a.Args, a.Kwargs)
 	}
-	if wire.AsKwargs(reflect.TypeFor[Req]()) {
+	if wire.AsKwargs(t) {
 		return wire.AppendRequest(c.body.Codec, buf, nil, req)
 	}
 	return wire.AppendRequestArg(c.body.Codec, buf, req)
 }
+
+var argsType = reflect.TypeFor[Args]()
 
 // appendArgs appends the request of positional args and keyword kwargs.
 func appendArgs(c *Caller, dst []byte, args []any, kwargs map[string]any) ([]byte, error) {
