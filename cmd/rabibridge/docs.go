@@ -29,11 +29,16 @@ func runDocs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := writeDocs(&b, *format, fns); err != nil {
 		return err
 	}
-	if *out == "" {
-		_, err := stdout.Write(b.Bytes())
+	return output(*out, stdout, b.Bytes())
+}
+
+// output writes b to the file out, or to stdout when out is empty.
+func output(out string, stdout io.Writer, b []byte) error {
+	if out == "" {
+		_, err := stdout.Write(b)
 		return err
 	}
-	return os.WriteFile(*out, b.Bytes(), 0o644)
+	return os.WriteFile(out, b, 0o644)
 }
 
 // writeDocs renders fns in format.

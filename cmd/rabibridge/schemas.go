@@ -72,12 +72,7 @@ func runSchemas(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
-	if *out == "" {
-		_, err := stdout.Write(b)
-		return err
-	}
-	return os.WriteFile(*out, b, 0o644)
+	return output(*out, stdout, append(b, '\n'))
 }
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
