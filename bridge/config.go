@@ -128,7 +128,7 @@ type TLSConfig struct {
 func LoadConfig(path string) (Config, error) {
 	f, err := settings.Read(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("bridge: %w: %w", ErrSecret, err)
+		return Config{}, fmt.Errorf("bridge: %w", err)
 	}
 	r := f.RabbitMQ
 	c := Config{
@@ -303,5 +303,5 @@ func (c Config) LogValue() slog.Value {
 
 // ErrSecret is wrapped by Dial's error when the password is encrypted and
 // does not decrypt with the secret (none is set, or not the one it was
-// encrypted with), and by LoadConfig's when the file does not parse.
+// encrypted with).
 var ErrSecret = secret.Err

@@ -79,9 +79,16 @@ func ExampleLoadConfig() {
 	path := filepath.Join(dir, "env.toml")
 	os.WriteFile(path, []byte("[rabbitmq]\nRABBITMQ_HOST = \"broker.example\"\nRABBITMQ_PORT = 5673\n"), 0o600)
 	cfg, err := bridge.LoadConfig(path)
-	if errors.Is(err, bridge.ErrSecret) {
-		log.Fatal("the file does not parse, or its password does not decrypt: ", err)
+	if err != nil {
+		log.Fatal(err) // the file does not parse, or the environment holds a bad number
 	}
 	fmt.Println(cfg.Host, cfg.Port)
-	// Output: broker.example 5673
+
+	// A password that does not decrypt with the secret fails at Dial.
+	cfg.URL, cfg.Password, cfg.Secret = "", "rbenc1:AAAA", "wrong"
+	_, err = bridge.Dial(context.Background(), cfg)
+	fmt.Println(errors.Is(err, bridge.ErrSecret))
+	// Output:
+	// broker.example 5673
+	// true
 }

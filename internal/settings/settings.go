@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 )
@@ -74,7 +75,7 @@ func LoadApp(path string) (App, error) {
 	Str(&a.LogLevel, "RABIBRIDGE_LOG_LEVEL", true)
 	bad = Num(&a.CIDMax, "RABIBRIDGE_CID_MAX", true, bad)
 	if len(bad) > 0 {
-		return App{}, fmt.Errorf("environment: %v must be a whole number", bad)
+		return App{}, fmt.Errorf("environment: %s must be a whole number", strings.Join(bad, ", "))
 	}
 	return a, nil
 }
