@@ -12,20 +12,20 @@ import (
 	"github.com/rabibridge/rabibridge/internal/transport"
 )
 
-// DefaultDiscoverWait is how long Discover collects answers when its ctx
-// has no deadline.
-const DefaultDiscoverWait = time.Second
+// discoverWait is how long Discover collects answers when its ctx has no
+// deadline.
+const discoverWait = time.Second
 
 // Discover asks every live worker instance to describe itself (its
 // functions with their schemas, options and stats: a registry.Instance,
 // which is the type returned) and returns the answers
 // that arrive before ctx ends, sorted by instance id; with no deadline on
-// ctx it waits DefaultDiscoverWait. Workers that do not answer discovery
+// ctx it waits one second. Workers that do not answer discovery
 // (Python RabiBridge's) are not listed.
 func (c *Caller) Discover(ctx context.Context) ([]protocol.Instance, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultDiscoverWait)
+		ctx, cancel = context.WithTimeout(ctx, discoverWait)
 		defer cancel()
 	}
 	cid := "discover-" + strconv.FormatUint(c.cid.Add(1), 10)

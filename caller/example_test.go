@@ -110,7 +110,7 @@ func ExampleCaller_Discover() {
 	c, _ := caller.New(conn, caller.Config{})
 	defer c.Close()
 
-	// With no deadline on ctx, Discover listens for caller.DefaultDiscoverWait.
+	// With no deadline on ctx, Discover listens for one second.
 	instances, err := c.Discover(ctx)
 	if err != nil {
 		panic(err)
@@ -120,10 +120,8 @@ func ExampleCaller_Discover() {
 			fmt.Println(in.ID == w.Instance().ID, f.Name, f.Description, f.Stats.Calls)
 		}
 	}
-	fmt.Println(caller.DefaultDiscoverWait)
 	// Output:
 	// true add adds two numbers 0
-	// 1s
 }
 
 func ExampleNew_interceptors() {
@@ -141,7 +139,7 @@ func ExampleNew_interceptors() {
 
 	// One interceptor that logs each call with its request, and retries a
 	// call that failed retryably, within the call's context, up to the
-	// broker's recovery window (caller.RecoveryWindow) after a loss.
+	// broker's recovery window (60 s) after a loss.
 	logAndRetry := func(next rabibridge.Next) rabibridge.Next {
 		return func(ctx context.Context, call *rabibridge.Call) error {
 			if args, ok := call.Request.(caller.Args); ok { // Invoke's arguments
@@ -163,12 +161,12 @@ func ExampleNew_interceptors() {
 	sum, err := caller.Call[AddReq, int](ctx, c, "add", AddReq{A: 1, B: 2})
 	fmt.Println(sum, err)
 	v, err := c.Invoke(ctx, "add", []any{3, 4}, nil)
-	fmt.Println(v, err, caller.RecoveryWindow)
+	fmt.Println(v, err)
 	// Output:
 	// call add {A:1 B:2}
 	// 3 <nil>
 	// invoke add [3 4] map[]
-	// 7 <nil> 1m0s
+	// 7 <nil>
 }
 
 func ExampleSend() {

@@ -30,7 +30,7 @@ type Answer[Resp any] struct {
 // serves it, and returns their answers, one per instance, sorted by
 // instance: for cache invalidation across a fleet, finding the instance
 // that holds a job, collecting figures. It finds the instances by
-// discovery (for DefaultDiscoverWait, or a third of the time ctx has left
+// discovery (for one second, or a third of the time ctx has left
 // if that is shorter), sends the call to all of them at once, and returns
 // when each has answered or ctx ends; an instance that did not answer by
 // then is in the result with an Err wrapping ctx's error. Gather's own
@@ -103,7 +103,7 @@ func answeredAll[Resp any](got map[string]Answer[Resp], want []string) bool {
 
 // serving returns the ids of the live instances that serve name.
 func (c *Caller) serving(ctx context.Context, name string) ([]string, error) {
-	wait := DefaultDiscoverWait
+	wait := discoverWait
 	if d, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(d)/3)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/internal/benchfloor"
 	"github.com/rabibridge/rabibridge/internal/demo"
+	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/testbroker"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
@@ -61,7 +62,7 @@ func BenchmarkCallRabbitMQ(b *testing.B) {
 // BenchmarkFloorRabbitMQ is the same on the raw floor.
 func BenchmarkFloorRabbitMQ(b *testing.B) {
 	url := testbroker.URL(b)
-	srv, err := benchfloor.Serve(url, registry.DefaultFetchSize)
+	srv, err := benchfloor.Serve(url, protocol.DefaultFetchSize)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -57,13 +57,13 @@ func ExampleOptions() {
 	fmt.Println(errors.Is(err, registry.ErrDuplicate))
 	for _, f := range reg.Functions() {
 		var qt registry.QueueType = registry.QueueType(f.QueueType)
-		fmt.Println(f.Name, f.Kind, qt, f.FetchSize == registry.DefaultFetchSize)
+		fmt.Println(f.Name, f.Kind, qt, f.FetchSize)
 	}
 	fmt.Println(reg.Remove("tock"), len(reg.Functions()))
 	// Output:
 	// true
-	// tick sync quorum true
-	// tock async classic true
+	// tick sync quorum 64
+	// tock async classic 64
 	// true 1
 }
 

@@ -7,10 +7,6 @@ import (
 	"github.com/rabibridge/rabibridge/internal/protocol"
 )
 
-// DefaultFetchSize is the prefetch count, and so the number of handlers run
-// at once per consumer, of a function registered with FetchSize 0.
-const DefaultFetchSize = 64
-
 // Kind is RabiBridge's function kind: it selects the queue and routing key
 // (rpc_<kind>_<name>, <kind>_<name>) a function is served on.
 type Kind string
@@ -47,7 +43,7 @@ type Options struct {
 	QueueSize int
 	// FetchSize is how many calls a consumer takes from the queue at once
 	// (basic.qos prefetch), and so how many run at once per consumer. Zero
-	// means DefaultFetchSize.
+	// means 64.
 	FetchSize int
 	// Timeout is how long a call may wait in the queue before the broker
 	// drops it (x-message-ttl, whole milliseconds). Zero means no limit.
@@ -92,7 +88,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("Timeout %v is below the broker's resolution of 1ms", o.Timeout)
 	}
 	if o.FetchSize == 0 {
-		o.FetchSize = DefaultFetchSize
+		o.FetchSize = protocol.DefaultFetchSize
 	}
 	switch o.QueueType {
 	case "":

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/internal/entry"
+	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/wire"
 	"github.com/rabibridge/rabibridge/registry"
 )
@@ -66,7 +67,7 @@ func TestEntryDefaultsAndInfo(t *testing.T) {
 	is.NoErr(registry.RegisterIn(r, "a", add, registry.Options{QueueSize: 10, Timeout: 1500 * time.Millisecond, Kind: registry.Sync, Description: "adds"}))
 	es := (*entry.Table)(r).Entries()
 	is.Equal(es[0].Name(), "a") // sorted
-	is.Equal(es[1].Function.FetchSize, registry.DefaultFetchSize)
+	is.Equal(es[1].Function.FetchSize, protocol.DefaultFetchSize)
 	is.Equal(es[1].Function.Kind, string(registry.Async))
 	info := es[0].Function
 	is.Equal(info.TimeoutMS, int64(1500))

@@ -21,6 +21,7 @@ import (
 	"github.com/rabibridge/rabibridge/internal/benchfloor"
 	"github.com/rabibridge/rabibridge/internal/demo"
 	"github.com/rabibridge/rabibridge/internal/loadgen"
+	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/redact"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
@@ -156,7 +157,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			rep.Calibration = true
 		}
 		for _, call := range copies {
-			f, closeFloor, err := dialFloor(cfg.URL, max(*fetch, registry.DefaultFetchSize), payload)
+			f, closeFloor, err := dialFloor(cfg.URL, max(*fetch, protocol.DefaultFetchSize), payload)
 			if err != nil {
 				return fmt.Errorf("floor: %w", err)
 			}

@@ -34,6 +34,10 @@ const (
 // so the broker drops it.
 const NoReply = "rabibridge.noreply"
 
+// DefaultFetchSize is the prefetch count, and so the number of handlers run
+// at once per consumer, of a function registered with FetchSize 0.
+const DefaultFetchSize = 64
+
 // DefaultKind is the kind of a function that names none.
 const DefaultKind = "async"
 
