@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/rabibridge/rabibridge/internal/protocol"
+	"github.com/rabibridge/rabibridge/internal/runonce"
+	"github.com/rabibridge/rabibridge/once"
 )
 
 // Kind is RabiBridge's function kind: it selects the queue and routing key
@@ -76,13 +78,37 @@ type Options struct {
 	QueueType QueueType
 	// Description documents the function, in discovery and generated docs.
 	Description string
+	// Once, when set, makes the function run once per key, remembered in
+	// this store: a call redelivered after its worker died, or retried by
+	// its caller with the same key, gets the first run's result and does
+	// not run the handler again; a call that comes while that run is under
+	// way waits for it. The key is what the request's IdempotencyKey()
+	// string method returns, if its type has one and the key is not empty;
+	// otherwise the call's identity on the wire (reply address and
+	// correlation id), which a redelivery keeps and a retry does not. A
+	// handler's error is not remembered: the next call with its key runs
+	// the handler. A store that fails fails the call with CodeUnavailable,
+	// and the handler does not run. once.NewMemory serves one process;
+	// once/redisstore a fleet. A result is remembered in its msgpack form
+	// and decoded into the response type again for each call after the
+	// first. Each instance runs a caller.Gather once.
+	Once once.Store
+	// OnceTTL is how long a run-once result is remembered; zero means 24
+	// hours.
+	OnceTTL time.Duration
 }
 
 // withDefaults returns o with zero fields replaced by their defaults and
 // checks the rest.
 func (o Options) withDefaults() (Options, error) {
-	if o.QueueSize < 0 || o.FetchSize < 0 || o.Timeout < 0 {
-		return o, fmt.Errorf("QueueSize, FetchSize and Timeout must not be negative")
+	if o.QueueSize < 0 || o.FetchSize < 0 || o.Timeout < 0 || o.OnceTTL < 0 {
+		return o, fmt.Errorf("QueueSize, FetchSize, Timeout and OnceTTL must not be negative")
+	}
+	if o.OnceTTL > 0 && o.Once == nil {
+		return o, fmt.Errorf("OnceTTL is set, but Once has no store")
+	}
+	if o.Once != nil && o.OnceTTL == 0 {
+		o.OnceTTL = runonce.DefaultTTL
 	}
 	if o.Timeout > 0 && o.Timeout < time.Millisecond {
 		return o, fmt.Errorf("Timeout %v is below the broker's resolution of 1ms", o.Timeout)

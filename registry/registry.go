@@ -10,6 +10,7 @@ import (
 	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/internal/entry"
 	"github.com/rabibridge/rabibridge/internal/protocol"
+	"github.com/rabibridge/rabibridge/internal/runonce"
 	"github.com/rabibridge/rabibridge/internal/wire"
 	"github.com/rabibridge/rabibridge/schema"
 )
@@ -72,6 +73,9 @@ func RegisterIn[Req, Resp any](r *Registry, name string, fn Func[Req, Resp], opt
 // newEntry builds fn's entry: its schemas, and its decoding, invoking and
 // handling, once, so that no reflection runs per call.
 func newEntry[Req, Resp any](name string, fn Func[Req, Resp], opts Options) (*entry.Entry, error) {
+	if opts.Once != nil {
+		fn = runonce.Wrap(name, fn, opts.Once, opts.OnceTTL)
+	}
 	reqType, respType := reflect.TypeFor[Req](), reflect.TypeFor[Resp]()
 	bind, err := wire.NewBinder(reqType)
 	if err != nil {
@@ -93,7 +97,8 @@ func newEntry[Req, Resp any](name string, fn Func[Req, Resp], opts Options) (*en
 			Name: name, Kind: string(opts.Kind), Description: opts.Description,
 			QueueSize: opts.QueueSize, FetchSize: opts.FetchSize,
 			TimeoutMS: opts.Timeout.Milliseconds(), Validate: opts.Validate, QueueType: string(opts.QueueType),
-			Request: reqSchema.JSON(), Response: respSchema.JSON(),
+			OnceTTLMS: opts.OnceTTL.Milliseconds(),
+			Request:   reqSchema.JSON(), Response: respSchema.JSON(),
 		},
 		Timeout: opts.Timeout, ReRegister: opts.ReRegister,
 	}

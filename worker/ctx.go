@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rabibridge/rabibridge/internal/protocol"
+	"github.com/rabibridge/rabibridge/internal/runonce"
 	"github.com/rabibridge/rabibridge/internal/transport"
 )
 
@@ -26,6 +28,7 @@ type callCtx struct {
 	deadline        time.Time           // zero: none
 	calls           *callTable          // where its caller's cancellation finds it; nil: nowhere
 	call            *transport.Delivery // names it there
+	worker          *Worker             // runs it
 
 	timed     atomic.Pointer[timedCtx] // the context that ends, once made
 	over      atomic.Bool              // the handler has returned
@@ -78,8 +81,11 @@ func (c *callCtx) Err() error {
 }
 
 func (c *callCtx) Value(key any) any {
-	if key == (infoKey{}) {
+	switch key {
+	case infoKey{}:
 		return &c.info
+	case runonce.CallKey{}:
+		return c.runOnce()
 	}
 	// context.Cause finds a context's canceller through Value: once this
 	// one has ended, it must find the one that ends.
@@ -90,6 +96,18 @@ func (c *callCtx) Value(key any) any {
 		return c.timedCtx().Value(key)
 	}
 	return c.Context.Value(key)
+}
+
+// runOnce tells a run-once handler (registry.Options.Once) of its call.
+func (c *callCtx) runOnce() runonce.Call {
+	rc := runonce.Call{ID: c.call.ReplyTo + " " + c.call.CorrelationID}
+	if w := c.worker; w != nil {
+		rc.Instance, rc.Log = w.id, w.log
+		if _, gathered := c.call.Headers[protocol.HeaderGather]; gathered {
+			rc.Scope = w.id
+		}
+	}
+	return rc
 }
 
 // ended reports whether the context has ended while the context that ends

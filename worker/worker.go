@@ -684,7 +684,7 @@ func (w *Worker) run(base context.Context, f *function, c wire.Codec, d *transpo
 		return nil, rabibridge.Errorf(rabibridge.CodeInvalidArgument, "%s: %v", f.name, err)
 	}
 	cc := &callCtx{Context: base, info: Info{Function: f.name, CorrelationID: d.CorrelationID, Redelivered: d.Redelivered, Deadline: d.Deadline}}
-	cc.deadline, cc.calls, cc.call = d.Deadline, &w.calls, d
+	cc.deadline, cc.calls, cc.call, cc.worker = d.Deadline, &w.calls, d, w
 	if w.stopBy > 0 {
 		if limit := start.Add(w.stopBy); cc.deadline.IsZero() || limit.Before(cc.deadline) {
 			cc.deadline = limit

@@ -18,7 +18,7 @@ import (
 )
 
 // library are the public packages, relative to the module root.
-var library = []string{".", "codec", "schema", "registry", "bridge", "worker", "caller", "observability/prometheus", "observability/otel"}
+var library = []string{".", "codec", "schema", "registry", "bridge", "worker", "caller", "once", "observability/prometheus", "observability/otel"}
 
 const (
 	maxTotal  = 130

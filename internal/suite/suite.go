@@ -65,6 +65,8 @@ func Run(t *testing.T, dial Dialer) {
 		{"Concurrency", Concurrency},
 		{"Discovery", Discovery},
 		{"Quorum", Quorum},
+		{"RunOnce", RunOnce},
+		{"RunOnceRedelivery", RunOnceRedelivery},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
