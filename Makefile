@@ -7,14 +7,14 @@ FUZZTIME ?= 60s
 GOTEST   ?= $(GO) run gotest.tools/gotestsum@v1.13.0 --format testname --
 GOTESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: demo test unit broker peers bench lint fuzz fuzz-short soak
+.PHONY: demo test unit broker redis peers bench lint fuzz fuzz-short soak
 
 ## demo: serve the demo functions and call each once (RabbitMQ if one answers, else in-process)
 demo:
 	$(GO) run ./cmd/rabibridge demo
 
-## test: formatting and vet, every test (run afresh, never from the test cache) with the race detector against a real broker (started or installed if needed), and each fuzz target briefly
-test: broker peers
+## test: formatting and vet, every test (run afresh, never from the test cache) with the race detector against a real broker and Redis (started or installed if needed), and each fuzz target briefly
+test: broker redis peers
 	@$(MAKE) --no-print-directory lint
 	$(GOTEST) $(GOTESTFLAGS) $(PKGS)
 	@$(MAKE) --no-print-directory fuzz-short
@@ -26,6 +26,10 @@ unit:
 ## broker: make sure a RabbitMQ answers at $RABIBRIDGE_URL or 127.0.0.1:5672
 broker:
 	@scripts/broker.sh
+
+## redis: make sure a Redis answers at $RABIBRIDGE_REDIS_URL or 127.0.0.1:6379, for the Redis run-once store's tests
+redis:
+	@scripts/redis.sh
 
 ## peers: what the tests of other peers need: Python's msgpack and pika, the AsyncAPI parser (installed, saying so, if missing)
 peers:

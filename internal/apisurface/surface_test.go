@@ -18,7 +18,7 @@ import (
 )
 
 // library are the public packages, relative to the module root.
-var library = []string{".", "codec", "schema", "registry", "bridge", "worker", "caller", "once", "observability/prometheus", "observability/otel"}
+var library = []string{".", "codec", "schema", "registry", "bridge", "worker", "caller", "once", "once/redisstore", "observability/prometheus", "observability/otel"}
 
 const (
 	maxTotal  = 130
@@ -201,7 +201,7 @@ func TestShown(t *testing.T) {
 // TestImports: among the library's packages only the transport imports
 // amqp091-go (bridge reaches it through internal/transport); worker and
 // caller do not import each other; neither links a YAML package (only the
-// document generators need one).
+// document generators need one); only the Redis store links a Redis client.
 func TestImports(t *testing.T) {
 	t.Chdir(root(t))
 	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", "./...").CombinedOutput()
@@ -221,18 +221,20 @@ func TestImports(t *testing.T) {
 			switch {
 			case strings.HasPrefix(imp, "github.com/rabbitmq/amqp091-go") && !amqpMay[pkg]:
 				t.Errorf("%s imports %s", pkg, imp)
+			case strings.HasPrefix(imp, "github.com/redis/") && pkg != module+"/once/redisstore" && pkg != module+"/internal/testredis":
+				t.Errorf("%s imports %s", pkg, imp)
 			case pkg == module+"/worker" && imp == module+"/caller", pkg == module+"/caller" && imp == module+"/worker":
 				t.Errorf("%s imports %s", pkg, imp)
 			}
 		}
 	}
-	deps, err := exec.Command("go", "list", "-deps", "./worker", "./caller").CombinedOutput()
+	deps, err := exec.Command("go", "list", "-deps", "./worker", "./caller", "./registry", "./once").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, deps)
 	}
 	for _, d := range strings.Fields(string(deps)) {
-		if strings.Contains(d, "yaml") {
-			t.Errorf("worker or caller links %s", d)
+		if strings.Contains(d, "yaml") || strings.HasPrefix(d, "github.com/redis/") {
+			t.Errorf("worker, caller, registry or once links %s", d)
 		}
 	}
 }
