@@ -123,6 +123,9 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		fmt.Fprintf(stdout, "  kind %s, queue %s, queue size %d (0: unlimited), fetch size %d, timeout %dms (0: none), validation %v\n",
 			f.Kind, protocol.QueueName(f.Kind, f.Name), f.QueueSize, f.FetchSize, f.TimeoutMS, f.Validate)
+		if f.OnceTTLMS > 0 {
+			fmt.Fprintf(stdout, "  run-once: one run per key, results remembered for %v\n", time.Duration(f.OnceTTLMS)*time.Millisecond)
+		}
 		for i, other := range s.fns[1:] {
 			for _, msg := range verdict(s.instances[0].ID, s.instances[i+1].ID, f, other.Function) {
 				fmt.Fprintln(stdout, "  "+msg)
@@ -140,6 +143,13 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // break callers built on a's (registry.Compare).
 func verdict(a, b string, fa, fb protocol.Function) []string {
 	var out []string
+	if (fa.OnceTTLMS > 0) != (fb.OnceTTLMS > 0) {
+		run, not := a, b
+		if fb.OnceTTLMS > 0 {
+			run, not = b, a
+		}
+		out = append(out, fmt.Sprintf("warning: instance %s runs the function once per key, and instance %s does not: calls that %s takes may run twice", run, not, not))
+	}
 	if fa.QueueSize != fb.QueueSize || fa.TimeoutMS != fb.TimeoutMS || fa.Kind != fb.Kind || fa.FetchSize != fb.FetchSize || fa.Validate != fb.Validate {
 		out = append(out, fmt.Sprintf("warning: instance %s disagrees with %s on the options", b, a))
 	}
