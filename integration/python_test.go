@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/internal/demo"
 	"github.com/rabibridge/rabibridge/internal/testbroker"
+	"github.com/rabibridge/rabibridge/once"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
 )
@@ -42,15 +44,20 @@ func python(t *testing.T) string {
 
 // TestPythonCallsGo: a Python RabiBridge client calls Go handlers. Bytes
 // stay bytes at any depth, integers up to 64 bits stay exact, positional and
-// keyword arguments bind; the peer checks values and Python types.
+// keyword arguments bind, a run-once function keyed by a keyword argument
+// runs once per key; the peer checks values and Python types.
 func TestPythonCallsGo(t *testing.T) {
 	py := python(t)
 	url := testbroker.URL(t)
 	prefix := fmt.Sprintf("py%08x_", rand.Uint32())
 	reg := registry.New()
+	var charges atomic.Int64
 	for _, err := range []error{
 		registry.RegisterIn(reg, prefix+"echo", demo.Echo, registry.Options{}),
 		registry.RegisterIn(reg, prefix+"add", demo.Add, registry.Options{Validate: true}),
+		registry.RegisterIn(reg, prefix+"charge", func(ctx context.Context, p payment) (int64, error) {
+			return charges.Add(1), nil
+		}, registry.Options{Once: once.NewMemory()}),
 	} {
 		if err != nil {
 			t.Fatal(err)
@@ -65,8 +72,8 @@ func TestPythonCallsGo(t *testing.T) {
 		t.Fatalf("peer.py call: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != 8 {
-		t.Fatalf("want 8 cases, got:\n%s", out)
+	if len(lines) != 11 {
+		t.Fatalf("want 11 cases, got:\n%s", out)
 	}
 	for _, l := range lines {
 		if !strings.HasPrefix(l, "ok ") {

@@ -37,6 +37,11 @@ def call(url, prefix):
          [2**64 - 1, -(2**63), 12345678901234567890, 200, -100]),
         ("positional", "add", [1, 2], {}, 3),
         ("keywords", "add", [], {"a": 40, "b": 2}, 42),
+        # A run-once function, keyed by the request's Order: the second call
+        # with a key gets the first run's answer.
+        ("run once", "charge", [], {"Order": "p1", "Cents": 5}, 1),
+        ("run once, again", "charge", [], {"Order": "p1", "Cents": 5}, 1),
+        ("run once, another key", "charge", [], {"Order": "p2", "Cents": 5}, 2),
     ]
     for name, fn, args, kwargs, want in cases:
         cid = str(random.randrange(2**30))
