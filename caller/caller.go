@@ -72,6 +72,11 @@ type Caller struct {
 	reply    string
 	ctype    string
 	cid      atomic.Uint64
+	// sendID begins the correlation id of every Send: unique to this
+	// caller, since a call that wants no reply shares its reply address
+	// with every other such call, and a worker tells calls apart by reply
+	// address and correlation id (a run-once function's key).
+	sendID string
 	routesMu sync.RWMutex
 	routes   map[string]*route // by function name
 
@@ -122,6 +127,7 @@ func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
 		recycle: t.CopiesBodies(), maxMessage: t.MaxMessageSize()}
 	c.ctype = c.body.Codec.ContentType()
 	c.cid.Store(rand.Uint64N(uint64(cfg.CIDMax)))
+	c.sendID = fmt.Sprintf("send-%016x-", rand.Uint64())
 	req, err := t.NewRequester((*handler)(c))
 	if err != nil {
 		return nil, fmt.Errorf("caller: %w", err)
@@ -277,6 +283,9 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, header
 	}
 	deadline, _ := ctx.Deadline()
 	cid := strconv.FormatUint(c.cid.Add(1)%uint64(c.cfg.CIDMax), 10)
+	if out == nil {
+		cid = c.sendID + cid
+	}
 	p := calls.Get().(*call)
 	c.mu.Lock()
 	if c.closed {

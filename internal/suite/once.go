@@ -123,9 +123,22 @@ func RunOnce(t *testing.T, dial Dialer) {
 	n2, err := caller.Call[int, int64](ctx, e.c, e.name("count"), 1)
 	is.NoErr(err)
 	is.True(n2 == n1+1)
+	// Two callers whose correlation ids are the same send with no key and
+	// no deadline: two calls, two runs, though neither has a reply address.
+	before := runs.Load()
+	for range 2 {
+		c, err := caller.New(e.conn, caller.Config{CIDMax: 1})
+		is.NoErr(err)
+		is.NoErr(caller.Send(context.Background(), c, e.name("count"), 1))
+		c.Close()
+	}
+	for runs.Load() < before+2 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	is.Equal(runs.Load(), before+2)
 
 	// A store that fails: a clear error, and no run.
-	before := runs.Load()
+	before = runs.Load()
 	_, err = caller.Call[int, int](ctx, e.c, e.name("down"), 1)
 	var re *rabibridge.RemoteError
 	is.True(errors.As(err, &re))
