@@ -203,3 +203,41 @@ func RunOnceRedelivery(t *testing.T, dial Dialer) {
 	}
 	is.Equal(runs.Load(), int64(1))
 }
+
+// RunOnceGather: a call to every instance of a run-once function runs once
+// on each instance, though they share their store and the key: gathered
+// again, each answers with its own first run's result.
+func RunOnceGather(t *testing.T, dial Dialer) {
+	e := newEnv(t, dial)
+	is := is.New(t)
+	store := once.NewMemory()
+	var runs atomic.Int64
+	for range 2 {
+		reg := registry.New()
+		is.NoErr(registry.RegisterIn(reg, e.name("evict"), func(ctx context.Context, o order) (int64, error) {
+			return runs.Add(1), nil
+		}, registry.Options{Once: store}))
+		ctx, cancel := context.WithCancel(context.Background())
+		w := worker.New(e.conn, reg, worker.Config{DrainTimeout: time.Second})
+		served := make(chan error, 1)
+		go func() { served <- w.Serve(ctx) }()
+		t.Cleanup(func() { cancel(); <-served })
+		<-w.Ready()
+		is.NoErr(w.Err())
+	}
+	gather := func() map[string]int64 {
+		answers, err := caller.Gather[order, int64](timeout(t, 3*time.Second), e.c, e.name("evict"), order{ID: "k"})
+		is.NoErr(err)
+		is.Equal(len(answers), 2)
+		out := map[string]int64{}
+		for _, a := range answers {
+			is.NoErr(a.Err)
+			out[a.Instance] = a.Value
+		}
+		return out
+	}
+	first := gather()
+	is.Equal(runs.Load(), int64(2))
+	is.Equal(gather(), first)
+	is.Equal(runs.Load(), int64(2))
+}

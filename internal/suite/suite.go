@@ -67,6 +67,7 @@ func Run(t *testing.T, dial Dialer) {
 		{"Quorum", Quorum},
 		{"RunOnce", RunOnce},
 		{"RunOnceRedelivery", RunOnceRedelivery},
+		{"RunOnceGather", RunOnceGather},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
