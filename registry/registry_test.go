@@ -13,6 +13,7 @@ import (
 	"github.com/rabibridge/rabibridge/internal/entry"
 	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/wire"
+	"github.com/rabibridge/rabibridge/once"
 	"github.com/rabibridge/rabibridge/registry"
 )
 
@@ -45,6 +46,8 @@ func TestRegisterErrors(t *testing.T) {
 		{"negative size", registry.RegisterIn(r, "neg", add, registry.Options{QueueSize: -1})},
 		{"sub-millisecond timeout", registry.RegisterIn(r, "tiny", add, registry.Options{Timeout: time.Microsecond})},
 		{"unknown kind", registry.RegisterIn(r, "kind", add, registry.Options{Kind: "batch"})},
+		{"OnceTTL without a store", registry.RegisterIn(r, "ttl", add, registry.Options{OnceTTL: time.Hour})},
+		{"negative OnceTTL", registry.RegisterIn(r, "ttl", add, registry.Options{Once: once.NewMemory(), OnceTTL: -time.Hour})},
 		{"nil handler", registry.RegisterIn[int, int](r, "nil", nil, registry.Options{})},
 		{"tags disagree", registry.RegisterIn(r, "tags", func(context.Context, badTags) (int, error) { return 0, nil }, registry.Options{})},
 		{"tags disagree in case", registry.RegisterIn(r, "case", func(context.Context, badCase) (int, error) { return 0, nil }, registry.Options{})},
@@ -73,6 +76,10 @@ func TestEntryDefaultsAndInfo(t *testing.T) {
 	is.Equal(info.TimeoutMS, int64(1500))
 	is.Equal(info.Kind, string(registry.Sync))
 	is.True(strings.Contains(string(info.Request), `"minimum":0`))
+	is.Equal(es[1].Function.OnceTTLMS, int64(0)) // not run-once
+	is.NoErr(registry.RegisterIn(r, "c", add, registry.Options{Once: once.NewMemory()}))
+	c, _ := (*entry.Table)(r).Lookup("c")
+	is.Equal(c.Function.OnceTTLMS, (24 * time.Hour).Milliseconds()) // the default TTL, in discovery
 	is.True(r.Remove("a"))
 	_, ok := (*entry.Table)(r).Lookup("a")
 	is.True(!ok)
