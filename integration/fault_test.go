@@ -245,7 +245,18 @@ func newFaultEnv(t *testing.T) *faultEnv {
 	wconn := dial()
 	ctx, stop := context.WithCancel(context.Background())
 	e.stop, e.served = stop, make(chan error, 1)
-	go func() { e.served <- worker.New(wconn, reg, worker.Config{DrainTimeout: 5 * time.Second}).Serve(ctx) }()
+	w := worker.New(wconn, reg, worker.Config{DrainTimeout: 5 * time.Second})
+	go func() { e.served <- w.Serve(ctx) }()
+	// The load must not start before the queue is there: a call that finds
+	// no queue, with no connection lost, is a final "no such function".
+	select {
+	case <-w.Ready():
+		if err := w.Err(); err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the worker did not serve within 30s")
+	}
 	for range 4 {
 		c, err := caller.New(dial(), caller.Config{})
 		if err != nil {
