@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/rabibridge/rabibridge"
@@ -208,35 +209,34 @@ func (r *run[Resp]) first(ctx context.Context, fn func(context.Context) (Resp, e
 	return resp, nil
 }
 
-// renew renews r's claim every Lease/3 until the returned stop is called.
+// renew renews r's claim every Lease/3 until the returned stop is called,
+// on a timer: a run shorter than that, as most are, costs no goroutine.
+// stop waits for a renewal under way, so none follows it.
 func (r *run[Resp]) renew(ctx context.Context) (stop func()) {
-	done := make(chan struct{})
-	ended := make(chan struct{})
-	go func() {
-		defer close(ended)
-		t := time.NewTicker(Lease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Lease/3)
-			held, err := r.store.Swap(sctx, r.key, r.claim, r.claim, Lease)
-			cancel()
-			if err != nil || !bytes.Equal(held, r.claim) {
-				r.log.Warn("run-once: cannot renew the claim of a run under way", "function", r.name, "key", r.key, "error", err)
-			}
-		}
-	}()
+	var mu sync.Mutex
 	stopped := false
-	return func() {
-		if !stopped {
-			stopped = true
-			close(done)
-			<-ended
+	var t *time.Timer
+	mu.Lock() // t is set before its function reads it
+	defer mu.Unlock()
+	t = time.AfterFunc(Lease/3, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Lease/3)
+		held, err := r.store.Swap(sctx, r.key, r.claim, r.claim, Lease)
+		cancel()
+		if err != nil || !bytes.Equal(held, r.claim) {
+			r.log.Warn("run-once: cannot renew the claim of a run under way", "function", r.name, "key", r.key, "error", err)
+		}
+		t.Reset(Lease / 3)
+	})
+	return func() {
+		t.Stop()
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
 	}
 }
 
