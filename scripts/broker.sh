@@ -6,6 +6,7 @@
 # RabbitMQ runs in a container instead (RABIBRIDGE_BROKER=docker chooses
 # that always). A remote URL is only checked.
 set -euo pipefail
+. "$(dirname "$0")/debian.sh"
 
 url=${RABIBRIDGE_URL:-amqp://guest:guest@127.0.0.1:5672/}
 rest=${url#*://}
@@ -68,15 +69,7 @@ without one: the integration tests then skip.)
 MSG
     exit 1
   fi
-  if [ "$(id -u)" != 0 ]; then
-    echo "broker: rabbitmq-server is not installed; run as root, or: sudo apt-get install rabbitmq-server" >&2
-    exit 1
-  fi
-  echo "broker: installing Debian's rabbitmq-server"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  # The package tries to start its service; there may be no init system.
-  apt-get install -y -qq rabbitmq-server >/dev/null || apt-get install -y rabbitmq-server
+  debian_install broker rabbitmq-server
 fi
 
 if ! answers; then

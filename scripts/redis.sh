@@ -6,6 +6,7 @@
 # Debian, not root) but a Docker engine answers, Redis runs in a container
 # instead. A remote URL is only checked.
 set -euo pipefail
+. "$(dirname "$0")/debian.sh"
 
 url=${RABIBRIDGE_REDIS_URL:-redis://127.0.0.1:6379/0}
 rest=${url#*://}
@@ -51,14 +52,7 @@ tests of the Redis store skip.)
 MSG
       exit 1
     fi
-    if [ "$(id -u)" != 0 ]; then
-      echo "redis: redis-server is not installed; run as root, or: sudo apt-get install redis-server" >&2
-      exit 1
-    fi
-    echo "redis: installing Debian's redis-server"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq redis-server >/dev/null || apt-get install -y redis-server
+    debian_install redis redis-server
   fi
   if ! answers; then
     echo "redis: starting redis-server on $host:$port"

@@ -172,12 +172,7 @@ func RunOnceRedelivery(t *testing.T, dial Dialer) {
 		}
 	}
 	connA := dial(t)
-	wctx, stopA := context.WithCancel(context.Background())
-	doneA := make(chan error, 1)
-	wA := worker.New(connA, e.reg, worker.Config{DrainTimeout: 100 * time.Millisecond, Interceptors: []rabibridge.Interceptor{stall}})
-	go func() { doneA <- wA.Serve(wctx) }()
-	t.Cleanup(func() { stopA(); <-doneA })
-	<-wA.Ready()
+	start(t, connA, e.reg, worker.Config{DrainTimeout: 100 * time.Millisecond, Interceptors: []rabibridge.Interceptor{stall}})
 
 	ctx := timeout(t, 20*time.Second)
 	answer := make(chan receipt, 1)
@@ -217,13 +212,7 @@ func RunOnceGather(t *testing.T, dial Dialer) {
 		is.NoErr(registry.RegisterIn(reg, e.name("evict"), func(ctx context.Context, o order) (int64, error) {
 			return runs.Add(1), nil
 		}, registry.Options{Once: store}))
-		ctx, cancel := context.WithCancel(context.Background())
-		w := worker.New(e.conn, reg, worker.Config{DrainTimeout: time.Second})
-		served := make(chan error, 1)
-		go func() { served <- w.Serve(ctx) }()
-		t.Cleanup(func() { cancel(); <-served })
-		<-w.Ready()
-		is.NoErr(w.Err())
+		start(t, e.conn, reg, worker.Config{DrainTimeout: time.Second})
 	}
 	gather := func() map[string]int64 {
 		answers, err := caller.Gather[order, int64](timeout(t, 3*time.Second), e.c, e.name("evict"), order{ID: "k"})

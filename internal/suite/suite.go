@@ -125,6 +125,26 @@ func (e *env) serve(cfg worker.Config) {
 	}
 }
 
+// start runs a worker of reg on conn until the test ends, and waits until
+// it serves.
+func start(t *testing.T, conn *bridge.Conn, reg *registry.Registry, cfg worker.Config) *worker.Worker {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w := worker.New(conn, reg, cfg)
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-served })
+	select {
+	case <-w.Ready():
+		if err := w.Err(); err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker not serving after 10s")
+	}
+	return w
+}
+
 // shutdown stops the worker and returns what Serve returned.
 func (e *env) shutdown() error {
 	if e.stop == nil {
@@ -436,16 +456,6 @@ func Gather(t *testing.T, dial Dialer) {
 	is := is.New(t)
 	slow := make(chan struct{})
 	t.Cleanup(func() { close(slow) })
-	start := func(reg *registry.Registry) *worker.Worker {
-		ctx, cancel := context.WithCancel(context.Background())
-		w := worker.New(e.conn, reg, worker.Config{DrainTimeout: time.Second})
-		served := make(chan error, 1)
-		go func() { served <- w.Serve(ctx) }()
-		t.Cleanup(func() { cancel(); <-served })
-		<-w.Ready()
-		is.NoErr(w.Err())
-		return w
-	}
 	var ws []*worker.Worker
 	for i, answer := range []string{"first", "second", "slow"} {
 		reg := registry.New()
@@ -465,11 +475,11 @@ func Gather(t *testing.T, dial Dialer) {
 		if i == 0 {
 			is.NoErr(registry.RegisterIn(reg, e.name("other"), demo.Add, registry.Options{}))
 		}
-		ws = append(ws, start(reg))
+		ws = append(ws, start(t, e.conn, reg, worker.Config{DrainTimeout: time.Second}))
 	}
 	other := registry.New()
 	is.NoErr(registry.RegisterIn(other, e.name("add"), demo.Add, registry.Options{}))
-	start(other) // serves no "who": not asked
+	start(t, e.conn, other, worker.Config{}) // serves no "who": not asked
 
 	ctx := timeout(t, 3*time.Second)
 	answers, err := caller.Gather[int, string](ctx, e.c, e.name("who"), 7)
@@ -613,12 +623,7 @@ func Redelivery(t *testing.T, dial Dialer) {
 		return "", ctx.Err()
 	}, registry.Options{})
 	connA := dial(t)
-	wctx, stopA := context.WithCancel(context.Background())
-	defer stopA()
-	doneA := make(chan error, 1)
-	wA := worker.New(connA, e.reg, worker.Config{DrainTimeout: 100 * time.Millisecond})
-	go func() { doneA <- wA.Serve(wctx) }()
-	<-wA.Ready()
+	start(t, connA, e.reg, worker.Config{DrainTimeout: 100 * time.Millisecond})
 
 	ctx := timeout(t, 20*time.Second)
 	answer := make(chan string, 1)
@@ -646,8 +651,6 @@ func Redelivery(t *testing.T, dial Dialer) {
 	again := <-started
 	is.True(again.Redelivered) // the handler can tell
 	is.Equal(again.CorrelationID, first.CorrelationID)
-	stopA()
-	<-doneA
 }
 
 // Concurrent makes 1,000 calls at once.
