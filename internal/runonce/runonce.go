@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -89,7 +90,9 @@ func Wrap[Req, Resp any](name string, fn func(context.Context, Req) (Resp, error
 func keyOf[Req any](name string, call Call, req Req) (string, error) {
 	var k string
 	if r, ok := any(req).(keyer); ok {
-		k = r.IdempotencyKey()
+		if v := reflect.ValueOf(r); v.Kind() != reflect.Pointer || !v.IsNil() { // a nil request has no key
+			k = r.IdempotencyKey()
+		}
 	} else if r, ok := any(&req).(keyer); ok {
 		k = r.IdempotencyKey()
 	}

@@ -66,6 +66,10 @@ func TestKeys(t *testing.T) {
 	if rabibridge.CodeOf(err) != rabibridge.CodeInternal || !strings.Contains(err.Error(), "needs a key") {
 		t.Errorf("a call with neither key nor identity: %v", err)
 	}
+	var none *keyed // a nil request: the call's identity
+	if k, err := keyOf("f", Call{ID: "q 9"}, none); err != nil || k != "rabibridge:once:f:c:q 9" {
+		t.Errorf("nil request: %q, %v", k, err)
+	}
 	k, _ := keyOf("f", Call{}, keyed{strings.Repeat("x", 300)})
 	if len(k) > 100 {
 		t.Errorf("a long key is kept whole: %d bytes", len(k))
