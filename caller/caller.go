@@ -65,18 +65,18 @@ type Config struct {
 // Caller makes calls on a connection. It is safe for concurrent use; make
 // one per connection and share it.
 type Caller struct {
-	cfg      Config
-	body     wire.Settings // cfg's codec and body limits, resolved
-	log      *slog.Logger
-	req      transport.Requester
-	reply    string
-	ctype    string
-	cid      atomic.Uint64
+	cfg   Config
+	body  wire.Settings // cfg's codec and body limits, resolved
+	log   *slog.Logger
+	req   transport.Requester
+	reply string
+	ctype string
+	cid   atomic.Uint64
 	// sendID begins the correlation id of every Send: unique to this
 	// caller, since a call that wants no reply shares its reply address
 	// with every other such call, and a worker tells calls apart by reply
 	// address and correlation id (a run-once function's key).
-	sendID string
+	sendID   string
 	routesMu sync.RWMutex
 	routes   map[string]*route // by function name
 
