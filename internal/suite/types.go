@@ -12,6 +12,7 @@ import (
 
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/codec"
+	"github.com/rabibridge/rabibridge/once"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
 )
@@ -108,6 +109,14 @@ func (l *Level) UnmarshalText(b []byte) error {
 	return fmt.Errorf("no level %q", b)
 }
 
+// oneKey is a run-once store that keeps every call of a function under one
+// key, so that every call after the first gets the first's result.
+type oneKey struct{ once.Store }
+
+func (s oneKey) Swap(ctx context.Context, _ string, old, value []byte, ttl time.Duration) ([]byte, error) {
+	return s.Store.Swap(ctx, "the key", old, value, ttl)
+}
+
 // typeRow is one row of the matrix: a value sent as a call's request and
 // returned as its response, and what comes back, per codec, where that is
 // not the value itself (times arrive in UTC; JSON has no byte strings or
@@ -154,10 +163,11 @@ func typeRows() []typeRow {
 	// the text null.
 	rawNull := func(v nilable) func(codec.Codec) nilable {
 		return func(cd codec.Codec) nilable {
+			w := v // not v itself: the next call wants it unchanged
 			if cd == codec.JSON {
-				v.Raw = json.RawMessage("null")
+				w.Raw = json.RawMessage("null")
 			}
-			return v
+			return w
 		}
 	}
 	return []typeRow{
@@ -220,6 +230,11 @@ func Types(t *testing.T, dial Dialer) {
 				t.Fatalf("%s: %v", r.name, err)
 			}
 		}
+		// Run once, every call under one key: the first call runs, the
+		// others get its remembered result, through either codec.
+		if err := r.register(e.reg, e.name(fmt.Sprintf("types%d_once", i)), registry.Options{Once: oneKey{once.NewMemory()}}); err != nil {
+			t.Fatalf("%s: %v", r.name, err)
+		}
 	}
 	e.serve(worker.Config{})
 	callers := map[codec.Codec]*caller.Caller{codec.Msgpack: e.c}
@@ -237,6 +252,11 @@ func Types(t *testing.T, dial Dialer) {
 					if err := r.call(ctx, callers[cd], e.name(fn(i, validate)), cd); err != nil {
 						t.Errorf("%s, validate %v: %v", cd.Name(), validate, err)
 					}
+				}
+			}
+			for n, cd := range []codec.Codec{codec.Msgpack, codec.Msgpack, codec.JSON, codec.JSON} {
+				if err := r.call(ctx, callers[cd], e.name(fmt.Sprintf("types%d_once", i)), cd); err != nil {
+					t.Errorf("%s, run once, call %d: %v", cd.Name(), n+1, err)
 				}
 			}
 		})
