@@ -27,7 +27,7 @@ func NewMemory() Store { return &memory{records: map[string]record{}} }
 type memory struct {
 	mu      sync.Mutex
 	records map[string]record
-	swept   time.Time // when expired records were last dropped
+	swaps   int // since the last sweep
 }
 
 type record struct {
@@ -35,9 +35,39 @@ type record struct {
 	expires time.Time
 }
 
-// sweepEvery is how often a Swap drops every expired record, so that the
-// records of keys never used again do not pile up.
-const sweepEvery = time.Second
+// The records of keys never used again are dropped as Redis drops them:
+// every sweepEvery Swaps, one looks at sweepSample records (a map's order is
+// random) and drops those expired, and looks again while more than a
+// quarter were, up to sweepRounds times. A Swap costs a bounded time, never
+// a pass over every record, and expired records stay a small share of all.
+const (
+	sweepEvery  = 8
+	sweepSample = 16
+	sweepRounds = 16
+)
+
+// sweep drops expired records, as the constants above say.
+func (m *memory) sweep(now time.Time) {
+	if m.swaps++; m.swaps < sweepEvery {
+		return
+	}
+	m.swaps = 0
+	for range sweepRounds {
+		seen, expired := 0, 0
+		for k, r := range m.records {
+			if !now.Before(r.expires) {
+				delete(m.records, k)
+				expired++
+			}
+			if seen++; seen == sweepSample {
+				break
+			}
+		}
+		if expired*4 <= seen {
+			return
+		}
+	}
+}
 
 func (m *memory) Swap(ctx context.Context, key string, old, value []byte, ttl time.Duration) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
@@ -46,14 +76,7 @@ func (m *memory) Swap(ctx context.Context, key string, old, value []byte, ttl ti
 	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if now.Sub(m.swept) >= sweepEvery {
-		for k, r := range m.records {
-			if !now.Before(r.expires) {
-				delete(m.records, k)
-			}
-		}
-		m.swept = now
-	}
+	m.sweep(now)
 	r, ok := m.records[key]
 	if ok && !now.Before(r.expires) {
 		ok = false
