@@ -16,6 +16,7 @@ import (
 	"github.com/rabibridge/rabibridge/docgen"
 	"github.com/rabibridge/rabibridge/internal/demo"
 	"github.com/rabibridge/rabibridge/internal/protocol"
+	"github.com/rabibridge/rabibridge/once"
 	"github.com/rabibridge/rabibridge/registry"
 )
 
@@ -38,7 +39,7 @@ func functions(t *testing.T) []protocol.Function {
 		t.Fatal(err)
 	}
 	err := registry.RegisterIn(reg, "area", func(context.Context, shape) (float64, error) { return 0, nil },
-		registry.Options{Description: "Computes the area of a shape.", Kind: registry.Sync})
+		registry.Options{Description: "Computes the area of a shape.", Kind: registry.Sync, Once: once.NewMemory(), OnceTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +63,7 @@ func TestMarkdown(t *testing.T) {
 		"Computes the area of a shape.",
 		"| kind | sync (queue `rpc_sync_area`, routing key `sync_area` on exchange `rpc`) |",
 		"| queue size | 100 |", "| timeout in queue | 10s |", "| validation | true |",
+		"| validation | false |\n| run once | one run per key (`IdempotencyKey`, else the call's identity); results remembered for 1h0m0s |\n\n### Request", // area
 		"| `name` | string | true | maxLength=20 | What the shape is called |",
 		"| `points` | array of `point` | true | minItems=1 |",
 		"| `origin` | `point` or null | false |",

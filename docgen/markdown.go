@@ -56,8 +56,13 @@ func markdownFunction(b *bytes.Buffer, f protocol.Function) error {
 	if qtype == "" {
 		qtype = "classic"
 	}
-	fmt.Fprintf(b, "| queue type | %s |\n| queue size | %s |\n| fetch size | %d |\n| timeout in queue | %s |\n| validation | %v |\n\n",
+	fmt.Fprintf(b, "| queue type | %s |\n| queue size | %s |\n| fetch size | %d |\n| timeout in queue | %s |\n| validation | %v |\n",
 		qtype, queueSize, f.FetchSize, timeout, f.Validate)
+	if f.OnceTTLMS > 0 {
+		fmt.Fprintf(b, "| run once | one run per key (`IdempotencyKey`, else the call's identity); results remembered for %v |\n",
+			time.Duration(f.OnceTTLMS)*time.Millisecond)
+	}
+	b.WriteString("\n")
 
 	var req, resp map[string]any
 	if err := json.Unmarshal(f.Request, &req); err != nil {
