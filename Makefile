@@ -51,7 +51,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt wants to change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-FUZZ_TARGETS = FuzzDecodeRequest FuzzDecodeReply FuzzDecompress FuzzPlainDecode
+FUZZ_TARGETS = FuzzDecodeRequest FuzzDecodeReply FuzzDecompress FuzzDecodeDifferential
 
 ## fuzz: each fuzz target of the network decoders for $(FUZZTIME)
 fuzz:

@@ -58,7 +58,10 @@ func TestResultMismatch(t *testing.T) {
 			is.True(strings.Contains(msg, "the result is an object with sum")) // what came
 			is.True(strings.Contains(msg, "does not decode into int"))         // what was asked for
 			is.True(strings.Contains(msg, "Resp"))                             // what to check
-			is.True(errors.Is(err, wire.ErrMalformed))                         // the decoder's error is still there
+			var te *wire.TypeError
+			is.True(errors.As(err, &te))                // the decoder's error is still there
+			is.Equal(te.Got, "map")                     // it says what came
+			is.True(!errors.Is(err, wire.ErrMalformed)) // the body is well formed: the types disagree
 			got, err := caller.Call[addReq, addResp](ctx, c, "add", addReq{A: 1, B: 2})
 			is.NoErr(err)
 			is.Equal(got.Sum, 3)

@@ -3,8 +3,13 @@ package wire
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"math"
+	"reflect"
 	"strconv"
+	"strings"
 )
 
 // JSON is the JSON codec (RabiBridge's "json" serialiser). Struct fields are
@@ -33,7 +38,7 @@ func (jsonCodec) Unmarshal(data []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	if err := d.Decode(v); err != nil {
-		return fmt.Errorf("codec: json: %w: %w", ErrMalformed, err)
+		return jsonError(data, v, err)
 	}
 	if d.More() {
 		return fmt.Errorf("codec: json: %w: data after the value", ErrMalformed)
@@ -77,4 +82,84 @@ func (jsonCodec) IsEmpty(data []byte) bool {
 		return true
 	}
 	return false
+}
+
+// jsonError is the error of data that encoding/json did not decode into
+// v: malformed when data is not JSON, else a *TypeError naming where the
+// value does not fit. encoding/json's own error names a struct field but
+// no array index, so the path comes from decoding the same value with the
+// msgpack decoder, whose rules are the same; encoding/json's is the
+// answer where that decoder takes the value.
+func jsonError(data []byte, v any, err error) error {
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("codec: json: %w: %w", ErrMalformed, err)
+	}
+	var ute *json.UnmarshalTypeError
+	isUTE := errors.As(err, &ute)
+	if te := pathOf(data, reflect.TypeOf(v)); te != nil {
+		if isUTE && (te.Got == "float +Inf" || te.Got == "float -Inf") { // an integer past 64 bits, which numbersOf made infinite
+			te.Got, te.Reason = ute.Value, "out of range"
+		}
+		return fmt.Errorf("codec: json: %w", te)
+	}
+	if isUTE {
+		te := &TypeError{Got: ute.Value, Type: ute.Type}
+		if ute.Field != "" {
+			te.Path = "/" + strings.ReplaceAll(ute.Field, ".", "/")
+		}
+		return fmt.Errorf("codec: json: %w", te)
+	}
+	return fmt.Errorf("codec: json: %w", err)
+}
+
+// pathOf decodes JSON data by the msgpack decoder into a new value of t, a
+// pointer type, and returns its TypeError, if it gives one.
+func pathOf(data []byte, t reflect.Type) *TypeError {
+	if t == nil || t.Kind() != reflect.Pointer {
+		return nil
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var x any
+	if d.Decode(&x) != nil {
+		return nil
+	}
+	b, err := appendMsgpack(nil, numbersOf(x))
+	if err != nil {
+		return nil
+	}
+	var te *TypeError
+	if err := decodeTyped(b, reflect.New(t.Elem()).Interface()); errors.As(err, &te) {
+		return te
+	}
+	return nil
+}
+
+// numbersOf turns the json.Numbers in x into the int64, uint64 or float64
+// they hold, in place.
+func numbersOf(x any) any {
+	switch x := x.(type) {
+	case json.Number:
+		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return n
+		}
+		if n, err := strconv.ParseUint(string(x), 10, 64); err == nil {
+			return n
+		}
+		f, _ := strconv.ParseFloat(string(x), 64)
+		if !strings.ContainsAny(string(x), ".eE") { // an integer past 64 bits: out of every integer type's range
+			return math.Inf(int(math.Copysign(1, f)))
+		}
+		return f
+	case []any:
+		for i := range x {
+			x[i] = numbersOf(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = numbersOf(x[k])
+		}
+	}
+	return x
 }

@@ -7,15 +7,14 @@ import (
 	"sync"
 )
 
-// Plain values: the msgpack codec encodes and decodes them itself, with a
-// plan built once per type, instead of through msgpack v5's reflection per
-// call. A plain type is bool, an integer kind, float32, float64, string, or
-// a struct whose fields are all plain, whose tags give at most a name and
-// omitempty, and which has no embedded fields and, like every named type in
-// it, no methods (so no custom encoding can apply to it). Their bytes are
-// the same as msgpack v5's, and so is what decoding gives; a body the plan
-// does not expect (an integer wider than its field, a nil, a struct as an
-// array, ...) is handed to msgpack v5 whole. Tests hold both to msgpack v5.
+// Plain values: the msgpack codec encodes them itself, with a plan built
+// once per type, instead of through msgpack v5's reflection per call (it
+// decodes every type itself: decode.go). A plain type is bool, an integer
+// kind, float32, float64, string, or a struct whose fields are all plain,
+// whose tags give at most a name and omitempty, and which has no embedded
+// fields and, like every named type in it, no methods (so no custom
+// encoding can apply to it). Their bytes are the same as msgpack v5's;
+// tests hold the two to each other.
 //
 // A type given an encoder with msgpack.Register must have a method, or the
 // plan encodes it as a plain type.
@@ -173,123 +172,6 @@ func (p *plan) empty(v reflect.Value) bool {
 		return v.Len() == 0
 	}
 	return false
-}
-
-// decode decodes the value at the start of b into v, of plan p, and returns
-// its length; ok is false when b is not in a form the plan reads (msgpack
-// v5 then reads it instead).
-func (p *plan) decode(b []byte, v reflect.Value, depth int) (n int, ok bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	c := b[0]
-	switch p.kind {
-	case reflect.Bool:
-		if c != 0xc2 && c != 0xc3 {
-			return 0, false
-		}
-		v.SetBool(c == 0xc3)
-		return 1, true
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n, size, ok := readInt(b)
-		if !ok || v.OverflowInt(n) {
-			return 0, false
-		}
-		v.SetInt(n)
-		return size, true
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		n, size, ok := readUint(b)
-		if !ok || v.OverflowUint(n) {
-			return 0, false
-		}
-		v.SetUint(n)
-		return size, true
-	case reflect.Float32:
-		if c != 0xca || len(b) < 5 {
-			return 0, false
-		}
-		v.SetFloat(float64(math.Float32frombits(uint32(be(b, 1, 4)))))
-		return 5, true
-	case reflect.Float64:
-		if c != 0xcb || len(b) < 9 {
-			return 0, false
-		}
-		v.SetFloat(math.Float64frombits(be(b, 1, 8)))
-		return 9, true
-	case reflect.String:
-		s, size, ok := readString(b)
-		if !ok {
-			return 0, false
-		}
-		v.SetString(string(s))
-		return size, true
-	}
-	h := readHead(b)
-	if h.kind != kMap || h.size > len(b) {
-		return 0, false
-	}
-	off, items := h.size, h.n
-	for range items {
-		key, size, ok := readString(b[off:])
-		if !ok {
-			return 0, false
-		}
-		off += size
-		f := p.field(key)
-		if f == nil {
-			size, err := msgpackSkip(b[off:], depth+1)
-			if err != nil {
-				return 0, false
-			}
-			off += size
-			continue
-		}
-		if size, ok = f.p.decode(b[off:], v.Field(f.index), depth+1); !ok {
-			return 0, false
-		}
-		off += size
-	}
-	return off, true
-}
-
-func (p *plan) field(key []byte) *planField {
-	for i := range p.fields {
-		if p.fields[i].name == string(key) {
-			return &p.fields[i]
-		}
-	}
-	return nil
-}
-
-// unmarshalPlain decodes checked data into v when v points to a plain type
-// and data is in the form its plan reads, and reports whether it did.
-func unmarshalPlain(data []byte, v any) bool {
-	switch v := v.(type) { // the common results, without reflection
-	case *int:
-		n, size, ok := readInt(data)
-		if !ok || size != len(data) || int64(int(n)) != n {
-			return false
-		}
-		*v = int(n)
-		return true
-	case *string:
-		s, size, ok := readString(data)
-		if !ok || size != len(data) {
-			return false
-		}
-		*v = string(s)
-		return true
-	}
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return false
-	}
-	p := planOf(rv.Type().Elem())
-	if p == nil {
-		return false
-	}
-	n, ok := p.decode(data, rv.Elem(), 0)
-	return ok && n == len(data)
 }
 
 func appendCompactUint(dst []byte, n uint64) []byte {
