@@ -7,17 +7,21 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/matryer/is"
 
+	"github.com/rabibridge/rabibridge/codec"
 	"github.com/rabibridge/rabibridge/docgen"
 	"github.com/rabibridge/rabibridge/internal/demo"
 	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/once"
 	"github.com/rabibridge/rabibridge/registry"
+	"github.com/rabibridge/rabibridge/schema"
 )
 
 type point struct {
@@ -147,6 +151,83 @@ func TestAsyncAPIOfficialParser(t *testing.T) {
 			t.Errorf("error %s at %v: %s", d.Code, d.Path, d.Message)
 		} else {
 			t.Logf("severity %d %s at %v: %s", d.Severity, d.Code, d.Path, d.Message)
+		}
+	}
+}
+
+type profile struct {
+	Name  string            `json:"name" jsonschema:"minLength=6"`
+	Born  time.Time         `json:"born"`
+	Tags  map[string]string `json:"tags"`
+	Extra any               `json:"extra"`
+}
+
+type auditReq struct {
+	At      time.Time  `json:"at"`
+	Until   *time.Time `json:"until"`
+	Profile profile    `json:"profile"`
+	Blob    []byte     `json:"blob"`
+	Points  []point    `json:"points" jsonschema:"minItems=2"`
+	Level   int8       `json:"level" jsonschema:"minimum=3"`
+}
+
+// TestExamplesAreAccepted: the example call of every function's reference
+// is a request the function takes: it fits the request's schema and
+// decodes into its Go type, through both codecs, as the CLI sends it.
+func TestExamplesAreAccepted(t *testing.T) {
+	reg := registry.New()
+	if err := demo.Register(reg, registry.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]reflect.Type{"audit": reflect.TypeFor[auditReq](), "area": reflect.TypeFor[shape](), "add": reflect.TypeFor[demo.AddReq]()}
+	err := registry.RegisterIn(reg, "audit", func(context.Context, auditReq) (int, error) { return 0, nil }, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := registry.RegisterIn(reg, "area", func(context.Context, shape) (float64, error) { return 0, nil }, registry.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var md bytes.Buffer
+	if err := docgen.Markdown(&md, "API", reg.Functions()); err != nil {
+		t.Fatal(err)
+	}
+	examples := regexp.MustCompile(`rabibridge call (\w+) '(.*)'`).FindAllStringSubmatch(md.String(), -1)
+	if len(examples) != len(reg.Functions()) {
+		t.Fatalf("%d examples for %d functions", len(examples), len(reg.Functions()))
+	}
+	for _, f := range reg.Functions() {
+		var text string
+		for _, e := range examples {
+			if e[1] == f.Name {
+				text = e[2]
+			}
+		}
+		s, err := schema.Parse(f.Request)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		if err := json.Unmarshal([]byte(text), &v); err != nil {
+			t.Fatalf("%s: %s: %v", f.Name, text, err)
+		}
+		if _, positional := v.([]any); positional {
+			v = v.([]any)[0]
+		}
+		if err := s.Validate(v); err != nil {
+			t.Errorf("%s: the example %s does not fit the schema: %v", f.Name, text, err)
+		}
+		typ, ok := types[f.Name]
+		if !ok {
+			continue
+		}
+		for _, cd := range []codec.Codec{codec.Msgpack, codec.JSON} {
+			body, err := cd.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cd.Unmarshal(body, reflect.New(typ).Interface()); err != nil {
+				t.Errorf("%s: the example %s does not decode by %s: %v", f.Name, text, cd.Name(), err)
+			}
 		}
 	}
 }

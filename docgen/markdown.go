@@ -180,8 +180,26 @@ func constraints(s map[string]any) string {
 	return strings.Join(parts, ", ")
 }
 
-// exampleValue returns a value that fits schema s, for examples.
-func exampleValue(s map[string]any) any {
+// exampleValue returns a value that fits schema s, for examples: one the
+// function accepts, from the CLI (JSON) and from Go. root holds the $defs
+// that s's $refs name.
+func exampleValue(root, s map[string]any) any {
+	return example(root, s, 0)
+}
+
+// exampleFormats are string values of the formats the reflector writes.
+var exampleFormats = map[string]string{
+	"date-time": "2024-01-01T00:00:00Z", "date": "2024-01-01", "time": "00:00:00Z",
+	"email": "name@example.com", "uri": "https://example.com", "uuid": "00000000-0000-0000-0000-000000000000",
+	"ipv4": "127.0.0.1", "ipv6": "::1", "hostname": "example.com", "duration": "P1D",
+}
+
+func example(root, s map[string]any, depth int) any {
+	if ref, ok := s["$ref"].(string); ok && depth < 10 {
+		defs, _ := root["$defs"].(map[string]any)
+		def, _ := defs[ref[strings.LastIndex(ref, "/")+1:]].(map[string]any)
+		return example(root, def, depth+1)
+	}
 	if v, ok := s["default"]; ok {
 		return v
 	}
@@ -198,17 +216,33 @@ func exampleValue(s map[string]any) any {
 		}
 		return 1
 	case "string":
-		return "text"
+		if f, ok := exampleFormats[fmt.Sprint(s["format"])]; ok {
+			return f
+		}
+		if s["contentEncoding"] == "base64" {
+			return "AQI=" // bytes 1, 2
+		}
+		text := "text"
+		if n, ok := s["minLength"].(float64); ok && int(n) > len(text) {
+			text += strings.Repeat("x", int(n)-len(text))
+		}
+		return text
 	case "boolean":
 		return true
 	case "array":
-		return []any{}
+		items, _ := s["items"].(map[string]any)
+		n, _ := s["minItems"].(float64)
+		out := []any{}
+		for range int(n) {
+			out = append(out, example(root, items, depth+1))
+		}
+		return out
 	case "object":
 		props, _ := s["properties"].(map[string]any)
 		out := map[string]any{}
 		for n, p := range props {
 			pm, _ := p.(map[string]any)
-			out[n] = exampleValue(pm)
+			out[n] = example(root, pm, depth+1)
 		}
 		return out
 	}
@@ -216,7 +250,7 @@ func exampleValue(s map[string]any) any {
 }
 
 func cliExample(req map[string]any) string {
-	v := exampleValue(req)
+	v := exampleValue(req, req)
 	if _, isObject := v.(map[string]any); !isObject {
 		v = []any{v} // one positional argument
 	}
@@ -231,7 +265,7 @@ func goExample(f protocol.Function, req map[string]any) string {
 	if req["type"] == "object" {
 		return fmt.Sprintf("resp, err := caller.Call[Req, Resp](ctx, c, %q, Req{ /* the fields above */ })", f.Name)
 	}
-	j, _ := json.Marshal(exampleValue(req))
+	j, _ := json.Marshal(exampleValue(req, req))
 	return fmt.Sprintf("resp, err := caller.Call[%s, Resp](ctx, c, %q, %s)", goType(req), f.Name, j)
 }
 
