@@ -12,7 +12,11 @@ type Call struct {
 	Worker bool
 	// Request is the request: in a caller, the value given to caller.Call,
 	// or a caller.Args for Invoke; in a worker, the decoded request, of the
-	// handler's request type.
+	// handler's request type. On both sides an interceptor may replace it
+	// before calling next (to fill a default, to redact, to migrate an old
+	// shape): in a caller the replacement is what is encoded and sent (a
+	// value of the call's Req type by Req's rules, another by its own type's),
+	// in a worker what the handler gets (of the handler's request type).
 	Request any
 	// Response is the result once next has returned without error: in a
 	// caller, a pointer to where it was decoded; in a worker, the

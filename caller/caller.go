@@ -178,12 +178,12 @@ var calls = sync.Pool{New: func() any { return &call{done: make(chan result, 1)}
 // positional argument.
 func Call[Req, Resp any](ctx context.Context, c *Caller, name string, req Req) (Resp, error) {
 	var resp Resp
+	if c.chain != nil {
+		return resp, c.intercepted(ctx, &rabibridge.Call{Function: name, Request: req, Response: &resp}, encoderOf[Req](c))
+	}
 	body, err := encode(c, req)
 	if err != nil {
 		return resp, fmt.Errorf("caller: %s: encoding the request: %w", name, err)
-	}
-	if c.chain != nil {
-		return resp, c.intercepted(ctx, &rabibridge.Call{Function: name, Request: req, Response: &resp}, body)
 	}
 	err = c.roundTrip(ctx, name, body, nil, &resp)
 	c.release(body)
@@ -199,12 +199,12 @@ func Call[Req, Resp any](ctx context.Context, c *Caller, name string, req Req) (
 // goes to an address the broker drops (protocol.md: "no reply"). For
 // positional arguments, send an Args.
 func Send[Req any](ctx context.Context, c *Caller, name string, req Req) error {
+	if c.chain != nil {
+		return c.intercepted(ctx, &rabibridge.Call{Function: name, Request: req}, encoderOf[Req](c))
+	}
 	body, err := encode(c, req)
 	if err != nil {
 		return fmt.Errorf("caller: %s: encoding the request: %w", name, err)
-	}
-	if c.chain != nil {
-		return c.intercepted(ctx, &rabibridge.Call{Function: name, Request: req}, body)
 	}
 	err = c.roundTrip(ctx, name, body, nil, nil)
 	c.release(body)
@@ -242,14 +242,14 @@ func appendArgs(c *Caller, dst []byte, args []any, kwargs map[string]any) ([]byt
 // bool, int64, uint64, float64, string, []byte, []any, map[string]any; for
 // JSON, numbers are json.Number).
 func (c *Caller) Invoke(ctx context.Context, name string, args []any, kwargs map[string]any) (any, error) {
+	var out any
+	if c.chain != nil {
+		err := c.intercepted(ctx, &rabibridge.Call{Function: name, Request: Args{args, kwargs}, Response: &out}, encoderOf[Args](c))
+		return out, err
+	}
 	body, err := appendArgs(c, nil, args, kwargs)
 	if err != nil {
 		return nil, fmt.Errorf("caller: %s: encoding the request: %w", name, err)
-	}
-	var out any
-	if c.chain != nil {
-		err = c.intercepted(ctx, &rabibridge.Call{Function: name, Request: Args{args, kwargs}, Response: &out}, body)
-		return out, err
 	}
 	err = c.roundTrip(ctx, name, body, nil, &out)
 	c.release(body)
@@ -258,9 +258,7 @@ func (c *Caller) Invoke(ctx context.Context, name string, args []any, kwargs map
 
 // release gives a call's encoded body back to the pool once its round trip
 // is over, where the transport is done with bodies when Publish returns;
-// nothing else refers to it (the codec made it for this call). Bodies that
-// went through interceptors are not given back: an interceptor may send
-// one again (a retry) after its first round trip.
+// nothing else refers to it (the codec made it for this call).
 func (c *Caller) release(body []byte) {
 	if c.recycle {
 		bufpool.Put(body)

@@ -116,6 +116,7 @@ func (msgpackCodec) Unmarshal(data []byte, v any) error {
 			return nil
 		}
 	case *any:
+		*v = nil // msgpack v5 decodes into what an interface holds, as a retry's second decode would find
 		return unmarshalMsgpack(data, v)
 	}
 	return decodeTyped(data, v)

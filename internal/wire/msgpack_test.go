@@ -72,3 +72,16 @@ func allocated(f func()) uint64 {
 	runtime.ReadMemStats(&after)
 	return (after.TotalAlloc - before.TotalAlloc) / 10
 }
+
+// TestUnmarshalIntoHeldAny: an any that holds a value already (a retry's
+// second decode into the same result) is replaced, not decoded into.
+func TestUnmarshalIntoHeldAny(t *testing.T) {
+	var v any = int64(3)
+	if err := wire.Msgpack.Unmarshal([]byte{0x05}, &v); err != nil || v != int64(5) {
+		t.Fatalf("%v %v", v, err)
+	}
+	v = map[string]any{"a": int64(1)}
+	if err := wire.Msgpack.Unmarshal([]byte{0x81, 0xa1, 'b', 0x02}, &v); err != nil || len(v.(map[string]any)) != 1 {
+		t.Fatalf("%v %v", v, err)
+	}
+}
