@@ -44,6 +44,7 @@ func Run(t *testing.T, dial Dialer) {
 		{"RemoteErrors", RemoteErrors},
 		{"Validation", Validation},
 		{"Types", Types},
+		{"Values", Values},
 		{"NoSuchFunction", NoSuchFunction},
 		{"QueueFull", QueueFull},
 		{"Send", Send},
