@@ -45,7 +45,9 @@ func python(t *testing.T) string {
 // TestPythonCallsGo: a Python RabiBridge client calls Go handlers. Bytes
 // stay bytes at any depth, integers up to 64 bits stay exact, positional and
 // keyword arguments bind, a run-once function keyed by a keyword argument
-// runs once per key; the peer checks values and Python types.
+// runs once per key; integers past a field's range are refused naming the
+// field, times arrive as RFC 3339 text, timestamps or null; the peer checks
+// values and Python types.
 func TestPythonCallsGo(t *testing.T) {
 	py := python(t)
 	url := testbroker.URL(t)
@@ -58,6 +60,21 @@ func TestPythonCallsGo(t *testing.T) {
 		registry.RegisterIn(reg, prefix+"charge", func(ctx context.Context, p payment) (int64, error) {
 			return charges.Add(1), nil
 		}, registry.Options{Once: once.NewMemory()}),
+		registry.RegisterIn(reg, prefix+"wide", func(_ context.Context, r struct {
+			N int64 `json:"n"`
+		}) (int64, error) {
+			return r.N, nil
+		}, registry.Options{}),
+		registry.RegisterIn(reg, prefix+"unsigned", func(_ context.Context, r struct {
+			U uint64 `json:"u"`
+		}) (uint64, error) {
+			return r.U, nil
+		}, registry.Options{}),
+		registry.RegisterIn(reg, prefix+"audit", func(_ context.Context, r struct {
+			At time.Time `json:"at"`
+		}) (string, error) {
+			return r.At.Format(time.RFC3339Nano), nil
+		}, registry.Options{}),
 	} {
 		if err != nil {
 			t.Fatal(err)
@@ -72,8 +89,8 @@ func TestPythonCallsGo(t *testing.T) {
 		t.Fatalf("peer.py call: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != 11 {
-		t.Fatalf("want 11 cases, got:\n%s", out)
+	if len(lines) != 20 {
+		t.Fatalf("want 20 cases, got:\n%s", out)
 	}
 	for _, l := range lines {
 		if !strings.HasPrefix(l, "ok ") {
@@ -122,6 +139,23 @@ func TestGoCallsPython(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %#v\nwant %#v", got, want)
+	}
+
+	// A reply past the Go result type's range is refused, naming where.
+	type echoed struct {
+		Received struct {
+			Kwargs struct {
+				N int8 `json:"n"`
+			} `json:"kwargs"`
+		} `json:"received"`
+	}
+	_, err = caller.Call[map[string]any, echoed](ctx, c, name, map[string]any{"n": 300})
+	if err == nil || !strings.Contains(err.Error(), "/received/kwargs/n: cannot decode integer 300 into int8: out of range") {
+		t.Errorf("a Python reply of 300 into an int8: %v", err)
+	}
+	r, err := caller.Call[map[string]any, echoed](ctx, c, name, map[string]any{"n": -128})
+	if err != nil || r.Received.Kwargs.N != -128 {
+		t.Errorf("a Python reply of -128 into an int8: %v, %+v", err, r)
 	}
 
 	// A call sent with no reply wanted: the Python worker runs it and

@@ -42,6 +42,18 @@ def call(url, prefix):
         ("run once", "charge", [], {"Order": "p1", "Cents": 5}, 1),
         ("run once, again", "charge", [], {"Order": "p1", "Cents": 5}, 1),
         ("run once, another key", "charge", [], {"Order": "p2", "Cents": 5}, 2),
+        # Exact or refused: a value past its Go type's range is refused with
+        # the field named, never wrapped; times travel as text or timestamps.
+        ("2**63 into int64", "wide", [], {"n": 2**63}, Refused("/n: cannot decode integer 9223372036854775808 into int64: out of range")),
+        ("-1 into uint64", "unsigned", [], {"u": -1}, Refused("/u: cannot decode integer -1 into uint64: out of range")),
+        ("add past uint64, validated", "add", [2**64 - 1, 1], {}, Refused("/a: cannot decode integer 18446744073709551615 into int: out of range")),
+        ("int64 max", "wide", [], {"n": 2**63 - 1}, 2**63 - 1),
+        ("time as text", "audit", [], {"at": "2024-01-02T05:04:05+02:00"}, "2024-01-02T03:04:05Z"),
+        ("time as a timestamp", "audit", [], {"at": msgpack.Timestamp(1704164645, 500)}, "2024-01-02T03:04:05.0000005Z"),
+        ("time null", "audit", [], {"at": None}, "0001-01-01T00:00:00Z"),
+        ("time without a zone", "audit", [], {"at": "2024-01-02T03:04:05"}, Refused("/at: cannot decode string into time.Time")),
+        # A bytes key in an any arrives as text (docs/protocol.md).
+        ("bytes key", "echo", [{b"k": 1}], {}, {"k": 1}),
     ]
     for name, fn, args, kwargs, want in cases:
         cid = str(random.randrange(2**30))
@@ -56,11 +68,24 @@ def call(url, prefix):
                 got = tuple(msgpack.unpackb(body))
                 break
         ch.cancel()
-        if got == (0, want) and same_types(got[1], want):
+        if isinstance(want, Refused):
+            if got[0] == 1 and want.text in got[1]:
+                print("ok", name, flush=True)
+            else:
+                print("FAIL", name + ":", repr(got), "want a refusal saying", repr(want.text), flush=True)
+        elif got == (0, want) and same_types(got[1], want):
             print("ok", name, flush=True)
         else:
             print("FAIL", name + ":", repr(got), "want", repr((0, want)), flush=True)
     conn.close()
+
+
+class Refused:
+    """The error reply [1, message] of a call the worker refuses, whose
+    message says text."""
+
+    def __init__(self, text):
+        self.text = text
 
 
 def same_types(a, b):
