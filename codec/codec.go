@@ -15,7 +15,12 @@ type Codec interface {
 	Marshal(v any) ([]byte, error)
 	// Unmarshal decodes data into v, which must be a non-nil pointer. It
 	// checks data first: a malformed or truncated body, or one nested
-	// deeper than 100 levels, is an error, never a panic.
+	// deeper than 100 levels, is an error, never a panic. A value that
+	// does not fit v's type (an integer past its range, a fraction into an
+	// integer, another kind) is an error that names its path, what came
+	// and the Go type ("/items/1/qty: cannot decode string into int"),
+	// never a value changed on the way: both codecs follow encoding/json's
+	// rules, and take a time.Time as a timestamp (msgpack) or RFC 3339 text.
 	Unmarshal(data []byte, v any) error
 
 	wire() wire.Codec
