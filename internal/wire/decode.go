@@ -444,7 +444,9 @@ func arrayDecoder(t reflect.Type, elem decodeFunc) decodeFunc {
 				if len(s) != v.Len() {
 					return mismatch(b, v, fmt.Sprintf("%d bytes, want %d", len(s), v.Len()))
 				}
-				reflect.Copy(v, reflect.ValueOf(s))
+				for i, c := range s { // element by element: the array's byte type may be a named one
+					v.Index(i).SetUint(uint64(c))
+				}
 				return size, nil
 			}
 		}
@@ -629,7 +631,7 @@ func fieldOf(v reflect.Value, index []int) (reflect.Value, error) {
 		if i > 0 && v.Kind() == reflect.Pointer {
 			if v.IsNil() {
 				if !v.CanSet() {
-					return v, fmt.Errorf("codec: msgpack: cannot set the embedded pointer to unexported %s", v.Type().Elem())
+					return v, fmt.Errorf("cannot set the embedded pointer to unexported %s", v.Type().Elem())
 				}
 				v.Set(reflect.New(v.Type().Elem()))
 			}

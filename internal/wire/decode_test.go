@@ -426,3 +426,42 @@ func (l *level) UnmarshalText(b []byte) error {
 	}
 	return nil
 }
+
+type tree struct {
+	N    int8   `json:"n"`
+	Kids []tree `json:"kids"`
+	Next *tree  `json:"next"`
+}
+
+type octet byte
+
+// TestDecodeShapes: recursive types, byte arrays of a named byte type,
+// embedded structs through pointers.
+func TestDecodeShapes(t *testing.T) {
+	var tr tree
+	body := mustEncode(map[string]any{"n": 1, "kids": []any{map[string]any{"n": 2}}, "next": map[string]any{"n": 3, "next": map[string]any{"n": 300}}})
+	err := Msgpack.Unmarshal(body, &tr)
+	var te *TypeError
+	if !errors.As(err, &te) || te.Path != "/next/next/n" {
+		t.Fatalf("recursive: %v", err)
+	}
+	var arr struct {
+		A [3]octet `json:"a"`
+	}
+	if err := Msgpack.Unmarshal(mustEncode(map[string]any{"a": []byte{1, 2, 3}}), &arr); err != nil || arr.A != [3]octet{1, 2, 3} {
+		t.Fatalf("byte array: %v %v", err, arr)
+	}
+	if err := Msgpack.Unmarshal(mustEncode(map[string]any{"a": []byte{1, 2}}), &arr); !errors.As(err, &te) || te.Path != "/a" {
+		t.Fatalf("short byte array: %v", err)
+	}
+	type Base struct {
+		ID int `json:"id"`
+	}
+	var emb struct {
+		*Base
+		Name string `json:"name"`
+	}
+	if err := Msgpack.Unmarshal(mustEncode(map[string]any{"id": 7, "name": "x"}), &emb); err != nil || emb.Base == nil || emb.ID != 7 {
+		t.Fatalf("embedded pointer: %v %+v", err, emb)
+	}
+}

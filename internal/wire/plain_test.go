@@ -247,3 +247,60 @@ func FuzzPlainEncode(f *testing.F) {
 		roundTrip(t, v)
 	})
 }
+
+// The codec's own encoder and decoder against msgpack v5's, on the same
+// values, in one run: what keeps them (docs/benchmarks.md).
+type benchOrder struct {
+	ID    string    `json:"id"`
+	Qty   int       `json:"qty"`
+	Price float64   `json:"price"`
+	Items []int     `json:"items"`
+	At    time.Time `json:"at"`
+}
+
+func benchValues() map[string]any {
+	return map[string]any{
+		"plain":  plainInner{N: 3, S: "abc"},
+		"nested": benchOrder{ID: "o-1", Qty: 2, Price: 9.5, Items: []int{1, 2, 3}, At: time.Unix(1700000000, 0).UTC()},
+	}
+}
+
+func BenchmarkDecodeTyped(b *testing.B) {
+	for name, v := range benchValues() {
+		body, _ := appendMsgpack(nil, v)
+		t := reflect.TypeOf(v)
+		b.Run(name+"/codec", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := Msgpack.Unmarshal(body, reflect.New(t).Interface()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/msgpackv5", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := unmarshalMsgpack(body, reflect.New(t).Interface()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkEncodePlain(b *testing.B) {
+	v := plainInner{N: 3, S: "abc"}
+	buf := make([]byte, 0, 64)
+	b.Run("codec", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf, _ = Msgpack.AppendValue(buf[:0], v)
+		}
+	})
+	b.Run("msgpackv5", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf, _ = appendMsgpack(buf[:0], v)
+		}
+	})
+}
