@@ -337,8 +337,12 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, header
 			c.forget(cid, p)
 			if errors.Is(ctx.Err(), context.Canceled) { // a deadline the worker knows already
 				c.passCancel(cid)
+				return fmt.Errorf("caller: %s: %w", name, ctx.Err())
 			}
-			return fmt.Errorf("caller: %s: %w", name, ctx.Err())
+			// What is known: the call was in its queue, and no answer came,
+			// from a slow handler or a reply lost on its way (a stalled path,
+			// a worker cut off after it ran).
+			return fmt.Errorf("caller: %s: the broker took the call and no reply came by the deadline (it may have run): %w", name, ctx.Err())
 		}
 	}
 	calls.Put(p)

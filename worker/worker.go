@@ -200,11 +200,16 @@ func (w *Worker) serve(ctx context.Context) error {
 	w.markReady()
 
 	serveErr := waitEnd(ctx, subs)
-	serveErr = errors.Join(serveErr, w.drain(subs, stopHandlers))
+	// The drain ends by DrainTimeout, and what it closes a second later,
+	// whatever the broker does (a memory alarm, a stalled path, a node
+	// that does not answer).
+	deadline := time.Now().Add(w.cfg.DrainTimeout)
+	bound := deadline.Add(time.Second)
+	serveErr = errors.Join(serveErr, w.drain(subs, deadline, bound, stopHandlers))
 	for _, l := range listeners {
-		l.Close()
+		l.CloseBy(bound)
 	}
-	w.waitGathers(stopHandlers)
+	w.waitGathers(stopHandlers, deadline)
 	w.log.Info("worker drained")
 	return serveErr
 }
@@ -280,14 +285,15 @@ func (w *Worker) listen(ctx, base context.Context) []transport.Subscription {
 	return ls
 }
 
-// waitGathers waits for the gathered calls under way, for up to the drain
-// time, then ends their handlers' contexts and waits for them to return.
-func (w *Worker) waitGathers(stopHandlers context.CancelFunc) {
+// waitGathers waits for the gathered calls under way, up to the drain's
+// deadline, then ends their handlers' contexts and waits for them to
+// return.
+func (w *Worker) waitGathers(stopHandlers context.CancelFunc, deadline time.Time) {
 	done := make(chan struct{})
 	go func() { w.gathers.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(w.cfg.DrainTimeout):
+	case <-time.After(time.Until(deadline)):
 		stopHandlers()
 		<-done
 	}
@@ -330,8 +336,7 @@ type running struct {
 // it, when its last consumer leaves. So a worker leaves such a queue only
 // once it is empty (see empty); workers stopping together each serve their
 // share of it first.
-func (w *Worker) drain(subs []running, stopHandlers func()) error {
-	deadline := time.Now().Add(w.cfg.DrainTimeout)
+func (w *Worker) drain(subs []running, deadline, bound time.Time, stopHandlers func()) error {
 	byFunction := map[*function][]running{}
 	var order []*function
 	for _, r := range subs {
@@ -343,30 +348,34 @@ func (w *Worker) drain(subs []running, stopHandlers func()) error {
 	var errs []error
 	for _, f := range order { // quorum queues outlive their consumers: leave them at once
 		if rs := byFunction[f]; !rs[0].q.AutoDelete() {
-			errs = append(errs, cancelAll(rs)...)
+			errs = append(errs, cancelAll(rs, deadline)...)
 		}
 	}
 	for _, f := range order {
 		if rs := byFunction[f]; rs[0].q.AutoDelete() {
 			errs = append(errs, w.empty(f, rs[0].q, len(rs), deadline))
-			errs = append(errs, cancelAll(rs)...)
+			errs = append(errs, cancelAll(rs, deadline)...)
 		}
 	}
-	errs = append(errs, w.finish(subs, deadline, stopHandlers)...)
+	errs = append(errs, w.finish(subs, deadline, bound, stopHandlers)...)
 	return errors.Join(errs...)
 }
 
-func cancelAll(rs []running) []error {
+// cancelAll cancels the consumers rs, by the drain's deadline.
+func cancelAll(rs []running, deadline time.Time) []error {
 	var errs []error
 	for _, r := range rs {
-		errs = append(errs, r.sub.Cancel())
+		errs = append(errs, r.sub.CancelBy(deadline))
 	}
 	return errs
 }
 
 // finish waits for the handlers under way, up to deadline (then cancels
-// them, and gives them a second to reply), and closes the subscriptions.
-func (w *Worker) finish(subs []running, deadline time.Time, stopHandlers func()) []error {
+// them, and gives them half of the second to bound to reply), and closes
+// the subscriptions by bound: the replies that cannot go out by then (the
+// broker blocks the connection, the path to it is stalled) are abandoned,
+// their calls left unacknowledged for the broker to give back.
+func (w *Worker) finish(subs []running, deadline, bound time.Time, stopHandlers func()) []error {
 	wait := func(ctx context.Context) error {
 		for _, r := range subs {
 			if err := r.sub.Wait(ctx); err != nil {
@@ -383,13 +392,16 @@ func (w *Worker) finish(subs []running, deadline time.Time, stopHandlers func())
 	if err != nil {
 		n := w.inFlight()
 		stopHandlers()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second) // for cancelled handlers to reply
+		ctx, cancel := context.WithDeadline(context.Background(), bound.Add(-bound.Sub(deadline)/2)) // for cancelled handlers to reply
 		_ = wait(ctx)
 		cancel()
 		errs = append(errs, fmt.Errorf("worker: drain timed out after %v with %d calls in flight", w.cfg.DrainTimeout, n))
 	}
 	for _, r := range subs {
-		errs = append(errs, r.sub.Close()) // what was not finished goes back to its queue
+		r.sub.Abandon()
+	}
+	for _, r := range subs {
+		errs = append(errs, r.sub.CloseBy(bound)) // what was not finished goes back to its queue
 	}
 	return errs
 }
@@ -426,7 +438,7 @@ func (w *Worker) empty(f *function, q transport.Queue, ours int, deadline time.T
 			if err != nil {
 				return err
 			}
-			defer refuser.Close()
+			defer refuser.CloseBy(deadline.Add(time.Second))
 			ours++
 		}
 		// Empty, and, when last, no handler under way that could give its

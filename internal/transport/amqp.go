@@ -431,6 +431,9 @@ func (t *amqpTransport) close() error {
 const (
 	closeTimeout        = 5 * time.Second
 	blockedCloseTimeout = time.Second
+	// minExchange is what an exchange is given when its bound has passed:
+	// a broker that answers, answers within it.
+	minExchange = 20 * time.Millisecond
 )
 
 // within runs f, an exchange with the broker over c that a close needs,
@@ -441,9 +444,17 @@ const (
 // then puts back the calls it delivered on c and that were not
 // acknowledged.
 func (t *amqpTransport) within(c *amqp.Connection, what string, f func() error) error {
+	return t.withinBy(c, what, time.Time{}, f)
+}
+
+// withinBy is within, ending f by the time by too, when by is not zero.
+func (t *amqpTransport) withinBy(c *amqp.Connection, what string, by time.Time, f func() error) error {
 	timeout := closeTimeout
 	if t.blockedConn(c) {
 		timeout = blockedCloseTimeout
+	}
+	if !by.IsZero() {
+		timeout = max(min(timeout, time.Until(by)), minExchange)
 	}
 	done := make(chan error, 1)
 	go func() { done <- f() }()

@@ -39,7 +39,9 @@ type amqpSub struct {
 	// multiple-ack frame, when ackBatch(Prefetch) are owed or ackDelay
 	// after the first.
 	sendMu     sync.Mutex
-	replies    replier // the subscription's reply channel
+	sendCtx    context.Context    // replies wait on it, for a connection or an unblock
+	abandon    context.CancelFunc // ends sendCtx: Abandon, Close
+	replies    replier            // the subscription's reply channel
 	acks       acks
 	flushT     *time.Timer
 	lastSettle time.Time
@@ -119,6 +121,9 @@ func (s *amqpSub) flushNow() {
 // sendOne publishes o's reply, if any, and records what o's call is owed;
 // sendMu is held.
 func (s *amqpSub) sendOne(a *acks, o outgoing) error {
+	if s.sendCtx.Err() != nil {
+		return errAbandoned // nothing is sent, not even an ack: the call goes back to its queue
+	}
 	if o.on.ch.IsClosed() {
 		// The channel that delivered the call is gone. The broker puts the
 		// call back, unless its queue went too (an auto-delete queue that
@@ -132,7 +137,7 @@ func (s *amqpSub) sendOne(a *acks, o outgoing) error {
 		if o.m.ReplyTo == "" || s.t.live.Load() == nil {
 			return nil
 		}
-		ctx, cancel := context.WithTimeout(s.t.ctx, time.Second)
+		ctx, cancel := context.WithTimeout(s.sendCtx, time.Second)
 		defer cancel()
 		if err := s.replies.publish(ctx, o.m); err != nil {
 			return fmt.Errorf("bridge: publishing a reply after the call's channel closed: %w", err)
@@ -145,7 +150,10 @@ func (s *amqpSub) sendOne(a *acks, o outgoing) error {
 	}
 	var err error
 	if o.m.ReplyTo != "" {
-		if err = s.replies.publish(s.t.ctx, o.m); err != nil {
+		if err = s.replies.publish(s.sendCtx, o.m); err != nil {
+			if s.sendCtx.Err() != nil {
+				return errAbandoned // no nack either: a blocked connection takes no frame
+			}
 			err = fmt.Errorf("bridge: publishing a reply (the call goes back to its queue): %w", err)
 			o.nack, o.requeue = true, true
 		}
@@ -232,6 +240,7 @@ func (t *amqpTransport) consume(ctx context.Context, queue string, o ConsumeOpti
 	s.flushT = time.AfterFunc(time.Hour, s.flushNow)
 	s.flushT.Stop()
 	s.ctx, s.stop = context.WithCancel(t.ctx)
+	s.sendCtx, s.abandon = context.WithCancel(t.ctx)
 	first := make(chan error, 1)
 	go s.run(ctx, first)
 	select {
@@ -358,45 +367,83 @@ func (s *amqpSub) end() {
 	s.closeOnce.Do(func() { close(s.done) })
 }
 
+// errAbandoned is the error of a reply given up by Abandon or Close.
+var errAbandoned = errors.New("bridge: reply abandoned: the consumer stopped before it could go out (the call goes back to its queue)")
+
+// Abandon gives up the replies waiting to go out, and those to come: they
+// fail at once, and their calls are left unacknowledged, for the broker to
+// give back once the channel closes.
+func (s *amqpSub) Abandon() { s.abandon() }
+
 // Cancel stops deliveries and waits until no further delivery can reach h.
-func (s *amqpSub) Cancel() error {
+func (s *amqpSub) Cancel() error { return s.CancelBy(time.Time{}) }
+
+// CancelBy is Cancel, which returns by the time by (zero: no bound but
+// closeTimeout on the exchange with the broker). Deliveries taken before
+// the broker confirmed the cancel may still be waiting for a handler
+// then: they reach h, or go back to the queue with the channel.
+func (s *amqpSub) CancelBy(by time.Time) error { return s.cancelBy(by) }
+
+func (s *amqpSub) cancelBy(by time.Time) error {
 	s.stop()
 	s.mu.Lock()
 	ch, c := s.ch, s.conn
 	s.mu.Unlock()
 	var err error
 	if ch != nil {
-		err = s.t.within(c, "cancelling the consumer of "+s.queue, func() error {
+		err = s.t.withinBy(c, "cancelling the consumer of "+s.queue, by, func() error {
 			if err := ch.Cancel(s.tag, false); !errors.Is(err, amqp.ErrClosed) {
 				return err
 			}
 			return nil // the channel is gone, and its deliveries with it
 		})
 	}
-	<-s.stopped
+	if by.IsZero() {
+		<-s.stopped
+		return err
+	}
+	// The loop stops once a handler goroutine finds the deliveries ended;
+	// while all are busy (their replies wait on a blocked connection) that
+	// is after by.
+	t := time.NewTimer(time.Until(by))
+	defer t.Stop()
+	select {
+	case <-s.stopped:
+	case <-t.C:
+	}
 	return err
 }
 
-// Close cancels, sends the acknowledgements owed, and closes the channel:
-// the broker requeues what was delivered and not acknowledged. Replies of
-// handlers still running fail from then on.
-func (s *amqpSub) Close() error {
-	err := s.Cancel()
+// Close abandons the replies not yet out, cancels, sends the
+// acknowledgements owed, and closes the channel: the broker requeues what
+// was delivered and not acknowledged. Replies of handlers still running
+// fail from then on.
+func (s *amqpSub) Close() error { return s.CloseBy(time.Time{}) }
+
+// CloseBy is Close, whose exchanges with the broker end by the time by
+// (zero: closeTimeout each): one the broker does not answer by then (it
+// blocks the connection, the path to it is stalled) closes the connection.
+func (s *amqpSub) CloseBy(by time.Time) error {
+	s.abandon() // first: a reply waiting on a blocked connection holds sendMu
+	err := s.cancelBy(by)
 	s.sendMu.Lock()
-	if !s.closed {
+	closing := !s.closed
+	if closing {
 		s.closed = true
 		s.flushT.Stop()
 		s.acks.flush()
-		s.replies.close()
 	}
 	s.sendMu.Unlock()
+	if closing {
+		s.replies.closeBy(by)
+	}
 	s.closeOnce.Do(func() { close(s.done) })
 	s.mu.Lock()
 	ch, c := s.ch, s.conn
 	s.ch = nil
 	s.mu.Unlock()
 	if ch != nil {
-		cerr := s.t.within(c, "closing the channel of "+s.queue, func() error {
+		cerr := s.t.withinBy(c, "closing the channel of "+s.queue, by, func() error {
 			if err := ch.Close(); !errors.Is(err, amqp.ErrClosed) {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -42,7 +43,9 @@ func (l *amqpListener) run(startCtx context.Context, first chan<- error) {
 			return channel{ch: ch, in: msgs}, err
 		},
 		serve: func(at channel) bool {
-			stop := context.AfterFunc(l.ctx, func() { at.ch.Close() })
+			// Bounded: a blocked or stalled broker does not answer the close,
+			// and the deliveries end only with its answer or the connection.
+			stop := context.AfterFunc(l.ctx, func() { l.closeChannel(at) })
 			for d := range at.in {
 				l.h(message(d))
 			}
@@ -50,8 +53,13 @@ func (l *amqpListener) run(startCtx context.Context, first chan<- error) {
 			return l.ctx.Err() == nil
 		},
 		failed:  func(error) bool { return true },
-		abandon: func(at channel) { at.ch.Close() },
+		abandon: l.closeChannel,
 	}.keep(l.ctx, startCtx, first)
+}
+
+// closeChannel closes the listener's channel, within closeTimeout.
+func (l *amqpListener) closeChannel(at channel) {
+	l.t.within(at.conn, "closing the channel listening on "+l.exchange, func() error { return at.ch.Close() })
 }
 
 func (l *amqpListener) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.Delivery, error) {
@@ -87,6 +95,15 @@ func (l *amqpListener) Close() error {
 	<-l.done
 	return nil
 }
+
+// CancelBy is Cancel.
+func (l *amqpListener) CancelBy(time.Time) error { return l.Cancel() }
+
+// CloseBy is Close, each of whose exchanges is bounded by closeTimeout.
+func (l *amqpListener) CloseBy(time.Time) error { return l.Close() }
+
+// Abandon does nothing: a listener sends no replies of its own.
+func (l *amqpListener) Abandon() {}
 
 func (l *amqpListener) Done() <-chan struct{} { return l.done }
 

@@ -74,13 +74,17 @@ func (r *replier) channel(ctx context.Context) (*amqp.Channel, error) {
 }
 
 // close closes the channel; a later publish opens another.
-func (r *replier) close() {
+func (r *replier) close() { r.closeBy(time.Time{}) }
+
+// closeBy is close, whose exchange with the broker ends by the time by
+// (see withinBy).
+func (r *replier) closeBy(by time.Time) {
 	r.mu.Lock()
-	ch := r.ch
+	ch, c := r.ch, r.conn
 	r.ch, r.conn = nil, nil
 	r.live.Store(nil)
 	r.mu.Unlock()
 	if ch != nil {
-		ch.Close()
+		r.t.withinBy(c, "closing a reply channel", by, func() error { return ch.Close() })
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 // channel is an attachment's channel and what it delivers.
 type channel struct {
+	conn   *amqp.Connection // ch's
 	ch     *amqp.Channel
 	in     <-chan amqp.Delivery
 	closes chan *amqp.Error // the requester's: why the channel closed
@@ -48,6 +49,7 @@ func (a attachment) keep(ctx, startCtx context.Context, first chan<- error) {
 		c, err := a.t.current(waitCtx)
 		if err == nil {
 			at, err = a.attach(c)
+			at.conn = c
 		}
 		if first != nil {
 			first <- err

@@ -179,6 +179,17 @@ type Subscription interface {
 	// Close cancels, and returns the calls delivered but not acknowledged
 	// to the queue (the broker redelivers them). It is idempotent.
 	Close() error
+	// CancelBy is Cancel, which returns by the time by whatever the broker
+	// and the handlers under way do; calls already delivered may still
+	// start after it returns, until Close.
+	CancelBy(by time.Time) error
+	// CloseBy is Close, done by the time by whatever the broker does: an
+	// exchange it does not answer by then ends the connection (which gives
+	// the calls back all the same).
+	CloseBy(by time.Time) error
+	// Abandon gives up the replies still to go out: they fail at once, and
+	// their calls stay unacknowledged, for the broker to redeliver.
+	Abandon()
 	// Done is closed when the subscription ends, by Close or because its
 	// connection was lost.
 	Done() <-chan struct{}

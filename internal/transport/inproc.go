@@ -398,6 +398,15 @@ func (s *memSub) Close() error {
 	return nil
 }
 
+// CancelBy is Cancel.
+func (s *memSub) CancelBy(time.Time) error { return s.Cancel() }
+
+// CloseBy is Close: an in-process queue never keeps it waiting.
+func (s *memSub) CloseBy(time.Time) error { return s.Close() }
+
+// Abandon does nothing: an in-process reply never waits.
+func (s *memSub) Abandon() {}
+
 func (s *memSub) Done() <-chan struct{} { return s.done }
 
 func (s *memSub) Wait(ctx context.Context) error { return s.live.wait(ctx) }
@@ -593,6 +602,15 @@ func (l *memListener) Close() error {
 	l.once.Do(func() { close(l.done) })
 	return nil
 }
+
+// CancelBy is Cancel.
+func (l *memListener) CancelBy(time.Time) error { return l.Cancel() }
+
+// CloseBy is Close.
+func (l *memListener) CloseBy(time.Time) error { return l.Close() }
+
+// Abandon does nothing: a listener sends no replies of its own.
+func (l *memListener) Abandon() {}
 
 func (l *memListener) Done() <-chan struct{} { return l.done }
 
