@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rabibridge/rabibridge"
@@ -77,7 +78,7 @@ func Wrap[Req, Resp any](name string, fn func(context.Context, Req) (Resp, error
 			return zero, err
 		}
 		r := &run[Resp]{name: name, key: key, store: store, ttl: ttl, log: call.Log,
-			claim: claim(call.Instance)}
+			claim: claim(call.Instance), lease: Lease}
 		if r.log == nil {
 			r.log = slog.Default()
 		}
@@ -128,6 +129,8 @@ type run[Resp any] struct {
 	ttl       time.Duration
 	log       *slog.Logger
 	claim     []byte
+	lease     time.Duration // Lease when the call came: what outlives it does not read Lease
+	contact   atomic.Int64  // unix ns of the store's last taking of the claim
 }
 
 // do runs fn once for r's key, or returns what the run of the key left.
@@ -135,7 +138,7 @@ func (r *run[Resp]) do(ctx context.Context, fn func(context.Context) (Resp, erro
 	var zero Resp
 	pause := 20 * time.Millisecond
 	for {
-		held, err := r.store.Swap(ctx, r.key, nil, r.claim, Lease)
+		held, err := r.store.Swap(ctx, r.key, nil, r.claim, r.lease)
 		if err != nil {
 			return zero, r.storeFailed(ctx, err)
 		}
@@ -167,18 +170,27 @@ func (r *run[Resp]) do(ctx context.Context, fn func(context.Context) (Resp, erro
 }
 
 // first runs fn under r's claim, renewing it, and records its result.
+//
+// The result goes back by the call's deadline whatever the store does:
+// recording starts as the handler returns, and the reply waits for it only
+// until replyMargin before the deadline (storeTimeout without one). A
+// record the store did not take is tried again, while the claim lives,
+// beside the reply: a retry of the call finds the claim and waits for it.
 func (r *run[Resp]) first(ctx context.Context, fn func(context.Context) (Resp, error)) (resp Resp, err error) {
+	r.contact.Store(time.Now().UnixNano())
 	stop := r.renew(ctx)
-	recorded := false
+	recording := false
 	defer func() {
+		if recording {
+			return // the recorder owns the claim now
+		}
 		stop()
-		if !recorded { // an error or a panic: the next call runs again
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-			defer cancel()
-			if _, err := r.store.Swap(sctx, r.key, r.claim, nil, 0); err != nil {
-				r.log.Warn("run-once: cannot drop the claim of a failed run; the next call waits for it to lapse",
-					"function", r.name, "key", r.key, "lapses_in", Lease, "error", err)
-			}
+		// An error or a panic: the next call runs again.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+		defer cancel()
+		if _, err := r.store.Swap(sctx, r.key, r.claim, nil, 0); err != nil {
+			r.log.Warn("run-once: cannot drop the claim of a failed run; the next call waits for it to lapse",
+				"function", r.name, "key", r.key, "lapses_in", r.lease, "error", err)
 		}
 	}()
 	resp, err = fn(ctx)
@@ -189,30 +201,81 @@ func (r *run[Resp]) first(ctx context.Context, fn func(context.Context) (Resp, e
 	if err != nil {
 		return resp, rabibridge.Errorf(rabibridge.CodeInternal, "%s: encoding the result to remember: %v", r.name, err)
 	}
-	stop()
-	recorded = true
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-	defer cancel()
-	result := append([]byte{'d'}, b...)
-	held, err := r.store.Swap(sctx, r.key, r.claim, result, r.ttl)
-	if err == nil && held == nil { // the claim lapsed and no run took the key: record the result all the same
-		held, err = r.store.Swap(sctx, r.key, nil, result, r.ttl)
-		if err == nil && held == nil {
-			held = r.claim
-		}
+	recording = true
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		defer stop() // the claim is renewed until the result replaces it
+		r.record(context.WithoutCancel(ctx), append([]byte{'d'}, b...))
+	}()
+	wait := storeTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl)-replyMargin)
 	}
-	switch {
-	case err != nil:
-		r.log.Error("run-once: the handler ran, but the store did not record its result: a call with its key runs the handler again once the claim lapses",
-			"function", r.name, "key", r.key, "lapses_in", Lease, "error", err)
-	case !bytes.Equal(held, r.claim):
-		r.log.Warn("run-once: the claim lapsed while the handler ran (its renewals failed), and another run took the key: the handler ran twice",
-			"function", r.name, "key", r.key, "other", owner(held))
+	t := time.NewTimer(max(wait, 0))
+	defer t.Stop()
+	select {
+	case <-recorded:
+	case <-t.C:
+		r.log.Warn("run-once: replying before the result is recorded (the store is slow or down); recording goes on while the claim lives",
+			"function", r.name, "key", r.key)
 	}
 	return resp, nil
 }
 
-// renew renews r's claim every Lease/3 until the returned stop is called,
+// recordFor is how long a result the store does not take is tried again,
+// from the store's last taking of the claim: six leases, a minute by
+// default.
+func (r *run[Resp]) recordFor() time.Duration { return 6 * r.lease }
+
+// replyMargin is how long before a call's deadline its reply leaves
+// without waiting for the result's record: time for it to reach the caller.
+const replyMargin = 250 * time.Millisecond
+
+// record replaces r's claim with result, trying again for recordFor, so
+// that a result whose record met a store outage is recorded once the
+// store answers.
+func (r *run[Resp]) record(ctx context.Context, result []byte) {
+	pause := 100 * time.Millisecond
+	for warned := false; ; {
+		sctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		held, err := r.store.Swap(sctx, r.key, r.claim, result, r.ttl)
+		if err == nil && held == nil { // the claim lapsed and no run took the key: record the result all the same
+			held, err = r.store.Swap(sctx, r.key, nil, result, r.ttl)
+			if err == nil && held == nil {
+				held = r.claim
+			}
+		}
+		cancel()
+		switch {
+		case err == nil && !bytes.Equal(held, r.claim):
+			r.log.Warn("run-once: the claim lapsed while the handler ran or its result waited for the store, and another run took the key: the handler ran twice",
+				"function", r.name, "key", r.key, "other", owner(held))
+			return
+		case err == nil:
+			if warned {
+				r.log.Info("run-once: the result is recorded after all", "function", r.name, "key", r.key)
+			}
+			return
+		}
+		// Past the claim's lapse, a record is still right while no other
+		// run took the key (the second Swap above): it goes on for a while.
+		if time.Since(time.Unix(0, r.contact.Load())) > r.recordFor() {
+			r.log.Error("run-once: the handler ran, but the store did not record its result: a call with its key runs the handler again",
+				"function", r.name, "key", r.key, "tried_for", r.recordFor(), "error", err)
+			return
+		}
+		if !warned {
+			r.log.Warn("run-once: the store did not take the result; trying again while the claim lives",
+				"function", r.name, "key", r.key, "error", err)
+			warned = true
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, time.Second)
+	}
+}
+
+// renew renews r's claim every third of its lease until the returned stop is called,
 // on a timer: a run shorter than that, as most are, costs no goroutine.
 // stop waits for a renewal under way, so none follows it.
 func (r *run[Resp]) renew(ctx context.Context) (stop func()) {
@@ -221,19 +284,22 @@ func (r *run[Resp]) renew(ctx context.Context) (stop func()) {
 	var t *time.Timer
 	mu.Lock() // t is set before its function reads it
 	defer mu.Unlock()
-	t = time.AfterFunc(Lease/3, func() {
+	t = time.AfterFunc(r.lease/3, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		if stopped {
 			return
 		}
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Lease/3)
-		held, err := r.store.Swap(sctx, r.key, r.claim, r.claim, Lease)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.lease/3)
+		held, err := r.store.Swap(sctx, r.key, r.claim, r.claim, r.lease)
 		cancel()
-		if err != nil || !bytes.Equal(held, r.claim) {
+		if err == nil && bytes.Equal(held, r.claim) {
+			r.contact.Store(time.Now().UnixNano())
+		}
+		if err != nil || !bytes.Equal(held, r.claim) && (len(held) == 0 || held[0] != 'd') {
 			r.log.Warn("run-once: cannot renew the claim of a run under way", "function", r.name, "key", r.key, "error", err)
 		}
-		t.Reset(Lease / 3)
+		t.Reset(r.lease / 3)
 	})
 	return func() {
 		t.Stop()

@@ -182,30 +182,101 @@ func TestFailuresNotRemembered(t *testing.T) {
 // flaky fails its Swaps from the nth on.
 type flaky struct {
 	once.Store
-	calls, failFrom atomic.Int64
+	calls, failFrom, failUntil atomic.Int64 // calls failFrom..failUntil fail (failUntil 0: all after)
+	block                      chan struct{} // when set, a failing call waits for it or its ctx first
 }
 
 func (f *flaky) Swap(ctx context.Context, key string, old, value []byte, ttl time.Duration) ([]byte, error) {
-	if n := f.calls.Add(1); f.failFrom.Load() > 0 && n >= f.failFrom.Load() {
+	n := f.calls.Add(1)
+	if from, until := f.failFrom.Load(), f.failUntil.Load(); from > 0 && n >= from && (until == 0 || n <= until) {
+		if f.block != nil {
+			select {
+			case <-f.block:
+			case <-ctx.Done():
+			}
+		}
 		return nil, errors.New("store down")
 	}
 	return f.Store.Swap(ctx, key, old, value, ttl)
 }
 
-// A result the store did not record is returned all the same, and the
-// worker's log says that a later call will run the handler again.
+// syncBuffer is a log that handlers write while a test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func eventually(t *testing.T, d time.Duration, cond func() bool) bool {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
+// A result the store never records is returned all the same, by the
+// call's deadline, and once the claim has lapsed the worker's log says
+// that a later call will run the handler again.
 func TestResultNotRecorded(t *testing.T) {
-	var logs bytes.Buffer
+	shortLease(t, 300*time.Millisecond)
+	var logs syncBuffer
 	store := &flaky{Store: once.NewMemory()}
 	store.failFrom.Store(2) // the claim works, the record fails
 	n, fn := counter()
-	ctx := context.WithValue(context.Background(), CallKey{}, Call{ID: "q", Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), CallKey{}, Call{ID: "q", Log: slog.New(slog.NewTextHandler(&logs, nil))}), time.Second)
+	defer cancel()
 	v, err := Wrap("f", fn, store, time.Minute)(ctx, keyed{"k"})
 	if v != 1 || err != nil {
 		t.Fatalf("%d, %v", v, err)
 	}
-	if !strings.Contains(logs.String(), "did not record its result") || n.Load() != 1 {
+	if dl, _ := ctx.Deadline(); time.Now().After(dl) {
+		t.Errorf("the result came after the call's deadline")
+	}
+	if !eventually(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "did not record its result") }) || n.Load() != 1 {
 		t.Errorf("log: %s", logs.String())
+	}
+}
+
+// The store stalls as the handler returns (its record waits on a store
+// that does not answer), then comes back: the caller gets its result by
+// its deadline, the result is recorded once the store answers, and a
+// retry of the call gets it without a second run.
+func TestResultRecordedAfterOutage(t *testing.T) {
+	store := &flaky{Store: once.NewMemory(), block: make(chan struct{})}
+	store.failFrom.Store(2) // the claim works; the record stalls, then fails once
+	store.failUntil.Store(2)
+	n, fn := counter()
+	f := Wrap("f", fn, store, time.Minute)
+	ctx, cancel := context.WithTimeout(callCtx("q", ""), 800*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	v, err := f(ctx, keyed{"k"})
+	if v != 1 || err != nil {
+		t.Fatalf("%d, %v", v, err)
+	}
+	if took := time.Since(start); took > 800*time.Millisecond {
+		t.Errorf("the result came %v after the call started, past its deadline", took)
+	}
+	close(store.block) // the store answers again
+	retry, cancel2 := context.WithTimeout(callCtx("q2", ""), 5*time.Second)
+	defer cancel2()
+	v, err = f(retry, keyed{"k"}) // waits on the claim until the result is recorded
+	if v != 1 || err != nil || n.Load() != 1 {
+		t.Errorf("a retry: %d, %v; %d runs", v, err, n.Load())
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -283,5 +284,29 @@ func TestUnmarshalShared(t *testing.T) {
 	var j []byte
 	if err := wire.JSON.UnmarshalShared(data, &j); err != nil || string(j) != "hi" {
 		t.Errorf("json: %q, %v", j, err)
+	}
+}
+
+// TestCompressMemoryBound: what compressing large bodies leaves on the
+// heap for good (the encoder lives as long as the program) is bounded by
+// its window, not the 16 MiB its default window kept.
+func TestCompressMemoryBound(t *testing.T) {
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	body := bytes.Repeat([]byte("a body of some size, compressible, "), 4<<20/35)
+	for range 3 {
+		if out := wire.Compress(body, 0); len(out) >= len(body) {
+			t.Fatal("not compressed")
+		}
+	}
+	body = nil
+	if kept := int64(heap()) - int64(before); kept > 6<<20 {
+		t.Errorf("compressing 4 MiB bodies kept %.1f MiB on the heap", float64(kept)/(1<<20))
 	}
 }

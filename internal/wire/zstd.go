@@ -13,9 +13,17 @@ import (
 // by it.
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
+// zstdWindow is the encoder's window: zstd's own for level 3 (a window log
+// of 21). The encoder lives as long as the program and keeps a history as
+// large as its window (its default of 8 MiB kept 16 MiB for good after the
+// first large body); with lower encoder memory it grows the history only
+// as far as the bodies need.
+const zstdWindow = 2 << 20
+
 var zenc = sync.OnceValue(func() *zstd.Encoder {
 	// Level 3 is RabiBridge's; zstd.SpeedDefault is that level.
-	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+		zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(zstdWindow))
 	if err != nil {
 		panic(err) // only for invalid options
 	}
