@@ -182,7 +182,7 @@ func TestFailuresNotRemembered(t *testing.T) {
 // flaky fails its Swaps from the nth on.
 type flaky struct {
 	once.Store
-	calls, failFrom, failUntil atomic.Int64 // calls failFrom..failUntil fail (failUntil 0: all after)
+	calls, failFrom, failUntil atomic.Int64  // calls failFrom..failUntil fail (failUntil 0: all after)
 	block                      chan struct{} // when set, a failing call waits for it or its ctx first
 }
 
