@@ -7,7 +7,7 @@ FUZZTIME ?= 60s
 GOTEST   ?= $(GO) run gotest.tools/gotestsum@v1.13.0 --format testname --
 GOTESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: demo test unit broker redis peers bench lint fuzz fuzz-short soak
+.PHONY: demo test unit broker redis peers bench lint fuzz fuzz-short soak chaos
 
 ## demo: serve the demo functions and call each once (RabbitMQ if one answers, else in-process)
 demo:
@@ -45,6 +45,12 @@ bench: broker
 ## soak: 2,000,000 calls, a tenth with deadlines that expire; goroutines and heap must come back
 soak: broker
 	SOAK_CALLS=2000000 $(GO) test -run '^TestSoak$$' -count=1 -v -timeout 60m ./integration
+
+## chaos: the fault campaign (not part of make test): a seeded random schedule of faults over a mixed load, on a broker node, worker processes and a Redis path of its own, for CHAOS_DURATION; CHAOS_SEED=N replays a seed's schedule
+CHAOS_DURATION ?= 10m
+CHAOS_SEED     ?=
+chaos: broker redis
+	RABIBRIDGE_CHAOS_DURATION=$(CHAOS_DURATION) RABIBRIDGE_CHAOS_SEED=$(CHAOS_SEED) $(GO) test -run '^TestChaos$$' -count=1 -v -timeout 0 ./integration
 
 ## lint: formatting and vet
 lint:

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -58,6 +59,9 @@ const (
 func TestMain(m *testing.M) {
 	if name := os.Getenv(envOnceHelper); name != "" {
 		onceHelperMain(name)
+	}
+	if prefix := os.Getenv(envChaosWorker); prefix != "" {
+		chaosWorkerMain(prefix)
 	}
 	os.Exit(m.Run())
 }
@@ -264,4 +268,81 @@ func TestRunOnceRedisDown(t *testing.T) {
 	n, err = caller.Call[payment, int64](ctx, c, name, payment{Order: "o-back"})
 	is.NoErr(err)
 	is.Equal(n, int64(1))
+}
+
+// TestRunOnceStoreOutageUnderLoad: two workers serve a run-once function on
+// Redis, which is black-holed for 8 s (less than the claims' lease) in the
+// middle of a load whose keys are each called until they succeed and then
+// called again. Every key runs its handler once, and its second call gets
+// the first one's result: a result whose record met the outage goes back
+// to its caller by its deadline, and is recorded once Redis answers.
+func TestRunOnceStoreOutageUnderLoad(t *testing.T) {
+	t.Parallel()
+	opts, err := redis.ParseURL(testredis.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := faultproxy.Start(t, opts.Addr)
+	rdb := testredis.Client(t, p.Addr())
+	var runs sync.Map // key → *atomic.Int64
+	var total atomic.Int64
+	reg := registry.New()
+	name := fmt.Sprintf("t%08x_charge", rand.Uint32())
+	err = registry.RegisterIn(reg, name, func(ctx context.Context, p payment) (int64, error) {
+		n, _ := runs.LoadOrStore(p.Order, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+		time.Sleep(20 * time.Millisecond)
+		return total.Add(1), nil
+	}, registry.Options{Once: redisstore.New(rdb)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		serve(t, testbroker.URL(t), reg)
+	}
+	c := dialCaller(t, testbroker.URL(t))
+	call := func(key string) int64 {
+		for end := time.Now().Add(60 * time.Second); time.Now().Before(end); {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			v, err := caller.Call[payment, int64](ctx, c, name, payment{Order: key})
+			cancel()
+			if err == nil {
+				return v
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("%s: no success in a minute", key)
+		return 0
+	}
+	loadEnds := time.Now().Add(16 * time.Second)
+	var wg sync.WaitGroup
+	var keys, mismatched atomic.Int64
+	for g := range 16 {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(loadEnds); i++ {
+				key := fmt.Sprintf("k%d-%d", g, i)
+				first := call(key)
+				if again := call(key); again != first {
+					mismatched.Add(1)
+					t.Errorf("%s: %d, then %d", key, first, again)
+				}
+				keys.Add(1)
+			}
+		})
+	}
+	time.Sleep(4 * time.Second)
+	p.Stall(faultproxy.Both)
+	time.Sleep(8 * time.Second)
+	p.Resume()
+	p.Reset()
+	wg.Wait()
+	twice := 0
+	runs.Range(func(k, n any) bool {
+		if n.(*atomic.Int64).Load() > 1 {
+			twice++
+			t.Errorf("key %s ran %d times", k, n.(*atomic.Int64).Load())
+		}
+		return true
+	})
+	t.Logf("%d keys, %d ran twice, %d answered another result", keys.Load(), twice, mismatched.Load())
 }

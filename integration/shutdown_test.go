@@ -76,7 +76,7 @@ func shutdownUnder(t *testing.T, inject func(*testing.T, *testbroker.Node, *faul
 	cconn, _ := dialConn(t, bridge.Config{URL: node.URL()})
 	c := newCaller(t, cconn)
 	const deadline = 5 * time.Second
-	loadEnds := time.Now().Add(8 * time.Second)
+	loadEnds := time.Now().Add(6 * time.Second)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var late []time.Duration
@@ -98,9 +98,9 @@ func shutdownUnder(t *testing.T, inject func(*testing.T, *testbroker.Node, *faul
 			}
 		})
 	}
-	time.Sleep(2 * time.Second)
+	time.Sleep(1500 * time.Millisecond)
 	inject(t, node, p)
-	time.Sleep(2 * time.Second) // replies now wait
+	time.Sleep(1500 * time.Millisecond) // replies now wait
 
 	start := time.Now()
 	stop()
