@@ -11,10 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/rabibridge/rabibridge/internal/backoff"
 	"github.com/rabibridge/rabibridge/internal/pause"
@@ -59,9 +56,13 @@ type SpawnConfig struct {
 // In a child (EnvChild is set) it pins the process to its core when the
 // parent asked for that and returns (true, nil) at once: the child goes on
 // to serve. In the parent it starts cfg.Procs children, restarts any that
-// crash (with backoff), and when ctx ends sends each SIGTERM, waits for
-// them to drain and exit, and returns (false, nil), or an error if a child
-// had to be killed. Children get SIGTERM too should the parent die.
+// crash (with backoff), and when ctx ends asks each to drain (SIGTERM; on
+// Windows a Ctrl-Break, which os/signal delivers as os.Interrupt), waits
+// for them to drain and exit, and returns (false, nil), or an error if a
+// child had to be killed. A child whose parent dies is asked the same:
+// Linux's parent-death signal, a check of the parent elsewhere.
+//
+// BindCores needs Linux; elsewhere Spawn returns an error for it.
 //
 //	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 //	defer stop()
@@ -73,6 +74,7 @@ type SpawnConfig struct {
 //	err := worker.New(conn, registry.Default, worker.Config{}).Serve(ctx)
 func Spawn(ctx context.Context, cfg SpawnConfig) (child bool, err error) {
 	if _, ok := os.LookupEnv(EnvChild); ok {
+		watchParent()
 		if c := os.Getenv(EnvCPU); c != "" {
 			cpu, err := strconv.Atoi(c)
 			if err != nil {
@@ -87,27 +89,6 @@ func Spawn(ctx context.Context, cfg SpawnConfig) (child bool, err error) {
 	return false, supervise(ctx, cfg)
 }
 
-// pin binds every thread of this process to cpu; threads made later
-// inherit it from the thread that makes them.
-func pin(cpu int) error {
-	var set unix.CPUSet
-	set.Set(cpu)
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return fmt.Errorf("worker: pinning to core %d: %w", cpu, err)
-	}
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("worker: pinning to core %d: %w", cpu, err)
-		}
-	}
-	return nil
-}
-
 type supervisor struct {
 	cfg  SpawnConfig
 	exe  string
@@ -116,6 +97,9 @@ type supervisor struct {
 }
 
 func supervise(ctx context.Context, cfg SpawnConfig) error {
+	if cfg.BindCores && !canPin {
+		return fmt.Errorf("worker: spawn: BindCores: %s has no way to pin a process to a core (Linux has): leave it off here", runtime.GOOS)
+	}
 	if cfg.Procs <= 0 {
 		cfg.Procs = runtime.NumCPU()
 	}
@@ -192,9 +176,7 @@ func (s *supervisor) start(i int) (*exec.Cmd, error) {
 	if s.cfg.BindCores {
 		cmd.Env = append(cmd.Env, EnvCPU+"="+strconv.Itoa(i%s.ncpu))
 	}
-	// Its own process group, so a terminal's Ctrl-C reaches the parent
-	// alone, which drains the children in order; SIGTERM if the parent dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("worker: starting worker process %d: %w", i, err)
 	}
@@ -204,7 +186,9 @@ func (s *supervisor) start(i int) (*exec.Cmd, error) {
 
 // stop drains child i: SIGTERM, then SIGKILL after StopTimeout.
 func (s *supervisor) stop(i int, cmd *exec.Cmd, exited <-chan error) error {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := terminate(cmd.Process); err != nil {
+		s.log.Warn("cannot ask a worker process to drain; killing it at StopTimeout", "index", i, "error", err)
+	}
 	t := time.NewTimer(s.cfg.StopTimeout)
 	defer t.Stop()
 	select {

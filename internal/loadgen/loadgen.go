@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/rabibridge/rabibridge"
@@ -196,15 +195,6 @@ func pct(sorted []time.Duration, p float64) float64 {
 	}
 	i := int(p * float64(len(sorted)-1))
 	return float64(sorted[i]) / float64(time.Millisecond)
-}
-
-// cpuTime is the CPU time (user and system) this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // syscalls is how many read and write system calls this process has made,

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -132,7 +131,7 @@ func (n *Node) Start() error {
 	}
 	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // so the whole tree can be killed
+	cmd.SysProcAttr = groupAttr() // so the whole tree can be killed
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -182,7 +181,7 @@ func (n *Node) killLocked() {
 	if n.cmd == nil {
 		return
 	}
-	_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
+	killGroup(n.cmd.Process)
 	n.cmd = nil
 	// The node's name stays registered with epmd for a moment.
 	for range 50 {
