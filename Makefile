@@ -6,6 +6,8 @@ FUZZTIME ?= 60s
 # it comes from the Go module proxy at this version, outside go.mod.
 GOTEST   ?= $(GO) run gotest.tools/gotestsum@v1.13.0 --format testname --
 GOTESTFLAGS ?= -race -count=1 -timeout 20m
+# staticcheck, from the Go module proxy at this version, outside go.mod.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: demo test unit broker redis peers bench lint fuzz fuzz-short soak chaos
 
@@ -52,11 +54,12 @@ CHAOS_SEED     ?=
 chaos: broker redis
 	RABIBRIDGE_CHAOS_DURATION=$(CHAOS_DURATION) RABIBRIDGE_CHAOS_SEED=$(CHAOS_SEED) $(GO) test -run '^TestChaos$$' -count=1 -v -timeout 0 ./integration
 
-## lint: formatting, and vet on this platform and on each of PLATFORMS (tests included)
+## lint: formatting, staticcheck, and vet on this platform and on each of PLATFORMS (tests included)
 PLATFORMS ?= darwin/amd64 windows/amd64 freebsd/amd64 linux/arm64 darwin/arm64 windows/arm64 freebsd/arm64
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt wants to change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(STATICCHECK) $(PKGS)
 	@for p in $(PLATFORMS); do echo "go vet for $$p"; GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet $(PKGS) || exit 1; done
 
 FUZZ_TARGETS = FuzzDecodeRequest FuzzDecodeReply FuzzDecompress FuzzDecodeDifferential

@@ -209,7 +209,6 @@ func ExampleGather() {
 	conn, _ := bridge.Dial(ctx, bridge.Config{URL: "mem://example-gather"})
 	defer conn.Close()
 	// Two worker instances, each with a cache of its own.
-	var workers []*worker.Worker
 	for _, held := range []int{3, 5} {
 		reg := registry.New()
 		_ = registry.RegisterIn(reg, "evict", func(ctx context.Context, key string) (int, error) { return held, nil }, registry.Options{})
@@ -218,7 +217,6 @@ func ExampleGather() {
 		go func() { served <- w.Serve(ctx) }()
 		defer func() { stop(); <-served }()
 		<-w.Ready()
-		workers = append(workers, w)
 	}
 	c, _ := caller.New(conn, caller.Config{})
 	defer c.Close()

@@ -111,7 +111,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.OnceTTL = runonce.DefaultTTL
 	}
 	if o.Timeout > 0 && o.Timeout < time.Millisecond {
-		return o, fmt.Errorf("Timeout %v is below the broker's resolution of 1ms", o.Timeout)
+		return o, fmt.Errorf("the Timeout %v is below the broker's resolution of 1ms", o.Timeout)
 	}
 	if o.FetchSize == 0 {
 		o.FetchSize = protocol.DefaultFetchSize

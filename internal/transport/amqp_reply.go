@@ -73,11 +73,8 @@ func (r *replier) channel(ctx context.Context) (*amqp.Channel, error) {
 	return ch, nil
 }
 
-// close closes the channel; a later publish opens another.
-func (r *replier) close() { r.closeBy(time.Time{}) }
-
-// closeBy is close, whose exchange with the broker ends by the time by
-// (see withinBy).
+// closeBy closes the channel, its exchange with the broker ending by the
+// time by (see withinBy); a later publish opens another.
 func (r *replier) closeBy(by time.Time) {
 	r.mu.Lock()
 	ch, c := r.ch, r.conn

@@ -75,7 +75,7 @@ var edgeInts = []int64{0, 1, -1, 127, 128, -128, -129, 255, 256, 32767, 32768, -
 	math.MaxInt32, math.MaxInt32 + 1, math.MinInt32, math.MinInt32 - 1, math.MaxUint32, math.MaxUint32 + 1,
 	1<<53 + 1, math.MaxInt64, math.MinInt64}
 
-var edgeFloats = []float64{0.5, 2, -2, 0.1, 1e20, 3.5e38, math.MaxFloat32, 1 << 63, 1 << 64, 1e-50, -0.0}
+var edgeFloats = []float64{0.5, 2, -2, 0.1, 1e20, 3.5e38, math.MaxFloat32, 1 << 63, 1 << 64, 1e-50, math.Copysign(0, -1)}
 
 var edgeTexts = []string{"", "x", "2024-01-02T03:04:05.5Z", "2024-01-02T03:04:05+02:00", "2024-01-02T03:04:05", "1"}
 
@@ -182,6 +182,9 @@ func FuzzDecodeDifferential(f *testing.F) {
 	f.Add([]byte{0, 4, 1, 3, 0, 9, 9, 2, 6, 1, 11, 1, 4, 0, 4, 0})
 	f.Add([]byte{0, 3, 14, 6, 1, 2, 3, 17, 5, 2, 18, 2, 4, 1})
 	f.Add([]byte{1, 0x81, 0xa1, 'i', 0xcf, 0x80, 0, 0, 0, 0, 0, 0, 0})
+	for _, b := range decodeBodies() { // raw bodies at the decoder's edges
+		f.Add(append([]byte{1}, b...))
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) == 0 {
 			return

@@ -97,7 +97,7 @@ type embeds struct {
 }
 
 type asArray struct {
-	_msgpack struct{} `msgpack:",as_array"`
+	_msgpack struct{} `msgpack:",as_array"` //lint:ignore U1000 msgpack v5's struct-wide option, read by its tag
 	A, B     int
 }
 
@@ -142,9 +142,9 @@ func TestNotPlain(t *testing.T) {
 	}
 }
 
-// decodeBodies are bodies for plainAll and plainInner: what msgpack writes,
-// and what other encoders may (wider integers, other string forms, unknown
-// keys), and what the plan leaves to msgpack v5 or rejects.
+// decodeBodies are bodies at the decoder's edges, for the fuzz targets'
+// seeds: what msgpack writes, what other encoders may (wider integers,
+// other string forms, unknown keys), and what does not fit.
 func decodeBodies() [][]byte {
 	var bodies [][]byte
 	for _, v := range plainValues() {
@@ -162,7 +162,7 @@ func decodeBodies() [][]byte {
 		return b
 	}
 	s := func(x string) []byte { return appendString(nil, x) }
-	for _, b := range [][]byte{
+	return append(bodies, [][]byte{
 		m(s("n"), []byte{0xd3, 0, 0, 0, 0, 0, 0, 0, 5}),                   // int64 form of 5
 		m(s("n"), []byte{0xcf, 0, 0, 0, 0, 0, 0, 0, 5}),                   // uint64 form
 		m(s("n"), []byte{0xcd, 0x01, 0x2c}),                               // 300 into an int8
@@ -195,10 +195,7 @@ func decodeBodies() [][]byte {
 		m(s("In"), []byte{0x92, 0x04, 0xa1, 'z'}),                                 // nested as an array
 		m(s("In"), []byte{0xc0}),                                                  // nested nil
 		m(s("Skip"), []byte{5}, s("hid"), []byte{6}),                              // fields msgpack does not read
-	} {
-		bodies = append(bodies, b)
-	}
-	return bodies
+	}...)
 }
 
 func TestPlainRoundTrip(t *testing.T) {
