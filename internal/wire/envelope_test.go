@@ -123,7 +123,7 @@ func TestFieldNamesConflict(t *testing.T) {
 	type embedded struct {
 		addReq
 		C string `json:"c"`
-		d int //lint:ignore U1000 an unexported field, which has no wire name
+		d int    //lint:ignore U1000 an unexported field, which has no wire name
 	}
 	names, err := wire.FieldNames(reflect.TypeFor[embedded]())
 	is.NoErr(err)
