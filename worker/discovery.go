@@ -11,7 +11,6 @@ import (
 	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/transport"
-	"github.com/rabibridge/rabibridge/internal/wire"
 	"github.com/rabibridge/rabibridge/registry"
 )
 
@@ -77,19 +76,7 @@ func (w *Worker) served(name string) *function {
 // slow handler must not hold up.
 func (w *Worker) gathered(base context.Context, f *function, m transport.Message) {
 	d := &transport.Delivery{Message: m}
-	start := time.Now()
-	if !d.Deadline.IsZero() && start.After(d.Deadline) {
-		return // the caller has stopped waiting
-	}
-	c := w.body.Codec
-	if cc, ok := wire.ByContentType(d.ContentType); ok {
-		c = cc
-	}
-	f.stats.inFlight.Add(1)
-	out, err := w.run(base, f, c, d, start)
-	f.stats.inFlight.Add(-1)
-	took := time.Since(start)
-	f.stats.observe(took, rabibridge.CodeOf(err))
+	c, out, err, took := w.call(base, f, d)
 	reply := w.reply(base, f, d, c, out, err, took)
 	if reply.Headers == nil {
 		reply.Headers = map[string]string{}

@@ -550,15 +550,41 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 		d.Ack()
 		return
 	}
+	c, out, err, took := w.call(base, f, d)
+	if d.ReplyTo == protocol.NoReply { // caller.Send: nobody waits for a reply
+		w.sentCall(base, f, d, err, took)
+		if w.recycle {
+			bufpool.Put(out)
+		}
+		return
+	}
+	reply := w.reply(base, f, d, c, out, err, took)
+	// The reply goes out even past the deadline: a caller whose clock is
+	// behind this worker's still waits for it, and one that left drops it.
+	// The reply, then the ack; if the reply cannot be published the call
+	// goes back to the queue, so another worker (or this one, reconnected)
+	// answers it.
+	if err := d.Reply(reply); err != nil {
+		w.log.Error("publishing a reply", "function", f.name, "correlation_id", d.CorrelationID, "error", err)
+	}
+	if w.recycle {
+		bufpool.Put(out) // the encoded result, made for this reply alone
+	}
+}
+
+// call runs call d of f as every call runs, from its queue or gathered
+// (caller.Gather): it answers at once a call past its deadline, one too
+// large to read and one that comes as the drain runs out, else runs the
+// handler; it counts the call in f's statistics. It returns the codec of
+// the reply, and the encoded result or the error.
+func (w *Worker) call(base context.Context, f *function, d *transport.Delivery) (c wire.Codec, out []byte, err error, took time.Duration) {
 	start := time.Now()
-	c := w.body.Codec
+	c = w.body.Codec
 	if d.ContentType != "" {
 		if cc, ok := wire.ByContentType(d.ContentType); ok {
 			c = cc
 		}
 	}
-	var out []byte
-	var err error
 	switch {
 	case !d.Deadline.IsZero() && start.After(d.Deadline):
 		err = w.expired(f, d, start)
@@ -573,27 +599,9 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 		out, err = w.run(base, f, c, d, start)
 		f.stats.inFlight.Add(-1)
 	}
-	end := time.Now()
-	f.stats.observe(end.Sub(start), rabibridge.CodeOf(err))
-	if d.ReplyTo == protocol.NoReply { // caller.Send: nobody waits for a reply
-		w.sentCall(base, f, d, err, end.Sub(start))
-		if w.recycle {
-			bufpool.Put(out)
-		}
-		return
-	}
-	reply := w.reply(base, f, d, c, out, err, end.Sub(start))
-	// The reply goes out even past the deadline: a caller whose clock is
-	// behind this worker's still waits for it, and one that left drops it.
-	// The reply, then the ack; if the reply cannot be published the call
-	// goes back to the queue, so another worker (or this one, reconnected)
-	// answers it.
-	if err := d.Reply(reply); err != nil {
-		w.log.Error("publishing a reply", "function", f.name, "correlation_id", d.CorrelationID, "error", err)
-	}
-	if w.recycle {
-		bufpool.Put(out) // the encoded result, made for this reply alone
-	}
+	took = time.Since(start)
+	f.stats.observe(took, rabibridge.CodeOf(err))
+	return c, out, err, took
 }
 
 // reply is the reply to call d of f: its result out, or its error err.
