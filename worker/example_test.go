@@ -16,6 +16,36 @@ import (
 	"github.com/rabibridge/rabibridge/worker"
 )
 
+func ExampleWorker_Start() {
+	ctx := context.Background()
+	conn, err := bridge.Dial(ctx, bridge.Config{URL: "mem://example-start"}) // or amqp://...
+	if err != nil {
+		panic(err)
+	}
+	defer conn.Close()
+	fns := registry.New()
+	_ = registry.RegisterIn(fns, "greet", func(ctx context.Context, name string) (string, error) {
+		return "hello, " + name, nil
+	}, registry.Options{})
+	w := worker.New(conn, fns, worker.Config{})
+	if err := w.Start(ctx); err != nil { // serving once it returns nil
+		panic(err)
+	}
+	c, _ := caller.New(conn, caller.Config{})
+	defer c.Close()
+	s, err := caller.Call[string, string](ctx, c, "greet", "gopher")
+	fmt.Println(s, err)
+
+	// On SIGTERM, say: the drain ends by the deadline of Shutdown's ctx, or
+	// at DrainTimeout if sooner.
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	fmt.Println(w.Shutdown(sctx))
+	// Output:
+	// hello, gopher <nil>
+	// <nil>
+}
+
 func ExampleWorker_Serve() {
 	// In a program: signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM),
 	// so that SIGINT or SIGTERM ends Serve's ctx.

@@ -100,6 +100,12 @@ type Worker struct {
 	mu        sync.Mutex
 	functions []*function // guarded by mu
 
+	lifeMu      sync.Mutex // guards what Start and Shutdown share
+	stop        context.CancelFunc
+	serveDone   chan error // Serve's result, for Shutdown; closed once taken
+	shutdownErr error
+	drainBy     atomic.Int64 // unix ns: Shutdown's deadline, 0 without one
+
 	calls   callTable      // the calls under way, for their callers' cancellations
 	gathers sync.WaitGroup // gathered calls under way (caller.Gather)
 
@@ -203,7 +209,7 @@ func (w *Worker) serve(ctx context.Context) error {
 	// The drain ends by DrainTimeout, and what it closes a second later,
 	// whatever the broker does (a memory alarm, a stalled path, a node
 	// that does not answer).
-	deadline := time.Now().Add(w.cfg.DrainTimeout)
+	deadline := w.drainDeadline()
 	bound := deadline.Add(time.Second)
 	serveErr = errors.Join(serveErr, w.drain(subs, deadline, bound, stopHandlers))
 	for _, l := range listeners {

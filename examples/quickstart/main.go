@@ -69,16 +69,11 @@ func run(ctx context.Context, url string, reg *registry.Registry, out io.Writer)
 	}
 	defer conn.Close()
 
-	serveCtx, stopServing := context.WithCancel(ctx)
-	defer stopServing()
 	w := worker.New(conn, reg, worker.Config{})
-	served := make(chan error, 1)
-	go func() { served <- w.Serve(serveCtx) }()
-	<-w.Ready() // closed once every queue is consumed, or once Serve failed
-	if err := w.Err(); err != nil {
+	if err := w.Start(ctx); err != nil { // returns once every queue is consumed
 		return err // a queue could not be declared, ...
 	}
-	defer func() { stopServing(); <-served }() // Serve drains: calls in flight finish, their replies go out
+	defer w.Shutdown(context.Background()) // drains: calls in flight finish, their replies go out
 	// README: end
 
 	// README: call

@@ -1,7 +1,7 @@
-// Package apisurface holds the test that keeps the public surface as issue
-// 19 set it: at most 130 exported identifiers over the library packages,
-// bridge at most 15, each documented and shown in an example or the README,
-// and the import rules of the architecture.
+// Package apisurface holds the tests that keep the public surface
+// documented: every exported identifier of the library packages has a doc
+// comment and is shown in an example or the README; and the import rules
+// of the architecture.
 package apisurface
 
 import (
@@ -20,11 +20,7 @@ import (
 // library are the public packages, relative to the module root.
 var library = []string{".", "codec", "schema", "registry", "bridge", "worker", "caller", "once", "once/redisstore", "observability/prometheus", "observability/otel"}
 
-const (
-	maxTotal  = 130
-	maxBridge = 15
-	module    = "github.com/rabibridge/rabibridge"
-)
+const module = "github.com/rabibridge/rabibridge"
 
 // exported is one exported identifier: a top-level name, a method of an
 // exported type, or a method of an exported interface.
@@ -140,24 +136,18 @@ func root(t *testing.T) string {
 	return dir
 }
 
-// TestSurface: the budget of exported identifiers, each documented.
+// TestSurface: every exported identifier is documented.
 func TestSurface(t *testing.T) {
 	base := root(t)
 	total := 0
 	for _, pkg := range library {
 		names := surface(t, filepath.Join(base, pkg))
 		total += len(names)
-		if pkg == "bridge" && len(names) > maxBridge {
-			t.Errorf("bridge exports %d identifiers, at most %d: %v", len(names), maxBridge, names)
-		}
 		for _, n := range names {
 			if !n.doc {
 				t.Errorf("%s.%s has no doc comment", pkg, n.name)
 			}
 		}
-	}
-	if total > maxTotal {
-		t.Errorf("the library exports %d identifiers, at most %d", total, maxTotal)
 	}
 	t.Logf("%d exported identifiers", total)
 }
