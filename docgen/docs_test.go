@@ -39,7 +39,7 @@ type shape struct {
 func functions(t *testing.T) []protocol.Function {
 	t.Helper()
 	reg := registry.New()
-	if err := demo.Register(reg, registry.Options{Validate: true, QueueSize: 100, Timeout: 10 * time.Second}); err != nil {
+	if err := demo.Register(reg, registry.Options{Validate: true, QueueSize: 100, MaxQueueWait: 10 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	err := registry.RegisterIn(reg, "area", func(context.Context, shape) (float64, error) { return 0, nil },

@@ -7,7 +7,7 @@
 //
 //	registry.Register("add", func(ctx context.Context, r AddReq) (AddResp, error) {
 //		return AddResp{Sum: r.A + r.B}, nil
-//	}, registry.Options{QueueSize: 10000, Timeout: 10 * time.Second, Validate: true})
+//	}, registry.Options{QueueSize: 10000, MaxQueueWait: 10 * time.Second, Validate: true})
 //
 // Register adds to [Default], the registry most programs need, like
 // http.DefaultServeMux; [RegisterIn] adds to a registry made with [New].

@@ -22,7 +22,7 @@ type AddResp struct {
 func ExampleRegister() {
 	err := registry.Register("add", func(ctx context.Context, r AddReq) (AddResp, error) {
 		return AddResp{Sum: r.A + r.B}, nil
-	}, registry.Options{QueueSize: 10000, FetchSize: 128, Timeout: 10 * time.Second, Validate: true})
+	}, registry.Options{QueueSize: 10000, FetchSize: 128, MaxQueueWait: 10 * time.Second, Validate: true})
 	if err != nil {
 		panic(err)
 	}

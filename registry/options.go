@@ -47,9 +47,16 @@ type Options struct {
 	// (basic.qos prefetch), and so how many run at once per consumer. Zero
 	// means 64.
 	FetchSize int
-	// Timeout is how long a call may wait in the queue before the broker
-	// drops it (x-message-ttl, whole milliseconds). Zero means no limit.
-	// Changing it on an existing queue needs ReRegister.
+	// MaxQueueWait is how long a call may wait in the queue before the
+	// broker drops it (RabiBridge's timeout: x-message-ttl, whole
+	// milliseconds). Zero means no limit. It bounds the wait for a worker,
+	// not the call: a call's deadline is its caller's ctx (or
+	// caller.Config.Timeout). Changing it on an existing queue needs
+	// ReRegister.
+	MaxQueueWait time.Duration
+	// Timeout is MaxQueueWait's old name.
+	//
+	// Deprecated: use MaxQueueWait; Timeout goes in the next release.
 	Timeout time.Duration
 	// Validate checks every request against the request type's JSON Schema
 	// (see schema.For) before the handler runs; a request that fails gets an
@@ -61,7 +68,7 @@ type Options struct {
 	// it.
 	Validate bool
 	// ReRegister deletes the function's queue and declares it anew when the
-	// worker starts, so that changed QueueSize or Timeout take effect.
+	// worker starts, so that changed QueueSize or MaxQueueWait take effect.
 	// Calls waiting in the old queue are lost. Do not set it in several
 	// worker processes of one function: each would delete the queue the
 	// others consume. Redeclare once, before starting them (serve-demo
@@ -101,8 +108,15 @@ type Options struct {
 // withDefaults returns o with zero fields replaced by their defaults and
 // checks the rest.
 func (o Options) withDefaults() (Options, error) {
-	if o.QueueSize < 0 || o.FetchSize < 0 || o.Timeout < 0 || o.OnceTTL < 0 {
-		return o, fmt.Errorf("QueueSize, FetchSize, Timeout and OnceTTL must not be negative")
+	switch {
+	case o.MaxQueueWait == 0:
+		o.MaxQueueWait = o.Timeout
+	case o.Timeout != 0 && o.Timeout != o.MaxQueueWait:
+		return o, fmt.Errorf("MaxQueueWait %v and its deprecated old name Timeout %v disagree: set MaxQueueWait alone", o.MaxQueueWait, o.Timeout)
+	}
+	o.Timeout = o.MaxQueueWait
+	if o.QueueSize < 0 || o.FetchSize < 0 || o.MaxQueueWait < 0 || o.OnceTTL < 0 {
+		return o, fmt.Errorf("QueueSize, FetchSize, MaxQueueWait and OnceTTL must not be negative")
 	}
 	if o.OnceTTL > 0 && o.Once == nil {
 		return o, fmt.Errorf("OnceTTL is set, but Once has no store")
@@ -110,8 +124,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Once != nil && o.OnceTTL == 0 {
 		o.OnceTTL = runonce.DefaultTTL
 	}
-	if o.Timeout > 0 && o.Timeout < time.Millisecond {
-		return o, fmt.Errorf("the Timeout %v is below the broker's resolution of 1ms", o.Timeout)
+	if o.MaxQueueWait > 0 && o.MaxQueueWait < time.Millisecond {
+		return o, fmt.Errorf("MaxQueueWait %v is below the broker's resolution of 1ms", o.MaxQueueWait)
 	}
 	if o.FetchSize == 0 {
 		o.FetchSize = protocol.DefaultFetchSize

@@ -96,11 +96,11 @@ func newEntry[Req, Resp any](name string, fn Func[Req, Resp], opts Options) (*en
 		Function: Function{
 			Name: name, Kind: string(opts.Kind), Description: opts.Description,
 			QueueSize: opts.QueueSize, FetchSize: opts.FetchSize,
-			TimeoutMS: opts.Timeout.Milliseconds(), Validate: opts.Validate, QueueType: string(opts.QueueType),
+			TimeoutMS: opts.MaxQueueWait.Milliseconds(), Validate: opts.Validate, QueueType: string(opts.QueueType),
 			OnceTTLMS: opts.OnceTTL.Milliseconds(),
 			Request:   reqSchema.JSON(), Response: respSchema.JSON(),
 		},
-		Timeout: opts.Timeout, ReRegister: opts.ReRegister,
+		Timeout: opts.MaxQueueWait, ReRegister: opts.ReRegister,
 	}
 	check := opts.Validate && reqType.Kind() != reflect.Interface // an interface's schema accepts anything
 	decode := decoder[Req](name, bind, reqSchema, check)

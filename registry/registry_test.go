@@ -44,7 +44,8 @@ func TestRegisterErrors(t *testing.T) {
 		{"space in name", registry.RegisterIn(r, "a b", add, registry.Options{})},
 		{"name too long", registry.RegisterIn(r, strings.Repeat("x", 201), add, registry.Options{})},
 		{"negative size", registry.RegisterIn(r, "neg", add, registry.Options{QueueSize: -1})},
-		{"sub-millisecond timeout", registry.RegisterIn(r, "tiny", add, registry.Options{Timeout: time.Microsecond})},
+		{"sub-millisecond timeout", registry.RegisterIn(r, "tiny", add, registry.Options{MaxQueueWait: time.Microsecond})},
+		{"the old name disagrees", registry.RegisterIn(r, "both", add, registry.Options{MaxQueueWait: time.Second, Timeout: 2 * time.Second})},
 		{"unknown kind", registry.RegisterIn(r, "kind", add, registry.Options{Kind: "batch"})},
 		{"OnceTTL without a store", registry.RegisterIn(r, "ttl", add, registry.Options{OnceTTL: time.Hour})},
 		{"negative OnceTTL", registry.RegisterIn(r, "ttl", add, registry.Options{Once: once.NewMemory(), OnceTTL: -time.Hour})},
@@ -67,7 +68,7 @@ func TestEntryDefaultsAndInfo(t *testing.T) {
 	is := is.New(t)
 	r := registry.New()
 	is.NoErr(registry.RegisterIn(r, "b", add, registry.Options{}))
-	is.NoErr(registry.RegisterIn(r, "a", add, registry.Options{QueueSize: 10, Timeout: 1500 * time.Millisecond, Kind: registry.Sync, Description: "adds"}))
+	is.NoErr(registry.RegisterIn(r, "a", add, registry.Options{QueueSize: 10, MaxQueueWait: 1500 * time.Millisecond, Kind: registry.Sync, Description: "adds"}))
 	es := (*entry.Table)(r).Entries()
 	is.Equal(es[0].Name(), "a") // sorted
 	is.Equal(es[1].Function.FetchSize, protocol.DefaultFetchSize)
@@ -143,4 +144,18 @@ func TestValidationNamesEveryPath(t *testing.T) {
 	is.True(errors.As(err, &re))
 	is.True(strings.Contains(re.Message, "/a"))
 	is.True(strings.Contains(re.Message, "/b"))
+}
+
+// TestQueueWaitOldName: Timeout, MaxQueueWait's deprecated old name, still
+// sets the queue's wait, and agrees with it when both are set.
+func TestQueueWaitOldName(t *testing.T) {
+	is := is.New(t)
+	r := registry.New()
+	is.NoErr(registry.RegisterIn(r, "old", add, registry.Options{Timeout: 1500 * time.Millisecond}))
+	is.NoErr(registry.RegisterIn(r, "both", add, registry.Options{Timeout: time.Second, MaxQueueWait: time.Second}))
+	for _, e := range (*entry.Table)(r).Entries() {
+		want := map[string]time.Duration{"old": 1500 * time.Millisecond, "both": time.Second}[e.Name()]
+		is.Equal(e.Timeout, want)
+		is.Equal(e.Function.TimeoutMS, want.Milliseconds())
+	}
 }

@@ -76,7 +76,7 @@ func (w *Worker) served(name string) *function {
 // slow handler must not hold up.
 func (w *Worker) gathered(base context.Context, f *function, m transport.Message) {
 	d := &transport.Delivery{Message: m}
-	c, out, err, took := w.call(base, f, d)
+	c, out, took, err := w.call(base, f, d)
 	reply := w.reply(base, f, d, c, out, err, took)
 	if reply.Headers == nil {
 		reply.Headers = map[string]string{}

@@ -556,7 +556,7 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 		d.Ack()
 		return
 	}
-	c, out, err, took := w.call(base, f, d)
+	c, out, took, err := w.call(base, f, d)
 	if d.ReplyTo == protocol.NoReply { // caller.Send: nobody waits for a reply
 		w.sentCall(base, f, d, err, took)
 		if w.recycle {
@@ -583,7 +583,7 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 // large to read and one that comes as the drain runs out, else runs the
 // handler; it counts the call in f's statistics. It returns the codec of
 // the reply, and the encoded result or the error.
-func (w *Worker) call(base context.Context, f *function, d *transport.Delivery) (c wire.Codec, out []byte, err error, took time.Duration) {
+func (w *Worker) call(base context.Context, f *function, d *transport.Delivery) (c wire.Codec, out []byte, took time.Duration, err error) {
 	start := time.Now()
 	c = w.body.Codec
 	if d.ContentType != "" {
@@ -607,7 +607,7 @@ func (w *Worker) call(base context.Context, f *function, d *transport.Delivery) 
 	}
 	took = time.Since(start)
 	f.stats.observe(took, rabibridge.CodeOf(err))
-	return c, out, err, took
+	return c, out, took, err
 }
 
 // reply is the reply to call d of f: its result out, or its error err.

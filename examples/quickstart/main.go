@@ -58,7 +58,7 @@ func run(ctx context.Context, url string, reg *registry.Registry, out io.Writer)
 	// A worker process registers handlers and serves them.
 	err := registry.RegisterIn(reg, "add", func(ctx context.Context, r AddReq) (AddResp, error) {
 		return AddResp{Sum: r.A + r.B}, nil
-	}, registry.Options{QueueSize: 10000, FetchSize: 128, Timeout: 10 * time.Second, Validate: true})
+	}, registry.Options{QueueSize: 10000, FetchSize: 128, MaxQueueWait: 10 * time.Second, Validate: true})
 	if err != nil {
 		return err
 	}

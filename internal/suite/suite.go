@@ -561,7 +561,7 @@ func TTL(t *testing.T, dial Dialer) {
 	e := newEnv(t, dial)
 	is := is.New(t)
 	b := newBlocker()
-	register(e, "ttl", b.handle, registry.Options{FetchSize: 1, Timeout: 100 * time.Millisecond})
+	register(e, "ttl", b.handle, registry.Options{FetchSize: 1, MaxQueueWait: 100 * time.Millisecond})
 	e.serve(worker.Config{})
 	ctx := timeout(t, 20*time.Second)
 	first := make(chan error, 1)
