@@ -16,6 +16,18 @@ import (
 	"github.com/rabibridge/rabibridge/internal/redact"
 	"github.com/rabibridge/rabibridge/internal/secret"
 	"github.com/rabibridge/rabibridge/internal/settings"
+	"github.com/rabibridge/rabibridge/internal/transport"
+)
+
+// Defaults of Config's zero fields.
+const (
+	// DefaultReconnectMin is the first wait before reconnecting.
+	DefaultReconnectMin = transport.DefaultReconnectMin
+	// DefaultReconnectMax caps the wait before reconnecting: after an
+	// outage of any length the next attempt comes 1-2 s after the last.
+	DefaultReconnectMax = transport.DefaultReconnectMax
+	// DefaultMaxMessageSize is RabbitMQ's default max_message_size, 128 MiB.
+	DefaultMaxMessageSize = transport.DefaultMaxMessageSize
 )
 
 // Config configures a connection. Fields come, in order of precedence, from

@@ -92,3 +92,9 @@ func ExampleLoadConfig() {
 	// broker.example 5673
 	// true
 }
+
+// The defaults of Config's zero fields.
+func ExampleConfig_defaults() {
+	fmt.Println(bridge.DefaultReconnectMin, bridge.DefaultReconnectMax, bridge.DefaultMaxMessageSize>>20, "MiB")
+	// Output: 100ms 2s 128 MiB
+}

@@ -99,14 +99,14 @@ type Caller struct {
 	cancels sync.WaitGroup
 }
 
-// recoveryWindow is how long after its connection was lost or came back,
+// RecoveryWindow is how long after its connection was lost or came back,
 // or after a function last answered, a caller reports the function missing
 // as retryable too (60 s): a worker's auto-delete queue is gone until the worker
 // has reconnected and declared it again. It covers a worker cut off from
 // the broker: the broker notices after two to three heartbeat intervals
 // (10 s each by default), the worker about as soon, and it serves again
 // within a few seconds of the path's return.
-const recoveryWindow = 60 * time.Second
+const RecoveryWindow = 60 * time.Second
 
 // New returns a caller that calls through conn.
 func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
@@ -550,11 +550,11 @@ func (h *handler) Returned(cid string) { h.complete(cid, result{err: rabibridge.
 
 // noRoute is the error of a call no queue took: ErrNoSuchFunction; and
 // ErrConnectionLost too (so it is retryable) when the function answered this
-// caller, or the caller lost its connection, within recoveryWindow: a
+// caller, or the caller lost its connection, within RecoveryWindow: a
 // worker's auto-delete queue is gone while the worker reconnects.
 func (c *Caller) noRoute(rt *route) error {
 	now := time.Now().UnixNano()
-	window := int64(recoveryWindow)
+	window := int64(RecoveryWindow)
 	if at := c.lostAt.Load(); at != 0 && now-at < window {
 		return fmt.Errorf("%w (%w a moment ago: its workers may still be reconnecting)",
 			rabibridge.ErrNoSuchFunction, rabibridge.ErrConnectionLost)

@@ -12,9 +12,9 @@ import (
 	"github.com/rabibridge/rabibridge/internal/transport"
 )
 
-// discoverWait is how long Discover collects answers when its ctx has no
-// deadline.
-const discoverWait = time.Second
+// DefaultDiscoverWait is how long Discover and Gather collect answers
+// when their ctx has no deadline.
+const DefaultDiscoverWait = time.Second
 
 // Discover asks every live worker instance to describe itself (its
 // functions with their schemas, options and stats: a registry.Instance,
@@ -25,7 +25,7 @@ const discoverWait = time.Second
 func (c *Caller) Discover(ctx context.Context) ([]protocol.Instance, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, discoverWait)
+		ctx, cancel = context.WithTimeout(ctx, DefaultDiscoverWait)
 		defer cancel()
 	}
 	cid := "discover-" + strconv.FormatUint(c.cid.Add(1), 10)

@@ -237,3 +237,11 @@ func ExampleGather() {
 	fmt.Println(len(answers), "instances evicted", total, "entries")
 	// Output: 2 instances evicted 8 entries
 }
+
+// How long Discover and Gather collect answers without a deadline, and how
+// long a missing function is reported as retryable after a caller or the
+// function last had a connection.
+func Example_defaults() {
+	fmt.Println(caller.DefaultDiscoverWait, caller.RecoveryWindow)
+	// Output: 1s 1m0s
+}

@@ -103,7 +103,7 @@ func answeredAll[Resp any](got map[string]Answer[Resp], want []string) bool {
 
 // serving returns the ids of the live instances that serve name.
 func (c *Caller) serving(ctx context.Context, name string) ([]string, error) {
-	wait := discoverWait
+	wait := DefaultDiscoverWait
 	if d, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(d)/3)
 	}

@@ -97,3 +97,9 @@ func ExampleCompare() {
 	}
 	// Output: true request /b - a required field was added
 }
+
+// How many calls a consumer takes at once when Options.FetchSize is zero.
+func Example_defaults() {
+	fmt.Println(registry.DefaultFetchSize)
+	// Output: 64
+}

@@ -35,6 +35,10 @@ const (
 	Quorum QueueType = "quorum"
 )
 
+// DefaultFetchSize is Options.FetchSize when it is zero: 64 calls taken
+// at once per consumer.
+const DefaultFetchSize = protocol.DefaultFetchSize
+
 // Options configure a registered function. The zero value is useful: every
 // zero field means the default documented on it.
 type Options struct {
@@ -45,7 +49,7 @@ type Options struct {
 	QueueSize int
 	// FetchSize is how many calls a consumer takes from the queue at once
 	// (basic.qos prefetch), and so how many run at once per consumer. Zero
-	// means 64.
+	// means DefaultFetchSize.
 	FetchSize int
 	// MaxQueueWait is how long a call may wait in the queue before the
 	// broker drops it (RabiBridge's timeout: x-message-ttl, whole
