@@ -9,7 +9,7 @@ import (
 	"github.com/rabibridge/rabibridge/internal/benchfloor"
 	"github.com/rabibridge/rabibridge/internal/demo"
 	"github.com/rabibridge/rabibridge/internal/protocol"
-	"github.com/rabibridge/rabibridge/internal/testbroker"
+	"github.com/rabibridge/rabibridge/internal/testkit/testbroker"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
 )

@@ -21,10 +21,10 @@ import (
 
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
-	"github.com/rabibridge/rabibridge/internal/faultproxy"
+	"github.com/rabibridge/rabibridge/internal/testkit/faultproxy"
 	"github.com/rabibridge/rabibridge/internal/runonce"
-	"github.com/rabibridge/rabibridge/internal/testbroker"
-	"github.com/rabibridge/rabibridge/internal/testredis"
+	"github.com/rabibridge/rabibridge/internal/testkit/testbroker"
+	"github.com/rabibridge/rabibridge/internal/testkit/testredis"
 	"github.com/rabibridge/rabibridge/once/redisstore"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"

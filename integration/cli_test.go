@@ -17,7 +17,7 @@ import (
 
 	"github.com/matryer/is"
 
-	"github.com/rabibridge/rabibridge/internal/testbroker"
+	"github.com/rabibridge/rabibridge/internal/testkit/testbroker"
 )
 
 // buildCLI builds cmd/rabibridge into the test's temporary directory.

@@ -19,14 +19,14 @@ import (
 	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
-	"github.com/rabibridge/rabibridge/internal/faultproxy"
+	"github.com/rabibridge/rabibridge/internal/testkit/faultproxy"
 	"github.com/rabibridge/rabibridge/internal/protocol"
-	"github.com/rabibridge/rabibridge/internal/testbroker"
+	"github.com/rabibridge/rabibridge/internal/testkit/testbroker"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
 )
 
-// The network fault tests put a fault-injecting proxy (internal/faultproxy)
+// The network fault tests put a fault-injecting proxy (internal/testkit/faultproxy)
 // between a client and a RabbitMQ node of the test's own, so black holes
 // and partitions are tested, not only restarts.
 

@@ -19,7 +19,7 @@ import (
 
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
-	"github.com/rabibridge/rabibridge/internal/testbroker"
+	"github.com/rabibridge/rabibridge/internal/testkit/testbroker"
 )
 
 // workerProcess is `rabibridge serve-demo` in a process of its own.

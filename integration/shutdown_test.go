@@ -9,8 +9,8 @@ import (
 
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
-	"github.com/rabibridge/rabibridge/internal/faultproxy"
-	"github.com/rabibridge/rabibridge/internal/testbroker"
+	"github.com/rabibridge/rabibridge/internal/testkit/faultproxy"
+	"github.com/rabibridge/rabibridge/internal/testkit/testbroker"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
 )

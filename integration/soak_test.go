@@ -14,7 +14,7 @@ import (
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/internal/demo"
-	"github.com/rabibridge/rabibridge/internal/testbroker"
+	"github.com/rabibridge/rabibridge/internal/testkit/testbroker"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"
 )

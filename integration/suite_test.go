@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/rabibridge/rabibridge/bridge"
-	"github.com/rabibridge/rabibridge/internal/suite"
-	"github.com/rabibridge/rabibridge/internal/testbroker"
+	"github.com/rabibridge/rabibridge/internal/testkit/suite"
+	"github.com/rabibridge/rabibridge/internal/testkit/testbroker"
 )
 
 // dial connects to the shared test broker for one test.

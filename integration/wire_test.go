@@ -19,7 +19,7 @@ import (
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/internal/demo"
 	"github.com/rabibridge/rabibridge/internal/protocol"
-	"github.com/rabibridge/rabibridge/internal/testbroker"
+	"github.com/rabibridge/rabibridge/internal/testkit/testbroker"
 	"github.com/rabibridge/rabibridge/internal/wire"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/worker"

@@ -3,7 +3,7 @@ package once_test
 import (
 	"testing"
 
-	"github.com/rabibridge/rabibridge/internal/storetest"
+	"github.com/rabibridge/rabibridge/internal/testkit/storetest"
 	"github.com/rabibridge/rabibridge/once"
 )
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/rabibridge/rabibridge/bridge"
-	"github.com/rabibridge/rabibridge/internal/suite"
+	"github.com/rabibridge/rabibridge/internal/testkit/suite"
 )
 
 // memDial dials the in-process broker of the test: one per test, shared by

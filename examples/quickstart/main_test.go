@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rabibridge/rabibridge/internal/testbroker"
+	"github.com/rabibridge/rabibridge/internal/testkit/testbroker"
 	"github.com/rabibridge/rabibridge/registry"
 )
 

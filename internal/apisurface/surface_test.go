@@ -221,7 +221,7 @@ func TestImports(t *testing.T) {
 			switch {
 			case strings.HasPrefix(imp, "github.com/rabbitmq/amqp091-go") && !amqpMay[pkg]:
 				t.Errorf("%s imports %s", pkg, imp)
-			case strings.HasPrefix(imp, "github.com/redis/") && pkg != module+"/once/redisstore" && pkg != module+"/internal/testredis":
+			case strings.HasPrefix(imp, "github.com/redis/") && pkg != module+"/once/redisstore" && pkg != module+"/internal/testkit/testredis":
 				t.Errorf("%s imports %s", pkg, imp)
 			case pkg == module+"/worker" && imp == module+"/caller", pkg == module+"/caller" && imp == module+"/worker":
 				t.Errorf("%s imports %s", pkg, imp)

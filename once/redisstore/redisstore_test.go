@@ -9,9 +9,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/rabibridge/rabibridge/internal/faultproxy"
-	"github.com/rabibridge/rabibridge/internal/storetest"
-	"github.com/rabibridge/rabibridge/internal/testredis"
+	"github.com/rabibridge/rabibridge/internal/testkit/faultproxy"
+	"github.com/rabibridge/rabibridge/internal/testkit/storetest"
+	"github.com/rabibridge/rabibridge/internal/testkit/testredis"
 	"github.com/rabibridge/rabibridge/once/redisstore"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/matryer/is"
 
-	"github.com/rabibridge/rabibridge/internal/faultproxy"
+	"github.com/rabibridge/rabibridge/internal/testkit/faultproxy"
 )
 
 // echoServer echoes every connection until the test ends.
