@@ -21,8 +21,8 @@ import (
 
 	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
-	"github.com/rabibridge/rabibridge/internal/testkit/faultproxy"
 	"github.com/rabibridge/rabibridge/internal/runonce"
+	"github.com/rabibridge/rabibridge/internal/testkit/faultproxy"
 	"github.com/rabibridge/rabibridge/internal/testkit/testbroker"
 	"github.com/rabibridge/rabibridge/internal/testkit/testredis"
 	"github.com/rabibridge/rabibridge/once/redisstore"
