@@ -177,15 +177,20 @@ var calls = sync.Pool{New: func() any { return &call{done: make(chan result, 1)}
 // struct or map Req travels as keyword arguments; any other type as the one
 // positional argument.
 func Call[Req, Resp any](ctx context.Context, c *Caller, name string, req Req) (Resp, error) {
+	return callKind[Req, Resp](ctx, c, "", name, req)
+}
+
+// callKind is Call of a function of kind (empty: the caller's Config.Kind).
+func callKind[Req, Resp any](ctx context.Context, c *Caller, kind, name string, req Req) (Resp, error) {
 	var resp Resp
 	if c.chain != nil {
-		return resp, c.intercepted(ctx, &rabibridge.Call{Function: name, Request: req, Response: &resp}, encoderOf[Req](c))
+		return resp, c.intercepted(ctx, &rabibridge.Call{Function: name, Request: req, Response: &resp}, kind, encoderOf[Req](c))
 	}
 	body, err := encode(c, req)
 	if err != nil {
 		return resp, fmt.Errorf("caller: %s: encoding the request: %w", name, err)
 	}
-	err = c.roundTrip(ctx, name, body, nil, &resp)
+	err = c.roundTrip(ctx, kind, name, body, nil, &resp)
 	c.release(body)
 	return resp, err
 }
@@ -199,14 +204,19 @@ func Call[Req, Resp any](ctx context.Context, c *Caller, name string, req Req) (
 // goes to an address the broker drops (protocol.md: "no reply"). For
 // positional arguments, send an Args.
 func Send[Req any](ctx context.Context, c *Caller, name string, req Req) error {
+	return sendKind(ctx, c, "", name, req)
+}
+
+// sendKind is Send to a function of kind (empty: the caller's Config.Kind).
+func sendKind[Req any](ctx context.Context, c *Caller, kind, name string, req Req) error {
 	if c.chain != nil {
-		return c.intercepted(ctx, &rabibridge.Call{Function: name, Request: req}, encoderOf[Req](c))
+		return c.intercepted(ctx, &rabibridge.Call{Function: name, Request: req}, kind, encoderOf[Req](c))
 	}
 	body, err := encode(c, req)
 	if err != nil {
 		return fmt.Errorf("caller: %s: encoding the request: %w", name, err)
 	}
-	err = c.roundTrip(ctx, name, body, nil, nil)
+	err = c.roundTrip(ctx, kind, name, body, nil, nil)
 	c.release(body)
 	return err
 }
@@ -244,14 +254,14 @@ func appendArgs(c *Caller, dst []byte, args []any, kwargs map[string]any) ([]byt
 func (c *Caller) Invoke(ctx context.Context, name string, args []any, kwargs map[string]any) (any, error) {
 	var out any
 	if c.chain != nil {
-		err := c.intercepted(ctx, &rabibridge.Call{Function: name, Request: Args{args, kwargs}, Response: &out}, encoderOf[Args](c))
+		err := c.intercepted(ctx, &rabibridge.Call{Function: name, Request: Args{args, kwargs}, Response: &out}, "", encoderOf[Args](c))
 		return out, err
 	}
 	body, err := appendArgs(c, nil, args, kwargs)
 	if err != nil {
 		return nil, fmt.Errorf("caller: %s: encoding the request: %w", name, err)
 	}
-	err = c.roundTrip(ctx, name, body, nil, &out)
+	err = c.roundTrip(ctx, "", name, body, nil, &out)
 	c.release(body)
 	return out, err
 }
@@ -268,7 +278,7 @@ func (c *Caller) release(body []byte) {
 // roundTrip publishes body as a call of name and decodes the reply's result
 // into out; with out nil (Send) it wants no reply, and returns once the
 // broker has the call.
-func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, headers map[string]string, out any) error {
+func (c *Caller) roundTrip(ctx context.Context, kind, name string, body []byte, headers map[string]string, out any) error {
 	if c.cfg.Timeout > 0 {
 		if _, ok := ctx.Deadline(); !ok {
 			var cancel context.CancelFunc
@@ -313,7 +323,7 @@ func (c *Caller) roundTrip(ctx context.Context, name string, body []byte, header
 		Expire:        c.cfg.Expire,
 		Headers:       headers,
 	}
-	rt := c.route(name)
+	rt := c.route(kind, name)
 	if err := c.req.Publish(ctx, rt.key, msg); err != nil {
 		c.forget(cid, p)
 		if errors.Is(ctx.Err(), context.Canceled) {
@@ -417,20 +427,24 @@ type route struct {
 	lastOK atomic.Int64 // unix ns
 }
 
-func (c *Caller) route(name string) *route {
+func (c *Caller) route(kind, name string) *route {
+	if kind == "" {
+		kind = c.cfg.Kind
+	}
+	id := kind + "/" + name
 	c.routesMu.RLock()
-	r, ok := c.routes[name]
+	r, ok := c.routes[id]
 	c.routesMu.RUnlock()
 	if ok {
 		return r
 	}
-	r = &route{key: protocol.RoutingKey(c.cfg.Kind, name)}
+	r = &route{key: protocol.RoutingKey(kind, name)}
 	c.routesMu.Lock()
 	if len(c.routes) < 4096 { // a bound against callers of ever-new names
-		if prev, ok := c.routes[name]; ok {
+		if prev, ok := c.routes[id]; ok {
 			r = prev
 		} else {
-			c.routes[name] = r
+			c.routes[id] = r
 		}
 	}
 	c.routesMu.Unlock()

@@ -245,3 +245,42 @@ func Example_defaults() {
 	fmt.Println(caller.DefaultDiscoverWait, caller.RecoveryWindow)
 	// Output: 1s 1m0s
 }
+
+// A procedure declared once, in a package the worker and its callers both
+// import: the name, kind and types are checked by the compiler on both
+// sides.
+func ExampleNewClient() {
+	type GreetReq struct {
+		Name string `json:"name"`
+	}
+	greet := rabibridge.Procedure[GreetReq, string]{Name: "greet"}
+
+	ctx := context.Background()
+	conn, err := bridge.Dial(ctx, bridge.Config{URL: "mem://example-client"}) // or amqp://...
+	if err != nil {
+		panic(err)
+	}
+	defer conn.Close()
+	fns := registry.New()
+	_ = registry.ImplementIn(fns, greet, func(ctx context.Context, r GreetReq) (string, error) {
+		return "hello, " + r.Name, nil
+	}, registry.Options{})
+	w := worker.New(conn, fns, worker.Config{})
+	if err := w.Start(ctx); err != nil {
+		panic(err)
+	}
+	defer w.Shutdown(ctx)
+
+	c, _ := caller.New(conn, caller.Config{})
+	defer c.Close()
+	client := caller.NewClient(c, greet)
+	s, err := client.Call(ctx, GreetReq{Name: "gopher"})
+	fmt.Println(s, err)
+	fmt.Println(client.Send(ctx, GreetReq{Name: "nobody waits"}))
+	answers, _ := client.Gather(ctx, GreetReq{Name: "all"})
+	fmt.Println(len(answers), answers[0].Value)
+	// Output:
+	// hello, gopher <nil>
+	// <nil>
+	// 1 hello, all
+}

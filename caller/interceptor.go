@@ -47,23 +47,30 @@ func encoderOf[Req any](c *Caller) encoder {
 	}
 }
 
-// intercepted runs call through the interceptors.
-func (c *Caller) intercepted(ctx context.Context, call *rabibridge.Call, enc encoder) error {
-	return c.chain(context.WithValue(ctx, encoderKey{}, enc), call)
+// pending is what the end of the chain needs of a call besides the
+// rabibridge.Call: its kind and its request's encoder.
+type pending struct {
+	kind string
+	enc  encoder
+}
+
+// intercepted runs call, of a function of kind, through the interceptors.
+func (c *Caller) intercepted(ctx context.Context, call *rabibridge.Call, kind string, enc encoder) error {
+	return c.chain(context.WithValue(ctx, encoderKey{}, pending{kind, enc}), call)
 }
 
 // final is the innermost Next: the round trip itself, of the request as
 // the interceptors left it.
 func (c *Caller) final(ctx context.Context, call *rabibridge.Call) error {
-	enc, ok := ctx.Value(encoderKey{}).(encoder)
+	p, ok := ctx.Value(encoderKey{}).(pending)
 	if !ok {
 		return fmt.Errorf("caller: %s: an interceptor passed on a context without the call's encoder: derive it from the one it was given", call.Function)
 	}
-	body, err := enc(call.Request)
+	body, err := p.enc(call.Request)
 	if err != nil {
 		return fmt.Errorf("caller: %s: encoding the request: %w", call.Function, err)
 	}
-	err = c.roundTrip(ctx, call.Function, body, call.Headers, call.Response)
+	err = c.roundTrip(ctx, p.kind, call.Function, body, call.Headers, call.Response)
 	c.release(body)
 	return err
 }

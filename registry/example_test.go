@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/registry"
 )
 
@@ -102,4 +103,14 @@ func ExampleCompare() {
 func Example_defaults() {
 	fmt.Println(registry.DefaultFetchSize)
 	// Output: 64
+}
+
+// A worker implements a procedure its callers call by the same
+// declaration (see rabibridge.Procedure and caller.NewClient).
+func ExampleImplement() {
+	type AddReq struct{ A, B int }
+	add := rabibridge.Procedure[AddReq, int]{Name: "example_add"}
+	err := registry.Implement(add, func(ctx context.Context, r AddReq) (int, error) { return r.A + r.B, nil }, registry.Options{})
+	fmt.Println(err)
+	// Output: <nil>
 }

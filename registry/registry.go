@@ -165,6 +165,24 @@ func invalid(name string, err error) error {
 	return &rabibridge.RemoteError{Code: rabibridge.CodeInvalidArgument, Message: name + ": " + err.Error()}
 }
 
+// Implement registers fn as procedure p in Default: the name, kind and
+// types declared once for both sides (see rabibridge.Procedure). p's Kind,
+// when set, is the function's kind; opts.Kind must then be empty or agree.
+func Implement[Req, Resp any](p rabibridge.Procedure[Req, Resp], fn Func[Req, Resp], opts Options) error {
+	return ImplementIn(Default, p, fn, opts)
+}
+
+// ImplementIn is Implement in r.
+func ImplementIn[Req, Resp any](r *Registry, p rabibridge.Procedure[Req, Resp], fn Func[Req, Resp], opts Options) error {
+	if p.Kind != "" {
+		if opts.Kind != "" && string(opts.Kind) != p.Kind {
+			return fmt.Errorf("registry: %s: the procedure is of kind %q and Options.Kind says %q: set one", p.Name, p.Kind, opts.Kind)
+		}
+		opts.Kind = Kind(p.Kind)
+	}
+	return RegisterIn(r, p.Name, fn, opts)
+}
+
 // Remove deletes the function registered under name, and reports whether
 // there was one. A worker already serving it keeps serving it.
 func (r *Registry) Remove(name string) bool { return (*entry.Table)(r).Remove(name) }
