@@ -253,8 +253,6 @@ func ExampleNewClient() {
 	type GreetReq struct {
 		Name string `json:"name"`
 	}
-	greet := rabibridge.Procedure[GreetReq, string]{Name: "greet"}
-
 	ctx := context.Background()
 	conn, err := bridge.Dial(ctx, bridge.Config{URL: "mem://example-client"}) // or amqp://...
 	if err != nil {
@@ -262,19 +260,30 @@ func ExampleNewClient() {
 	}
 	defer conn.Close()
 	fns := registry.New()
-	_ = registry.ImplementIn(fns, greet, func(ctx context.Context, r GreetReq) (string, error) {
+	c, _ := caller.New(conn, caller.Config{})
+	defer c.Close()
+
+	// README: procedure
+	// In a package the worker and its callers both import:
+	greet := rabibridge.Procedure[GreetReq, string]{Name: "greet"} // Kind: "sync" for a sync function
+
+	// The worker implements it, in a registry it serves:
+	if err := registry.ImplementIn(fns, greet, func(ctx context.Context, r GreetReq) (string, error) {
 		return "hello, " + r.Name, nil
-	}, registry.Options{})
+	}, registry.Options{}); err != nil {
+		panic(err)
+	}
 	w := worker.New(conn, fns, worker.Config{})
 	if err := w.Start(ctx); err != nil {
 		panic(err)
 	}
 	defer w.Shutdown(ctx)
 
-	c, _ := caller.New(conn, caller.Config{})
-	defer c.Close()
+	// A caller calls it through a *caller.Client[GreetReq, string]:
 	client := caller.NewClient(c, greet)
-	s, err := client.Call(ctx, GreetReq{Name: "gopher"})
+	s, err := client.Call(ctx, GreetReq{Name: "gopher"}) // also client.Send, client.Gather
+	// README: end
+
 	fmt.Println(s, err)
 	fmt.Println(client.Send(ctx, GreetReq{Name: "nobody waits"}))
 	answers, _ := client.Gather(ctx, GreetReq{Name: "all"})

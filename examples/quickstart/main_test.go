@@ -46,7 +46,7 @@ func TestREADMEQuotesCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	quoted := 0
-	for file, want := range map[string]int{"main.go": 4, "../../worker/example_test.go": 1} {
+	for file, want := range map[string]int{"main.go": 4, "../../worker/example_test.go": 1, "../../caller/example_test.go": 1} {
 		src, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
