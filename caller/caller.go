@@ -49,7 +49,7 @@ type Config struct {
 	// Expire has the broker drop a call still queued when its deadline
 	// passes (the AMQP expiration, set from the deadline). Go workers
 	// skip such calls without it, so it is for calling Python RabiBridge
-	// workers; it costs the broker about 15% more CPU per call.
+	// workers; it costs the broker CPU per call (docs/benchmarks.md).
 	Expire bool
 	// Kind is the RabiBridge function kind ("async" or "sync") of the
 	// functions called; empty means "async".

@@ -115,8 +115,7 @@ const (
 // only the caller that chose the id reads back: workers of other languages
 // echo it in the reply, as they echo any id. A header would do too, but a
 // headers table costs the caller an encode and the broker and the worker a
-// decode each: at 64 callers the id gave 1.8% more calls/s and 4% less CPU
-// per call (docs/benchmarks.md).
+// decode each, which the id saves (docs/benchmarks.md).
 const deadlineMark = '@'
 
 // CallID is the correlation id that carries cid and deadline, its Unix

@@ -26,7 +26,7 @@ type Message struct {
 	// drops the call if it is still queued at its deadline (when it reaches
 	// the head of the queue). Go workers skip such calls anyway; Python
 	// RabiBridge workers, which know nothing of the deadline, need this not
-	// to run them. It costs the broker about 15% more CPU per call.
+	// to run them. It costs the broker CPU per call (docs/benchmarks.md).
 	Expire bool
 	// Headers are further string headers (protocol.HeaderCode, protocol.HeaderTrace, trace
 	// context); nil when there are none.
