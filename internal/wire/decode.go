@@ -118,6 +118,11 @@ func build(t reflect.Type, building map[reflect.Type]*decodeFunc) decodeFunc {
 	return *p
 }
 
+var (
+	mapOfAny   = reflect.TypeFor[map[string]any]()
+	sliceOfAny = reflect.TypeFor[[]any]()
+)
+
 var decodingMethods = []reflect.Type{
 	reflect.TypeFor[msgpack.CustomDecoder](),
 	reflect.TypeFor[msgpack.Unmarshaler](),
@@ -143,7 +148,9 @@ func compile(t reflect.Type, building map[reflect.Type]*decodeFunc) decodeFunc {
 		return decodeTime
 	case t.Kind() == reflect.Pointer: // *T decodes as T does, by T's methods if it has them
 		return pointerDecoder(build(t.Elem(), building))
-	case decodesItself(t):
+	case decodesItself(t), t == mapOfAny, t == sliceOfAny:
+		// Generic values are exact through msgpack v5 (see decodeAny), in
+		// one pass over the whole container.
 		return decodeByMsgpack
 	}
 	switch t.Kind() {
