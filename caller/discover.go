@@ -10,6 +10,7 @@ import (
 
 	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/transport"
+	"github.com/rabibridge/rabibridge/registry"
 )
 
 // DefaultDiscoverWait is how long Discover and Gather collect answers
@@ -22,7 +23,7 @@ const DefaultDiscoverWait = time.Second
 // that arrive before ctx ends, sorted by instance id; with no deadline on
 // ctx it waits one second. Workers that do not answer discovery
 // (Python RabiBridge's) are not listed.
-func (c *Caller) Discover(ctx context.Context) ([]protocol.Instance, error) {
+func (c *Caller) Discover(ctx context.Context) ([]registry.Instance, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultDiscoverWait)
@@ -37,18 +38,18 @@ func (c *Caller) Discover(ctx context.Context) ([]protocol.Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("caller: discover: %w", err)
 	}
-	byID := map[string]protocol.Instance{}
+	byID := map[string]registry.Instance{}
 	for {
 		select {
 		case m := <-answers:
-			var in protocol.Instance
+			var in registry.Instance
 			if err := json.Unmarshal(m.Body, &in); err != nil {
 				c.log.Debug("ignoring a discovery answer", "error", err)
 				continue
 			}
 			byID[in.ID] = in
 		case <-ctx.Done():
-			out := make([]protocol.Instance, 0, len(byID))
+			out := make([]registry.Instance, 0, len(byID))
 			for _, in := range byID {
 				out = append(out, in)
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/transport"
 	"github.com/rabibridge/rabibridge/internal/wire"
+	"github.com/rabibridge/rabibridge/registry"
 )
 
 // Answer is one worker instance's answer to a Gather.
@@ -118,7 +119,7 @@ func (c *Caller) serving(ctx context.Context, name string) ([]string, error) {
 	}
 	var ids []string
 	for _, in := range ins {
-		if slices.ContainsFunc(in.Functions, func(f protocol.FunctionStats) bool { return f.Name == name }) {
+		if slices.ContainsFunc(in.Functions, func(f registry.FunctionStats) bool { return f.Name == name }) {
 			ids = append(ids, in.ID)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/rabibridge/rabibridge/internal/protocol"
+	"github.com/rabibridge/rabibridge/registry"
 
 	"gopkg.in/yaml.v3"
 )
@@ -34,7 +35,7 @@ const amqpBindingVersion = "0.3.0"
 // receive operation per function with its reply (to the call's reply_to), and
 // the payload schemas of the request and reply envelopes. Marshal it with
 // WriteAsyncAPI, or encoding/json.
-func AsyncAPI(fns []protocol.Function, opts AsyncAPIOptions) (map[string]any, error) {
+func AsyncAPI(fns []registry.Function, opts AsyncAPIOptions) (map[string]any, error) {
 	opts = opts.withDefaults()
 	doc, err := asyncapiHead(opts)
 	if err != nil {
@@ -98,7 +99,7 @@ type asyncDoc struct {
 
 // add adds f: its call and reply messages, its queue's and its replies'
 // channels, and the operation of receiving its calls.
-func (d *asyncDoc) add(f protocol.Function, contentType string) error {
+func (d *asyncDoc) add(f registry.Function, contentType string) error {
 	req, err := hoist(f.Request, d.schemas, f.Name)
 	if err != nil {
 		return fmt.Errorf("docgen: %s: request: %w", f.Name, err)
@@ -150,7 +151,7 @@ func (d *asyncDoc) add(f protocol.Function, contentType string) error {
 
 // queueChannel is the channel of f's calls: its routing key on the
 // exchange, with its queue as an extension.
-func queueChannel(f protocol.Function, call string) map[string]any {
+func queueChannel(f registry.Function, call string) map[string]any {
 	args, _ := json.Marshal(queueArgsOf(f))
 	var argMap map[string]any
 	_ = json.Unmarshal(args, &argMap)

@@ -1,5 +1,5 @@
 // Package docgen writes the reference of a fleet's functions, from their
-// descriptions (protocol.Function, as registry.Functions and
+// descriptions (registry.Function, as registry.Functions and
 // caller.Discover give them): Markdown for people, and an AsyncAPI 3.0
 // document (YAML or JSON) for tools. It lives apart from schema so that
 // workers and callers do not link what only documents need.

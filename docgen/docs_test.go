@@ -18,7 +18,6 @@ import (
 	"github.com/rabibridge/rabibridge/codec"
 	"github.com/rabibridge/rabibridge/docgen"
 	"github.com/rabibridge/rabibridge/internal/demo"
-	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/once"
 	"github.com/rabibridge/rabibridge/registry"
 	"github.com/rabibridge/rabibridge/schema"
@@ -36,7 +35,7 @@ type shape struct {
 }
 
 // functions is the demo registry and a function with nested types.
-func functions(t *testing.T) []protocol.Function {
+func functions(t *testing.T) []registry.Function {
 	t.Helper()
 	reg := registry.New()
 	if err := demo.Register(reg, registry.Options{Validate: true, QueueSize: 100, MaxQueueWait: 10 * time.Second}); err != nil {
@@ -55,7 +54,7 @@ func TestMarkdown(t *testing.T) {
 	fns := functions(t)
 	var a, b bytes.Buffer
 	is.NoErr(docgen.Markdown(&a, "API", fns))
-	reversed := append([]protocol.Function(nil), fns...)
+	reversed := append([]registry.Function(nil), fns...)
 	for i, j := 0, len(reversed)-1; i < j; i, j = i+1, j-1 {
 		reversed[i], reversed[j] = reversed[j], reversed[i]
 	}

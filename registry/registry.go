@@ -93,7 +93,7 @@ func newEntry[Req, Resp any](name string, fn Func[Req, Resp], opts Options) (*en
 		return nil, fmt.Errorf("registry: %s: response: %w", name, err)
 	}
 	e := &entry.Entry{
-		Function: Function{
+		Function: protocol.Function{
 			Name: name, Kind: string(opts.Kind), Description: opts.Description,
 			QueueSize: opts.QueueSize, FetchSize: opts.FetchSize,
 			TimeoutMS: opts.MaxQueueWait.Milliseconds(), Validate: opts.Validate, QueueType: string(opts.QueueType),
@@ -187,31 +187,13 @@ func ImplementIn[Req, Resp any](r *Registry, p rabibridge.Procedure[Req, Resp], 
 // there was one. A worker already serving it keeps serving it.
 func (r *Registry) Remove(name string) bool { return (*entry.Table)(r).Remove(name) }
 
-// Function describes a registered function, as documents and discovery
-// show it: its name, kind, options, and the JSON Schemas of its request and
-// response.
-type Function = protocol.Function
-
-// The types of discovery (caller.Discover, `rabibridge list`), in which
-// worker instances describe themselves.
-type (
-	// Instance is what a worker instance says of itself: its id, host,
-	// process, version, start time, and the functions it serves.
-	Instance = protocol.Instance
-	// FunctionStats is a function as one instance serves it: its
-	// description and its Stats.
-	FunctionStats = protocol.FunctionStats
-	// Stats count a function's calls on one instance since it started.
-	Stats = protocol.Stats
-)
-
 // Functions describes every entry, sorted by name: what docgen.Markdown and
 // docgen.AsyncAPI document.
 func (r *Registry) Functions() []Function {
 	es := (*entry.Table)(r).Entries()
 	out := make([]Function, len(es))
 	for i, e := range es {
-		out[i] = e.Function
+		out[i] = Function(e.Function)
 	}
 	return out
 }

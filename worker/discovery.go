@@ -23,7 +23,7 @@ func (w *Worker) Instance() registry.Instance {
 	fns := w.functions
 	w.mu.Unlock()
 	for _, f := range fns {
-		in.Functions = append(in.Functions, registry.FunctionStats{Function: f.entry.Function, Stats: f.stats.snapshot()})
+		in.Functions = append(in.Functions, registry.FunctionStats{Function: registry.Function(f.entry.Function), Stats: f.stats.snapshot()})
 	}
 	return in
 }

@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"github.com/rabibridge/rabibridge/docgen"
-	"github.com/rabibridge/rabibridge/internal/protocol"
+	"github.com/rabibridge/rabibridge/registry"
 )
 
 func runDocs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -42,7 +42,7 @@ func output(out string, stdout io.Writer, b []byte) error {
 }
 
 // writeDocs renders fns in format.
-func writeDocs(w io.Writer, format string, fns []protocol.Function) error {
+func writeDocs(w io.Writer, format string, fns []registry.Function) error {
 	switch format {
 	case "markdown", "md":
 		return docgen.Markdown(w, "rabibridge demo functions", fns)

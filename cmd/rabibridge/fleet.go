@@ -17,7 +17,7 @@ import (
 )
 
 // discover asks the fleet the flags name to describe itself.
-func discover(ctx context.Context, cf *connFlags, wait time.Duration, stderr io.Writer) ([]protocol.Instance, error) {
+func discover(ctx context.Context, cf *connFlags, wait time.Duration, stderr io.Writer) ([]registry.Instance, error) {
 	conn, _, err := cf.dial(ctx, os.Getenv, stderr, "WARNING")
 	if err != nil {
 		return nil, err
@@ -36,11 +36,11 @@ func discover(ctx context.Context, cf *connFlags, wait time.Duration, stderr io.
 // served is one function across the instances that serve it.
 type served struct {
 	name      string
-	instances []protocol.Instance
-	fns       []protocol.FunctionStats
+	instances []registry.Instance
+	fns       []registry.FunctionStats
 }
 
-func byFunction(ins []protocol.Instance) []*served {
+func byFunction(ins []registry.Instance) []*served {
 	m := map[string]*served{}
 	for _, in := range ins {
 		for _, f := range in.Functions {
@@ -141,7 +141,7 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // verdict says how instance b's description of a function stands with
 // instance a's: its options, when they differ, and whether its schemas
 // break callers built on a's (registry.Compare).
-func verdict(a, b string, fa, fb protocol.Function) []string {
+func verdict(a, b string, fa, fb registry.Function) []string {
 	var out []string
 	if (fa.OnceTTLMS > 0) != (fb.OnceTTLMS > 0) {
 		run, not := a, b
@@ -154,7 +154,7 @@ func verdict(a, b string, fa, fb protocol.Function) []string {
 		out = append(out, fmt.Sprintf("warning: instance %s disagrees with %s on the options", b, a))
 	}
 	var breaking, compatible []string
-	for _, c := range registry.Compare([]protocol.Function{fa}, []protocol.Function{fb}) {
+	for _, c := range registry.Compare([]registry.Function{fa}, []registry.Function{fb}) {
 		if c.Where == "kind" {
 			continue // the options say so
 		}
@@ -183,8 +183,8 @@ func pretty(raw json.RawMessage) string {
 
 // fleetFunctions are the functions the live instances serve, one
 // description per name.
-func fleetFunctions(ins []protocol.Instance) []protocol.Function {
-	var out []protocol.Function
+func fleetFunctions(ins []registry.Instance) []registry.Function {
+	var out []registry.Function
 	for _, s := range byFunction(ins) {
 		out = append(out, s.fns[0].Function)
 	}

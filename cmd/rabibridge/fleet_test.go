@@ -5,20 +5,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rabibridge/rabibridge/internal/protocol"
+	"github.com/rabibridge/rabibridge/registry"
 )
 
 func TestVerdict(t *testing.T) {
-	fn := func(req string, queueSize int) protocol.Function {
-		return protocol.Function{Name: "add", Kind: "async", QueueSize: queueSize,
+	fn := func(req string, queueSize int) registry.Function {
+		return registry.Function{Name: "add", Kind: "async", QueueSize: queueSize,
 			Request: json.RawMessage(req), Response: json.RawMessage(`{"type":"integer"}`)}
 	}
-	once := func(f protocol.Function) protocol.Function { f.OnceTTLMS = 60_000; return f }
+	once := func(f registry.Function) registry.Function { f.OnceTTLMS = 60_000; return f }
 	v1 := fn(`{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}`, 0)
 	v2 := fn(`{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"integer"}},"required":["a","b"]}`, 0)
 	v3 := fn(`{"type":"object","properties":{"a":{"type":"integer"},"c":{"type":"string"}},"required":["a"]}`, 10)
 	for _, tc := range []struct {
-		a, b protocol.Function
+		a, b registry.Function
 		want []string
 	}{
 		{v1, v1, nil},
