@@ -16,7 +16,11 @@ var ErrAccessRefused = transport.ErrAccessRefused
 // Conn is a connection to a broker, safe for concurrent use. Workers and
 // callers share one Conn; each opens what it needs on it. It follows the
 // broker through losses (see Config.ReconnectMin) until Close.
-type Conn transport.Conn
+type Conn struct {
+	t *transport.Conn
+}
+
+func init() { transport.Of = func(c any) *transport.Conn { return c.(*Conn).t } }
 
 // Dial connects to the broker cfg names, and returns once connected, or
 // with the error of the last attempt when ctx ends first. See Config for
@@ -51,10 +55,13 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 		tc.OnStateChange = func(s string, err error) { f(State(s), err) }
 	}
 	c, err := transport.Dial(ctx, tc)
-	return (*Conn)(c), err
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{t: c}, nil
 }
 
 // Close closes the connection and everything opened on it: the workers
 // serving on it stop as if their connection were lost, and calls waiting
 // on it fail with rabibridge.ErrClosed. It is idempotent.
-func (c *Conn) Close() error { return (*transport.Conn)(c).Close() }
+func (c *Conn) Close() error { return c.t.Close() }

@@ -110,7 +110,7 @@ const RecoveryWindow = 60 * time.Second
 
 // New returns a caller that calls through conn.
 func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
-	t := (*transport.Conn)(conn)
+	t := transport.Of(conn)
 	if cfg.CIDMax <= 0 {
 		cfg.CIDMax = defaultCIDMax
 	}

@@ -17,10 +17,14 @@ import (
 
 // Registry holds functions by name, for workers to serve. It is safe for
 // concurrent use; the zero value is not, use New.
-type Registry entry.Table
+type Registry struct {
+	t *entry.Table
+}
+
+func init() { entry.Of = func(r any) *entry.Table { return r.(*Registry).t } }
 
 // New returns an empty registry.
-func New() *Registry { return (*Registry)(entry.NewTable()) }
+func New() *Registry { return &Registry{t: entry.NewTable()} }
 
 // Default is the registry Register adds to.
 var Default = New()
@@ -64,7 +68,7 @@ func RegisterIn[Req, Resp any](r *Registry, name string, fn Func[Req, Resp], opt
 	if err != nil {
 		return err
 	}
-	if !(*entry.Table)(r).Add(e) {
+	if !r.t.Add(e) {
 		return fmt.Errorf("%w: %s", ErrDuplicate, name)
 	}
 	return nil
@@ -185,12 +189,12 @@ func ImplementIn[Req, Resp any](r *Registry, p rabibridge.Procedure[Req, Resp], 
 
 // Remove deletes the function registered under name, and reports whether
 // there was one. A worker already serving it keeps serving it.
-func (r *Registry) Remove(name string) bool { return (*entry.Table)(r).Remove(name) }
+func (r *Registry) Remove(name string) bool { return r.t.Remove(name) }
 
 // Functions describes every entry, sorted by name: what docgen.Markdown and
 // docgen.AsyncAPI document.
 func (r *Registry) Functions() []Function {
-	es := (*entry.Table)(r).Entries()
+	es := r.t.Entries()
 	out := make([]Function, len(es))
 	for i, e := range es {
 		out[i] = Function(e.Function)

@@ -61,7 +61,7 @@ func TestRegisterErrors(t *testing.T) {
 	}
 	is := is.New(t)
 	is.True(errors.Is(registry.RegisterIn(r, "add", add, registry.Options{}), registry.ErrDuplicate))
-	is.Equal(len((*entry.Table)(r).Entries()), 1) // failed registrations leave nothing behind
+	is.Equal(len(entry.Of(r).Entries()), 1) // failed registrations leave nothing behind
 }
 
 func TestEntryDefaultsAndInfo(t *testing.T) {
@@ -69,7 +69,7 @@ func TestEntryDefaultsAndInfo(t *testing.T) {
 	r := registry.New()
 	is.NoErr(registry.RegisterIn(r, "b", add, registry.Options{}))
 	is.NoErr(registry.RegisterIn(r, "a", add, registry.Options{QueueSize: 10, MaxQueueWait: 1500 * time.Millisecond, Kind: registry.Sync, Description: "adds"}))
-	es := (*entry.Table)(r).Entries()
+	es := entry.Of(r).Entries()
 	is.Equal(es[0].Name(), "a") // sorted
 	is.Equal(es[1].Function.FetchSize, protocol.DefaultFetchSize)
 	is.Equal(es[1].Function.Kind, string(registry.Async))
@@ -79,10 +79,10 @@ func TestEntryDefaultsAndInfo(t *testing.T) {
 	is.True(strings.Contains(string(info.Request), `"minimum":0`))
 	is.Equal(es[1].Function.OnceTTLMS, int64(0)) // not run-once
 	is.NoErr(registry.RegisterIn(r, "c", add, registry.Options{Once: once.NewMemory()}))
-	c, _ := (*entry.Table)(r).Lookup("c")
+	c, _ := entry.Of(r).Lookup("c")
 	is.Equal(c.Function.OnceTTLMS, (24 * time.Hour).Milliseconds()) // the default TTL, in discovery
 	is.True(r.Remove("a"))
-	_, ok := (*entry.Table)(r).Lookup("a")
+	_, ok := entry.Of(r).Lookup("a")
 	is.True(!ok)
 }
 
@@ -111,7 +111,7 @@ func TestHandle(t *testing.T) {
 	} {
 		t.Run(tc.fn, func(t *testing.T) {
 			is := is.New(t)
-			e, ok := (*entry.Table)(r).Lookup(tc.fn)
+			e, ok := entry.Of(r).Lookup(tc.fn)
 			is.True(ok)
 			body, err := wire.AppendRequest(wire.Msgpack, nil, tc.args, tc.kwargs)
 			is.NoErr(err)
@@ -136,7 +136,7 @@ func TestValidationNamesEveryPath(t *testing.T) {
 	is := is.New(t)
 	r := registry.New()
 	_ = registry.RegisterIn(r, "add", add, registry.Options{Validate: true})
-	e, _ := (*entry.Table)(r).Lookup("add")
+	e, _ := entry.Of(r).Lookup("add")
 	body, _ := wire.AppendRequest(wire.Msgpack, nil, nil, map[string]any{"a": -1, "b": "x"})
 	req, _ := wire.DecodeRequest(wire.Msgpack, body)
 	_, err := e.Handle(context.Background(), wire.Msgpack, req, nil)
@@ -153,7 +153,7 @@ func TestQueueWaitOldName(t *testing.T) {
 	r := registry.New()
 	is.NoErr(registry.RegisterIn(r, "old", add, registry.Options{Timeout: 1500 * time.Millisecond}))
 	is.NoErr(registry.RegisterIn(r, "both", add, registry.Options{Timeout: time.Second, MaxQueueWait: time.Second}))
-	for _, e := range (*entry.Table)(r).Entries() {
+	for _, e := range entry.Of(r).Entries() {
 		want := map[string]time.Duration{"old": 1500 * time.Millisecond, "both": time.Second}[e.Name()]
 		is.Equal(e.Timeout, want)
 		is.Equal(e.Function.TimeoutMS, want.Milliseconds())

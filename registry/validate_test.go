@@ -55,7 +55,7 @@ func TestValidateGoValues(t *testing.T) {
 		registry.Options{Validate: true}); err != nil {
 		t.Fatal(err)
 	}
-	e, _ := (*entry.Table)(r).Lookup("order")
+	e, _ := entry.Of(r).Lookup("order")
 	note := "fragile"
 	for _, o := range []order{
 		{ID: "1", When: time.Now(), Blob: []byte{0, 1, 2}, Items: []item{{"ab", 1}}, Tags: map[string]string{"k": "v"}, Note: &note, Ship: &item{"cd", 2}, Must: &item{"ef", 3}},
@@ -79,7 +79,7 @@ func TestValidateTightened(t *testing.T) {
 		registry.Options{Validate: true}); err != nil {
 		t.Fatal(err)
 	}
-	e, _ := (*entry.Table)(r).Lookup("order")
+	e, _ := entry.Of(r).Lookup("order")
 	now := time.Now().UTC().Format(time.RFC3339)
 	must := map[string]any{"sku": "ab", "qty": 1}
 	for _, tc := range []struct {
@@ -123,7 +123,7 @@ func TestMissingArgument(t *testing.T) {
 	r := registry.New()
 	ran := false
 	is.NoErr(registry.RegisterIn(r, "echo", func(_ context.Context, x any) (any, error) { ran = true; return x, nil }, registry.Options{}))
-	e, _ := (*entry.Table)(r).Lookup("echo")
+	e, _ := entry.Of(r).Lookup("echo")
 	body, _ := wire.AppendRequest(wire.Msgpack, nil, nil, nil)
 	req, _ := wire.DecodeRequest(wire.Msgpack, body)
 	_, err := e.Handle(context.Background(), wire.Msgpack, req, nil)

@@ -126,7 +126,7 @@ func New(conn *bridge.Conn, reg *registry.Registry, cfg Config) *Worker {
 	if reg == nil {
 		reg = registry.Default
 	}
-	t := (*transport.Conn)(conn)
+	t := transport.Of(conn)
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = DefaultDrainTimeout
 	}
@@ -181,7 +181,7 @@ func (w *Worker) markReady() { w.readyOnce.Do(func() { close(w.ready) }) }
 
 func (w *Worker) serve(ctx context.Context) error {
 	w.startedAt = time.Now()
-	entries := (*entry.Table)(w.reg).Entries()
+	entries := entry.Of(w.reg).Entries()
 	if len(entries) == 0 {
 		return errors.New("worker: the registry has no functions: register some before Serve")
 	}

@@ -102,7 +102,7 @@ func TestServeForBenchCompression(t *testing.T) {
 			t.Cleanup(stop)
 
 			got := make(replies, 1)
-			req, err := (*transport.Conn)(conn).NewRequester(got)
+			req, err := transport.Of(conn).NewRequester(got)
 			is.NoErr(err)
 			t.Cleanup(func() { req.Close() })
 			body, err := wire.AppendRequestArg(wire.Msgpack, nil, bytes.Repeat([]byte("abcd"), 1024))

@@ -111,7 +111,7 @@ func redeclareDemo(ctx context.Context, cf *connFlags, stderr io.Writer, queueSi
 	for _, name := range demo.Names {
 		q := transport.Queue{Name: protocol.QueueName("async", name), RoutingKey: protocol.RoutingKey("async", name),
 			MaxLength: queueSize, Redeclare: true, Quorum: quorum}
-		if err := (*transport.Conn)(conn).Declare(ctx, q); err != nil {
+		if err := transport.Of(conn).Declare(ctx, q); err != nil {
 			return err
 		}
 	}

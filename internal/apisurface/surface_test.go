@@ -5,6 +5,7 @@
 package apisurface
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -237,4 +238,127 @@ func TestImports(t *testing.T) {
 			t.Errorf("worker, caller, registry or once links %s", d)
 		}
 	}
+}
+
+// TestNoInternalTypes: no exported declaration of the library names an
+// internal package's type: not a signature, an exported field, a type
+// definition or alias, nor a variable's declared type. go doc then shows a
+// user every type they are given.
+func TestNoInternalTypes(t *testing.T) {
+	base := root(t)
+	for _, pkg := range library {
+		dir := filepath.Join(base, pkg)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(dir, name), nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			internal := map[string]bool{} // the names under which internal packages are imported
+			for _, imp := range f.Imports {
+				path := strings.Trim(imp.Path.Value, `"`)
+				if !strings.Contains(path, "/internal/") {
+					continue
+				}
+				n := path[strings.LastIndex(path, "/")+1:]
+				if imp.Name != nil {
+					n = imp.Name.Name
+				}
+				internal[n] = true
+			}
+			for _, where := range internalRefs(f, internal) {
+				t.Errorf("%s/%s: %s", pkg, name, where)
+			}
+		}
+	}
+}
+
+// internalRefs lists the exported declarations of f whose types name a
+// package of internal.
+func internalRefs(f *ast.File, internal map[string]bool) []string {
+	var out []string
+	check := func(what string, n ast.Node) {
+		if n == nil {
+			return
+		}
+		ast.Inspect(n, func(n ast.Node) bool {
+			var fields *ast.FieldList // of a struct or an interface: only the exported show
+			switch t := n.(type) {
+			case *ast.StructType:
+				fields = t.Fields
+			case *ast.InterfaceType:
+				fields = t.Methods
+			}
+			if fields != nil {
+				for _, fl := range fields.List {
+					exported := len(fl.Names) == 0 // embedded
+					for _, id := range fl.Names {
+						exported = exported || id.IsExported()
+					}
+					if exported {
+						ast.Inspect(fl.Type, func(n ast.Node) bool { return visit(n, what, internal, &out) })
+					}
+				}
+				return false
+			}
+			return visit(n, what, internal, &out)
+		})
+	}
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			if !d.Name.IsExported() || (d.Recv != nil && !exportedRecv(d.Recv)) {
+				continue
+			}
+			check(d.Name.Name, d.Type)
+		case *ast.GenDecl:
+			for _, s := range d.Specs {
+				switch s := s.(type) {
+				case *ast.TypeSpec:
+					if s.Name.IsExported() {
+						check(s.Name.Name, s.Type)
+					}
+				case *ast.ValueSpec:
+					for _, id := range s.Names {
+						if id.IsExported() {
+							check(id.Name, s.Type)
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func visit(n ast.Node, what string, internal map[string]bool, out *[]string) bool {
+	if sel, ok := n.(*ast.SelectorExpr); ok {
+		if id, ok := sel.X.(*ast.Ident); ok && internal[id.Name] {
+			*out = append(*out, fmt.Sprintf("%s names %s.%s", what, id.Name, sel.Sel.Name))
+		}
+	}
+	return true
+}
+
+// exportedRecv reports whether a method's receiver type is exported.
+func exportedRecv(recv *ast.FieldList) bool {
+	t := recv.List[0].Type
+	if s, ok := t.(*ast.StarExpr); ok {
+		t = s.X
+	}
+	if ix, ok := t.(*ast.IndexExpr); ok {
+		t = ix.X
+	}
+	if ix, ok := t.(*ast.IndexListExpr); ok {
+		t = ix.X
+	}
+	id, ok := t.(*ast.Ident)
+	return ok && id.IsExported()
 }

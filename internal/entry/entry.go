@@ -40,6 +40,11 @@ type Entry struct {
 // Name returns the function's name.
 func (e *Entry) Name() string { return e.Function.Name }
 
+// Of returns the table of a *registry.Registry, whose field holding it is
+// unexported: registry sets it, so that workers reach the entries while
+// the public type shows none of them.
+var Of func(r any) *Table
+
 // Table holds entries by name. It is safe for concurrent use; make one with
 // NewTable.
 type Table struct {

@@ -163,6 +163,11 @@ func (c *Conn) MaxMessageSize() int {
 func (c *Conn) Logger() *slog.Logger { return c.log }
 
 // Close closes the connection and everything opened on it. It is idempotent.
+// Of returns the transport of a *bridge.Conn, whose field holding it is
+// unexported: bridge sets it, so that workers and callers reach the
+// transport while the public type shows none of it.
+var Of func(conn any) *Conn
+
 func (c *Conn) Close() error {
 	c.closed.Do(func() { c.err = c.t.close() })
 	return c.err

@@ -756,7 +756,7 @@ func MalformedCall(t *testing.T, dial Dialer) {
 	register(e, "add", demo.Add, registry.Options{})
 	e.serve(worker.Config{MaxBodySize: 1 << 20})
 	got := make(replies, 10)
-	rq, err := (*transport.Conn)(e.conn).NewRequester(got)
+	rq, err := transport.Of(e.conn).NewRequester(got)
 	is.NoErr(err)
 	defer rq.Close()
 	ctx := timeout(t, 20*time.Second)
@@ -1124,7 +1124,7 @@ func Quorum(t *testing.T, dial Dialer) {
 	is := is.New(t)
 	register(e, "q", demo.Add, registry.Options{QueueType: registry.Quorum})
 	t.Cleanup(func() {
-		(*transport.Conn)(e.conn).DeleteQueue(context.Background(), protocol.QueueName("async", e.name("q")))
+		transport.Of(e.conn).DeleteQueue(context.Background(), protocol.QueueName("async", e.name("q")))
 	})
 	e.serve(worker.Config{})
 	ctx := timeout(t, 20*time.Second)
