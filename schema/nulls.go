@@ -8,8 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rabibridge/rabibridge/internal/jsonschema"
-
+	"github.com/invopop/jsonschema"
 	"github.com/rabibridge/rabibridge/internal/fields"
 )
 
@@ -21,13 +20,14 @@ import (
 
 var (
 	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	customSchema  = reflect.TypeFor[interface{ JSONSchema() *jsonschema.Schema }]()
 	timeType      = reflect.TypeFor[time.Time]()
 )
 
 // mapType gives the schema of types that marshal themselves, unless they
 // describe themselves (a JSONSchema method) or invopop knows them.
 func mapType(t reflect.Type) *jsonschema.Schema {
-	if t == timeType || !fields.OwnJSON(t) || jsonschema.DescribesItself(t) {
+	if t == timeType || !fields.OwnJSON(t) || implements(t, customSchema) {
 		return nil
 	}
 	if implements(t, jsonMarshaler) {

@@ -8,12 +8,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/invopop/jsonschema"
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
-
-	"github.com/rabibridge/rabibridge/internal/jsonschema"
 )
 
 // Schema is the JSON Schema of one Go type with its compiled validator. It is
