@@ -401,7 +401,7 @@ func (w *Worker) finish(subs []running, deadline, bound time.Time, stopHandlers 
 		ctx, cancel := context.WithDeadline(context.Background(), bound.Add(-bound.Sub(deadline)/2)) // for cancelled handlers to reply
 		_ = wait(ctx)
 		cancel()
-		errs = append(errs, fmt.Errorf("worker: drain timed out after %v with %d calls in flight", w.cfg.DrainTimeout, n))
+		errs = append(errs, fmt.Errorf("worker: drain timed out (DrainTimeout %v, or the deadline Shutdown was given) with %d calls in flight", w.cfg.DrainTimeout, n))
 	}
 	for _, r := range subs {
 		r.sub.Abandon()
