@@ -78,7 +78,7 @@ type Caller struct {
 	// address and correlation id (a run-once function's key).
 	sendID   string
 	routesMu sync.RWMutex
-	routes   map[string]*route // by function name
+	routes   map[routeID]*route
 
 	mu      sync.Mutex
 	pending map[string]*call
@@ -123,7 +123,7 @@ func New(conn *bridge.Conn, cfg Config) (*Caller, error) {
 	if log == nil {
 		log = t.Logger()
 	}
-	c := &Caller{cfg: cfg, body: wire.Resolve(cfg.Codec, cfg.CompressThreshold, cfg.MaxBodySize), log: log, pending: map[string]*call{}, collect: map[string]chan transport.Message{}, routes: map[string]*route{},
+	c := &Caller{cfg: cfg, body: wire.Resolve(cfg.Codec, cfg.CompressThreshold, cfg.MaxBodySize), log: log, pending: map[string]*call{}, collect: map[string]chan transport.Message{}, routes: map[routeID]*route{},
 		recycle: t.CopiesBodies(), maxMessage: t.MaxMessageSize()}
 	c.ctype = c.body.Codec.ContentType()
 	c.cid.Store(rand.Uint64N(uint64(cfg.CIDMax)))
@@ -420,6 +420,9 @@ func (c *Caller) forget(cid string, p *call) {
 	calls.Put(p)
 }
 
+// routeID names a function: its kind and name.
+type routeID struct{ kind, name string }
+
 // route is what the caller keeps per function: its routing key, and when
 // it last answered.
 type route struct {
@@ -431,7 +434,7 @@ func (c *Caller) route(kind, name string) *route {
 	if kind == "" {
 		kind = c.cfg.Kind
 	}
-	id := kind + "/" + name
+	id := routeID{kind, name} // a struct key: no string built per call
 	c.routesMu.RLock()
 	r, ok := c.routes[id]
 	c.routesMu.RUnlock()
