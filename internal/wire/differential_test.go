@@ -259,10 +259,15 @@ func jsonSafe(x any) bool {
 }
 
 // exactNumbers writes whole floats with all their digits: JSON's
-// shortest text of float64(1<<63) is 9223372036854776000, another integer.
+// shortest text of float64(1<<63) is 9223372036854776000, another integer,
+// and its text of -0.0 is "-0", which encoding/json refuses for unsigned
+// types although the number is 0.
 func exactNumbers(x any) any {
 	switch x := x.(type) {
 	case float64:
+		if x == 0 {
+			return json.Number("0") // -0.0 is the number 0, which JSON's "-0" is not for an unsigned type
+		}
 		if x == math.Trunc(x) && !math.IsInf(x, 0) {
 			return json.Number(new(big.Float).SetFloat64(x).Text('f', 0))
 		}
