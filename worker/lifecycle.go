@@ -22,11 +22,14 @@ func (w *Worker) Start(ctx context.Context) error {
 		return errors.New("worker: Start called after Start or Serve")
 	}
 	serveCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	served := make(chan error, 1)
+	done := make(chan struct{})
 	w.lifeMu.Lock()
-	w.stop, w.serveDone = stop, served
+	w.stop, w.serving = stop, done
 	w.lifeMu.Unlock()
-	go func() { served <- w.Serve(serveCtx) }()
+	go func() {
+		defer close(done)
+		w.Serve(serveCtx) // its result is Err's
+	}()
 	select {
 	case <-w.Ready():
 		if err := w.Err(); err != nil {
@@ -36,7 +39,7 @@ func (w *Worker) Start(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		stop()
-		<-served
+		<-done
 		return ctx.Err()
 	}
 }
@@ -51,7 +54,7 @@ func (w *Worker) Start(ctx context.Context) error {
 // on to its end. Shutdown again returns the same.
 func (w *Worker) Shutdown(ctx context.Context) error {
 	w.lifeMu.Lock()
-	stop, served := w.stop, w.serveDone
+	stop, done := w.stop, w.serving
 	w.lifeMu.Unlock()
 	if stop == nil {
 		return errors.New("worker: Shutdown of a worker not started with Start")
@@ -61,16 +64,8 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	}
 	stop()
 	select {
-	case err, ok := <-served:
-		if ok {
-			w.lifeMu.Lock()
-			w.shutdownErr = err
-			close(served)
-			w.lifeMu.Unlock()
-		}
-		w.lifeMu.Lock()
-		defer w.lifeMu.Unlock()
-		return w.shutdownErr
+	case <-done:
+		return w.Err()
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -100,11 +100,10 @@ type Worker struct {
 	mu        sync.Mutex
 	functions []*function // guarded by mu
 
-	lifeMu      sync.Mutex // guards what Start and Shutdown share
-	stop        context.CancelFunc
-	serveDone   chan error // Serve's result, for Shutdown; closed once taken
-	shutdownErr error
-	drainBy     atomic.Int64 // unix ns: Shutdown's deadline, 0 without one
+	lifeMu  sync.Mutex // guards what Start and Shutdown share
+	stop    context.CancelFunc
+	serving chan struct{} // closed when the Serve that Start began has returned
+	drainBy atomic.Int64  // unix ns: Shutdown's deadline, 0 without one
 
 	calls   callTable      // the calls under way, for their callers' cancellations
 	gathers sync.WaitGroup // gathered calls under way (caller.Gather)

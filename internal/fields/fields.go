@@ -21,6 +21,9 @@ type Field struct {
 	Go    string // the Go name, of the field in the struct that declares it
 	Owner string // the name of the struct that declares it
 	Type  reflect.Type
+	// Index is where the field is, through embedded structs, as
+	// reflect.Value.FieldByIndex takes it.
+	Index []int
 	// JSONTag is the name the json tag gives ("" when it gives none, "-"
 	// when it leaves the field out).
 	JSONTag string
@@ -44,14 +47,15 @@ func Of(t reflect.Type) []Field {
 	if fs, ok := cache.Load(t); ok {
 		return fs.([]Field)
 	}
-	fs := of(t, 0)
+	fs := of(t, nil, 0)
 	cache.Store(t, fs)
 	return fs
 }
 
-func of(t reflect.Type, depth int) []Field {
+func of(t reflect.Type, index []int, depth int) []Field {
 	var out []Field
 	for f := range t.Fields() {
+		at := append(append([]int(nil), index...), f.Index...)
 		mp, _, _ := strings.Cut(f.Tag.Get("msgpack"), ",")
 		js, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if mp == "-" || (mp == "" && js == "-") {
@@ -63,14 +67,14 @@ func of(t reflect.Type, depth int) []Field {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				out = append(out, of(ft, depth+1)...)
+				out = append(out, of(ft, at, depth+1)...)
 				continue
 			}
 		}
 		if !f.IsExported() {
 			continue
 		}
-		field := Field{Wire: mp, JSON: js, JSONTag: js, Go: f.Name, Owner: t.Name(), Type: f.Type,
+		field := Field{Wire: mp, JSON: js, JSONTag: js, Go: f.Name, Owner: t.Name(), Type: f.Type, Index: at,
 			Required: slices.Contains(strings.Split(f.Tag.Get("jsonschema"), ","), "required")}
 		switch field.JSON {
 		case "-":

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/rabibridge/rabibridge/internal/fields"
 )
 
 // Decoding msgpack into a typed Go value: the codec's own decoder, built
@@ -544,21 +546,21 @@ type structField struct {
 }
 
 func structDecoder(t reflect.Type, building map[reflect.Type]*decodeFunc) decodeFunc {
-	var fields []structField
-	for _, f := range wireFields(t, nil, 0) {
-		fields = append(fields, structField{name: f.name, index: f.index, dec: build(f.typ, building)})
+	var fs []structField
+	for _, f := range fields.Of(t) { // by their wire names, embedded structs inlined
+		fs = append(fs, structField{name: f.Wire, index: f.Index, dec: build(f.Type, building)})
 	}
-	find := fieldFinder(fields)
+	find := fieldFinder(fs)
 	return func(b []byte, v reflect.Value) (int, error) {
 		h := readHead(b)
 		switch {
 		case b[0] == 0xc0:
 			return 1, nil
 		case h.kind == kArray: // msgpack v5's as_array form: the fields in order
-			if h.n > len(fields) {
-				return mismatch(b, v, fmt.Sprintf("an array of %d, want at most %d fields", h.n, len(fields)))
+			if h.n > len(fs) {
+				return mismatch(b, v, fmt.Sprintf("an array of %d, want at most %d fields", h.n, len(fs)))
 			}
-			return decodeStructArray(b, h, v, fields)
+			return decodeStructArray(b, h, v, fs)
 		case h.kind != kMap:
 			return mismatch(b, v, "")
 		}
@@ -591,10 +593,10 @@ func structDecoder(t reflect.Type, building map[reflect.Type]*decodeFunc) decode
 	}
 }
 
-func decodeStructArray(b []byte, h head, v reflect.Value, fields []structField) (int, error) {
+func decodeStructArray(b []byte, h head, v reflect.Value, fs []structField) (int, error) {
 	off := h.size
 	for i := range h.n {
-		f := &fields[i]
+		f := &fs[i]
 		fv, err := fieldOf(v, f.index)
 		if err != nil {
 			return 0, err
@@ -610,20 +612,20 @@ func decodeStructArray(b []byte, h head, v reflect.Value, fields []structField) 
 
 // fieldFinder returns a function that finds a field by its wire name: a
 // scan for a few fields, a map for more.
-func fieldFinder(fields []structField) func(name []byte) *structField {
-	if len(fields) <= 8 {
+func fieldFinder(fs []structField) func(name []byte) *structField {
+	if len(fs) <= 8 {
 		return func(name []byte) *structField {
-			for i := range fields {
-				if fields[i].name == string(name) {
-					return &fields[i]
+			for i := range fs {
+				if fs[i].name == string(name) {
+					return &fs[i]
 				}
 			}
 			return nil
 		}
 	}
-	byName := make(map[string]*structField, len(fields))
-	for i := range fields {
-		byName[fields[i].name] = &fields[i]
+	byName := make(map[string]*structField, len(fs))
+	for i := range fs {
+		byName[fs[i].name] = &fs[i]
 	}
 	return func(name []byte) *structField { return byName[string(name)] }
 }
@@ -647,50 +649,6 @@ func fieldOf(v reflect.Value, index []int) (reflect.Value, error) {
 		v = v.Field(x)
 	}
 	return v, nil
-}
-
-// wireField is a field of a struct by its wire name, as internal/fields
-// names them: its msgpack tag, else its json tag, else its Go name, with
-// embedded structs without a name of their own inlined.
-type wireField struct {
-	name  string
-	index []int
-	typ   reflect.Type
-}
-
-func wireFields(t reflect.Type, index []int, depth int) []wireField {
-	var out []wireField
-	for i := range t.NumField() {
-		f := t.Field(i)
-		mp, _, _ := strings.Cut(f.Tag.Get("msgpack"), ",")
-		js, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if mp == "-" || (mp == "" && js == "-") {
-			continue
-		}
-		at := append(append([]int(nil), index...), i)
-		if f.Anonymous && mp == "" && js == "" && depth < 10 {
-			ft := f.Type
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				out = append(out, wireFields(ft, at, depth+1)...)
-				continue
-			}
-		}
-		if !f.IsExported() {
-			continue
-		}
-		name := mp
-		if name == "" {
-			name = js
-		}
-		if name == "" {
-			name = f.Name
-		}
-		out = append(out, wireField{name: name, index: at, typ: f.Type})
-	}
-	return out
 }
 
 // decodeAny decodes into an empty interface: through msgpack v5, whose

@@ -111,7 +111,7 @@ func (msgpackCodec) Unmarshal(data []byte, v any) error {
 			return nil
 		}
 	case *string:
-		if s, size, ok := readString(data); ok && size == len(data) {
+		if s, size, ok := readText(data); ok && size == len(data) {
 			*v = string(s)
 			return nil
 		}

@@ -261,15 +261,3 @@ func intSize(c byte) int {
 	}
 	return 0
 }
-
-// readString reads a msgpack str and returns its bytes.
-func readString(b []byte) (s []byte, size int, ok bool) {
-	if len(b) == 0 {
-		return nil, 0, false
-	}
-	h := readHead(b)
-	if h.kind != kStr || h.size > len(b) || h.n > len(b)-h.size {
-		return nil, 0, false
-	}
-	return b[h.size : h.size+h.n], h.size + h.n, true
-}
