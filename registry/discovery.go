@@ -28,6 +28,9 @@ type Function struct {
 	// OnceTTLMS is how long a run-once function's results are remembered,
 	// in milliseconds; 0: the function is not run-once.
 	OnceTTLMS int64 `json:"once_ttl_ms,omitempty"`
+	// MaxDeliveries is Options.MaxDeliveries when the function keeps dead
+	// letters (Options.DeadLetters); 0: it keeps none.
+	MaxDeliveries int `json:"max_deliveries,omitempty"`
 	// Request is the request's JSON Schema.
 	Request json.RawMessage `json:"request"`
 	// Response is the response's JSON Schema.

@@ -107,7 +107,27 @@ type Options struct {
 	// OnceTTL is how long a run-once result is remembered; zero means 24
 	// hours.
 	OnceTTL time.Duration
+	// DeadLetters, when set, keeps the calls of the function that nobody
+	// would otherwise see fail in a queue of their own, "<queue>.dead"
+	// (durable, kept when nobody consumes it), with the error, its code and
+	// when: a call sent with caller.Send whose handler failed or panicked;
+	// a call refused with invalid_argument (malformed, failing validation,
+	// or refused so by its handler; its caller gets the error too); and a
+	// call delivered more than MaxDeliveries times whose worker went away
+	// each time (a poison message). `rabibridge dead` lists, replays and
+	// purges them. Off, a failed Send is only a log line, as in RabiBridge,
+	// and the wire is RabiBridge's.
+	DeadLetters bool
+	// MaxDeliveries, with DeadLetters, is how many times a call may be
+	// delivered to workers that went away before it is kept as a dead
+	// letter instead of delivered again; zero means 5. On a classic queue
+	// (which counts nothing) a redelivered call is counted in a header and
+	// published to the back of its queue again.
+	MaxDeliveries int
 }
+
+// DefaultMaxDeliveries is Options.MaxDeliveries when it is zero.
+const DefaultMaxDeliveries = 5
 
 // withDefaults returns o with zero fields replaced by their defaults and
 // checks the rest.
@@ -119,8 +139,14 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("MaxQueueWait %v and its deprecated old name Timeout %v disagree: set MaxQueueWait alone", o.MaxQueueWait, o.Timeout)
 	}
 	o.Timeout = o.MaxQueueWait
-	if o.QueueSize < 0 || o.FetchSize < 0 || o.MaxQueueWait < 0 || o.OnceTTL < 0 {
-		return o, fmt.Errorf("QueueSize, FetchSize, MaxQueueWait and OnceTTL must not be negative")
+	if o.QueueSize < 0 || o.FetchSize < 0 || o.MaxQueueWait < 0 || o.OnceTTL < 0 || o.MaxDeliveries < 0 {
+		return o, fmt.Errorf("QueueSize, FetchSize, MaxQueueWait, OnceTTL and MaxDeliveries must not be negative")
+	}
+	if o.MaxDeliveries > 0 && !o.DeadLetters {
+		return o, fmt.Errorf("MaxDeliveries is set, but DeadLetters is not")
+	}
+	if o.DeadLetters && o.MaxDeliveries == 0 {
+		o.MaxDeliveries = DefaultMaxDeliveries
 	}
 	if o.OnceTTL > 0 && o.Once == nil {
 		return o, fmt.Errorf("OnceTTL is set, but Once has no store")

@@ -101,8 +101,8 @@ func newEntry[Req, Resp any](name string, fn Func[Req, Resp], opts Options) (*en
 			Name: name, Kind: string(opts.Kind), Description: opts.Description,
 			QueueSize: opts.QueueSize, FetchSize: opts.FetchSize,
 			TimeoutMS: opts.MaxQueueWait.Milliseconds(), Validate: opts.Validate, QueueType: string(opts.QueueType),
-			OnceTTLMS: opts.OnceTTL.Milliseconds(),
-			Request:   reqSchema.JSON(), Response: respSchema.JSON(),
+			OnceTTLMS: opts.OnceTTL.Milliseconds(), MaxDeliveries: opts.MaxDeliveries,
+			Request: reqSchema.JSON(), Response: respSchema.JSON(),
 		},
 		Timeout: opts.MaxQueueWait, ReRegister: opts.ReRegister,
 	}

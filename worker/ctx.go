@@ -101,6 +101,9 @@ func (c *callCtx) Value(key any) any {
 // runOnce tells a run-once handler (registry.Options.Once) of its call.
 func (c *callCtx) runOnce() runonce.Call {
 	rc := runonce.Call{ID: c.call.ReplyTo + " " + c.call.CorrelationID}
+	if k := c.call.Headers[protocol.HeaderCallKey]; k != "" {
+		rc.ID = "key " + k // the same over a caller's retries
+	}
 	if w := c.worker; w != nil {
 		rc.Instance, rc.Log = w.id, w.log
 		if _, gathered := c.call.Headers[protocol.HeaderGather]; gathered {

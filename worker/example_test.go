@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"syscall"
@@ -179,4 +181,45 @@ func serveProcs() error {
 	defer conn.Close()
 	return worker.New(conn, registry.Default, worker.Config{}).Serve(ctx)
 	// README: end
+}
+
+// A service mounts the worker's probes on its own mux; Kubernetes asks
+// /readyz before it sends traffic and /healthz to decide on a restart.
+func ExampleWorker_HealthHandler() {
+	ctx := context.Background()
+	conn, err := bridge.Dial(ctx, bridge.Config{URL: "mem://example-health"}) // or amqp://...
+	if err != nil {
+		panic(err)
+	}
+	defer conn.Close()
+	fns := registry.New()
+	_ = registry.RegisterIn(fns, "greet", func(ctx context.Context, name string) (string, error) {
+		return "hello, " + name, nil
+	}, registry.Options{})
+	w := worker.New(conn, fns, worker.Config{})
+
+	mux := http.NewServeMux()
+	mux.Handle("/readyz", w.HealthHandler())
+	mux.Handle("/healthz", w.HealthHandler())
+	probe := func(path string) {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		fmt.Println(path, rec.Code)
+	}
+	probe("/readyz") // not started yet
+	if err := w.Start(ctx); err != nil {
+		panic(err)
+	}
+	probe("/readyz")
+	probe("/healthz")
+	h := w.Health()
+	fmt.Println(h.Ready, h.Functions[0].Name, h.Functions[0].Consumers)
+	w.Shutdown(ctx)
+	probe("/healthz")
+	// Output:
+	// /readyz 503
+	// /readyz 200
+	// /healthz 200
+	// true greet 1
+	// /healthz 503
 }

@@ -100,6 +100,9 @@ type Worker struct {
 	mu        sync.Mutex
 	functions []*function // guarded by mu
 
+	draining atomic.Bool // Serve's ctx has ended: not ready any more
+	over     atomic.Bool // Serve has returned
+
 	lifeMu  sync.Mutex // guards what Start and Shutdown share
 	stop    context.CancelFunc
 	serving chan struct{} // closed when the Serve that Start began has returned
@@ -151,9 +154,14 @@ type function struct {
 	stats stats
 	chain rabibridge.Next // the interceptors around the handler; nil without any
 
-	expired  atomic.Int64 // calls expired on arrival since the last warning
-	warnedAt atomic.Int64 // unix ns of that warning
-	refusing atomic.Bool  // the drain is ending: answer calls without running them
+	expired  atomic.Int64             // calls expired on arrival since the last warning
+	warnedAt atomic.Int64             // unix ns of that warning
+	refusing atomic.Bool              // the drain is ending: answer calls without running them
+	subs     []transport.Subscription // its consumers; guarded by the worker's mu
+
+	queue         string // its queue's name
+	deadQueue     string // its dead letters' queue, with dead letters on
+	maxDeliveries int    // with dead letters on: see registry.Options.MaxDeliveries; 0: off
 }
 
 // Serve declares the queue of every function in the registry, consumes them
@@ -172,6 +180,7 @@ func (w *Worker) Serve(ctx context.Context) error {
 	w.errMu.Lock()
 	w.err = err
 	w.errMu.Unlock()
+	w.over.Store(true)
 	w.markReady() // a Serve that failed to start must not leave Ready open
 	return err
 }
@@ -205,6 +214,7 @@ func (w *Worker) serve(ctx context.Context) error {
 	w.markReady()
 
 	serveErr := waitEnd(ctx, subs)
+	w.draining.Store(true)
 	// The drain ends by DrainTimeout, and what it closes a second later,
 	// whatever the broker does (a memory alarm, a stalled path, a node
 	// that does not answer).
@@ -235,6 +245,10 @@ func (w *Worker) start(ctx, base context.Context, e *entry.Entry) ([]running, er
 		return nil, err
 	}
 	f := w.function(e)
+	f.queue = q.Name
+	if o.MaxDeliveries > 0 {
+		f.deadQueue, f.maxDeliveries = protocol.DeadQueueName(o.Kind, o.Name), o.MaxDeliveries
+	}
 	co := transport.ConsumeOptions{Prefetch: o.FetchSize, Concurrency: w.cfg.Concurrency, IdleTimeout: w.cfg.IdleTimeout,
 		MaxBodySize: w.body.MaxBodySize}
 	consumers := max(w.cfg.Consumers, 1)
@@ -250,6 +264,9 @@ func (w *Worker) start(ctx, base context.Context, e *entry.Entry) ([]running, er
 			return rs, err
 		}
 		rs = append(rs, running{f: f, q: q, sub: sub})
+		w.mu.Lock()
+		f.subs = append(f.subs, sub)
+		w.mu.Unlock()
 	}
 	return rs, nil
 }
@@ -555,6 +572,9 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 		d.Ack()
 		return
 	}
+	if f.maxDeliveries > 0 && w.poison(base, f, d) {
+		return
+	}
 	c, out, took, err := w.call(base, f, d)
 	if d.ReplyTo == protocol.NoReply { // caller.Send: nobody waits for a reply
 		w.sentCall(base, f, d, err, took)
@@ -564,6 +584,9 @@ func (w *Worker) handle(base context.Context, f *function, d *transport.Delivery
 		return
 	}
 	reply := w.reply(base, f, d, c, out, err, took)
+	if f.maxDeliveries > 0 && rabibridge.CodeOf(err) == rabibridge.CodeInvalidArgument {
+		w.bury(base, f, d, protocol.DeadMalformed, err) // its caller hears of it too
+	}
 	// The reply goes out even past the deadline: a caller whose clock is
 	// behind this worker's still waits for it, and one that left drops it.
 	// The reply, then the ack; if the reply cannot be published the call
@@ -640,7 +663,16 @@ func (w *Worker) reply(ctx context.Context, f *function, d *transport.Delivery, 
 // sentCall ends a call that wants no reply (caller.Send): it acknowledges
 // the call, and logs a failure, which no caller will see, as a warning.
 func (w *Worker) sentCall(ctx context.Context, f *function, d *transport.Delivery, err error, took time.Duration) {
-	if err != nil {
+	if err != nil && f.maxDeliveries > 0 {
+		why := protocol.DeadFailed
+		if rabibridge.CodeOf(err) == rabibridge.CodeInvalidArgument {
+			why = protocol.DeadMalformed
+		}
+		if w.bury(ctx, f, d, why, err) != nil {
+			d.Nack(true) // kept in its queue, rather than lost
+			return
+		}
+	} else if err != nil {
 		re := remote(err)
 		w.log.Log(ctx, slog.LevelWarn, "call failed, and its caller wants no reply", "function", f.name,
 			"correlation_id", d.CorrelationID, "code", string(re.Code), "error", re.Message, "duration", took)

@@ -34,6 +34,7 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	consumers := fs.Int("consumers", 0, "consumers (channels) per queue in each process (0: 1)")
 	quorum := fs.Bool("quorum", false, "declare replicated quorum queues (for a cluster) instead of RabiBridge's classic ones")
 	metrics := fs.String("metrics", "", "serve Prometheus metrics at /metrics on this address, e.g. :9464 (with --procs, process i uses the port + i)")
+	health := fs.String("health", "", "serve the probes /readyz and /healthz on this address, e.g. :8086 (with --procs, process i uses the port + i)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -85,6 +86,16 @@ func runServeDemo(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		defer stop()
 	}
 	w := worker.New(conn, reg, wcfg)
+	if *health != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/readyz", w.HealthHandler())
+		mux.Handle("/healthz", w.HealthHandler())
+		stop, err := serveHTTP(ctx, "--health", *health, mux, stderr, "/readyz")
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	served := make(chan error, 1)
 	go func() { served <- w.Serve(ctx) }()
 	<-w.Ready()
@@ -121,29 +132,35 @@ func redeclareDemo(ctx context.Context, cf *connFlags, stderr io.Writer, queueSi
 // serveMetrics registers the Prometheus middleware in cfg and serves
 // /metrics on addr until stop is called.
 func serveMetrics(ctx context.Context, addr string, cfg *worker.Config, stderr io.Writer) (stop func(), err error) {
-	if i, child := os.LookupEnv(worker.EnvChild); child {
-		host, port, err := net.SplitHostPort(addr)
-		if err != nil {
-			return nil, usageError("--metrics %q: %v", addr, err)
-		}
-		p, _ := strconv.Atoi(port)
-		n, _ := strconv.Atoi(i)
-		addr = net.JoinHostPort(host, strconv.Itoa(p+n))
-	}
 	m, err := prometheus.New(prom.DefaultRegisterer)
 	if err != nil {
 		return nil, err
 	}
 	cfg.Interceptors = append(cfg.Interceptors, m.Interceptor())
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics: %w", err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	return serveHTTP(ctx, "--metrics", addr, mux, stderr, "/metrics")
+}
+
+// serveHTTP serves h on addr (in a worker process of --procs, on the
+// port plus the process's index) until stop is called.
+func serveHTTP(ctx context.Context, flag, addr string, h http.Handler, stderr io.Writer, path string) (stop func(), err error) {
+	if i, child := os.LookupEnv(worker.EnvChild); child {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, usageError("%s %q: %v", flag, addr, err)
+		}
+		p, _ := strconv.Atoi(port)
+		n, _ := strconv.Atoi(i)
+		addr = net.JoinHostPort(host, strconv.Itoa(p+n))
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
-	fmt.Fprintf(stderr, "metrics at http://%s/metrics\n", ln.Addr())
+	fmt.Fprintf(stderr, "%s at http://%s%s\n", flag[2:], ln.Addr(), path)
 	return func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()

@@ -109,7 +109,37 @@ const (
 	// HeaderInstance carries, on a reply to such a call, the id of the
 	// worker instance that answered (its Instance.ID).
 	HeaderInstance = "x-rabibridge-instance"
+	// HeaderCallKey names a call across its retries (caller.Retry sets
+	// it): a run-once function keys its run by it, so a retry of a call
+	// that may have run is answered with the first run's result.
+	HeaderCallKey = "x-rabibridge-call-key"
+	// HeaderDeliveryCount is a quorum queue's count of a message's
+	// earlier deliveries (RabbitMQ sets it).
+	HeaderDeliveryCount = "x-delivery-count"
+	// HeaderDeliveries counts a call's deliveries that ended with its
+	// worker gone (a Go worker with dead letters on sets it, on classic
+	// queues, which keep no count).
+	HeaderDeliveries = "x-rabibridge-deliveries"
+	// Headers of a dead letter: why it is there (DeadFailed, DeadMalformed,
+	// DeadPoison), the error and its code, the function, and when it died
+	// (Unix milliseconds).
+	HeaderDeadReason   = "x-rabibridge-dead-reason"
+	HeaderDeadError    = "x-rabibridge-dead-error"
+	HeaderDeadCode     = "x-rabibridge-dead-code"
+	HeaderDeadFunction = "x-rabibridge-dead-function"
+	HeaderDeadAt       = "x-rabibridge-dead-at"
 )
+
+// Why a call became a dead letter.
+const (
+	DeadFailed    = "failed"    // a call wanting no reply failed, or its handler panicked
+	DeadMalformed = "malformed" // refused with invalid_argument before or by its handler
+	DeadPoison    = "poison"    // delivered more times than the limit, its worker gone each time
+)
+
+// DeadQueueName returns the dead-letter queue of function name of the
+// given kind: "rpc_<kind>_<name>.dead".
+func DeadQueueName(kind, name string) string { return QueueName(kind, name) + ".dead" }
 
 // A call's deadline travels in its correlation id, "<id>@<Unix ms>", which
 // only the caller that chose the id reads back: workers of other languages

@@ -371,8 +371,14 @@ func message(d amqp.Delivery) Message {
 			}
 			m.Headers[k] = v
 		case int64:
-			if k == protocol.HeaderDeadline {
+			switch k {
+			case protocol.HeaderDeadline:
 				m.Deadline = time.UnixMilli(v)
+			case protocol.HeaderDeliveryCount: // a quorum queue's count of earlier deliveries
+				if m.Headers == nil {
+					m.Headers = make(map[string]string, len(d.Headers))
+				}
+				m.Headers[k] = strconv.FormatInt(v, 10)
 			}
 		case int32:
 			if k == protocol.HeaderDeadline {
@@ -483,6 +489,18 @@ func (t *amqpTransport) blockedConn(c *amqp.Connection) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.conn == nil || t.conn == c // a closed transport's last connection was current
+}
+
+func (t *amqpTransport) now() State {
+	c := t.live.Load()
+	s := State{Connected: c != nil && !c.IsClosed()}
+	if s.Connected && t.blocked.Load() {
+		s.Blocked = t.blockReason()
+		if s.Blocked == "" {
+			s.Blocked = "blocked by the broker"
+		}
+	}
+	return s
 }
 
 func (t *amqpTransport) blockReason() string {

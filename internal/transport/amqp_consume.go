@@ -458,6 +458,17 @@ func (s *amqpSub) CloseBy(by time.Time) error {
 
 func (s *amqpSub) Done() <-chan struct{} { return s.done }
 
+func (s *amqpSub) Attached() bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ch != nil && !s.ch.IsClosed() && s.ctx.Err() == nil
+}
+
 func (s *amqpSub) Wait(ctx context.Context) error { return s.live.wait(ctx) }
 
 // ackBatch is how many acknowledgements may be owed before they go out: a

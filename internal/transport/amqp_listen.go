@@ -107,6 +107,9 @@ func (l *amqpListener) Abandon() {}
 
 func (l *amqpListener) Done() <-chan struct{} { return l.done }
 
+// Attached reports whether the listener goes on: it attaches again by itself.
+func (l *amqpListener) Attached() bool { return l.ctx.Err() == nil }
+
 // Wait returns at once: Cancel has waited for h already.
 func (l *amqpListener) Wait(context.Context) error { return nil }
 

@@ -51,8 +51,25 @@ type transport interface {
 	listen(ctx context.Context, exchange string, h func(Message)) (Subscription, error)
 	requester(h ReplyHandler) (Requester, error)
 	copiesBodies() bool
+	now() State
+	put(ctx context.Context, queue string, m Message, declare bool) error
+	browse(ctx context.Context, queue string, max int) ([]Message, error)
+	take(ctx context.Context, queue string, max int, f func(Message) error) (int, error)
+	purge(ctx context.Context, queue string) (int, error)
 	close() error
 }
+
+// State is what a connection knows of the broker now.
+type State struct {
+	// Connected: a connection to the broker is up.
+	Connected bool
+	// Blocked is why the broker blocks the connection's publishing (a
+	// memory or disk alarm); empty while it does not.
+	Blocked string
+}
+
+// State reports whether the connection is up and whether the broker blocks it.
+func (c *Conn) State() State { return c.t.now() }
 
 // Dial connects to the broker cfg.URLs names, picking the transport from
 // the first URL's scheme.
@@ -198,6 +215,10 @@ type Subscription interface {
 	// Done is closed when the subscription ends, by Close or because its
 	// connection was lost.
 	Done() <-chan struct{}
+	// Attached reports whether the consumer is attached to its queue now:
+	// false while its connection is down, while its queue is declared again
+	// after a deletion, and once it has ended.
+	Attached() bool
 }
 
 // Requester publishes calls and receives their replies.
@@ -239,3 +260,9 @@ type ReplyHandler interface {
 
 // errClosed is returned by operations on a closed connection.
 var errClosed = fmt.Errorf("bridge: %w", rabibridge.ErrClosed)
+
+// ErrNotSent marks a publish that failed before any of it reached the
+// broker: nothing can have run, so it is safe to retry.
+var ErrNotSent = errors.New("the call was not sent")
+
+func notSent(err error) error { return fmt.Errorf("%w (%w)", err, ErrNotSent) }

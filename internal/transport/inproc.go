@@ -409,6 +409,12 @@ func (s *memSub) Abandon() {}
 
 func (s *memSub) Done() <-chan struct{} { return s.done }
 
+func (s *memSub) Attached() bool {
+	s.q.mu.Lock()
+	defer s.q.mu.Unlock()
+	return !s.cancelled && !s.closed && !s.q.deleted
+}
+
 func (s *memSub) Wait(ctx context.Context) error { return s.live.wait(ctx) }
 
 func (t *memTransport) reply(ctx context.Context, m Message) error {
@@ -449,6 +455,12 @@ func (t *memTransport) requester(h ReplyHandler) (Requester, error) {
 
 // copiesBodies: a message's body goes to the other side as it is.
 func (t *memTransport) copiesBodies() bool { return false }
+
+func (t *memTransport) now() State {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return State{Connected: !t.closed}
+}
 
 func (r *memRequester) ReplyTo() string { return r.addr }
 
@@ -613,6 +625,15 @@ func (l *memListener) CloseBy(time.Time) error { return l.Close() }
 func (l *memListener) Abandon() {}
 
 func (l *memListener) Done() <-chan struct{} { return l.done }
+
+func (l *memListener) Attached() bool {
+	select {
+	case <-l.stop:
+		return false
+	default:
+		return true
+	}
+}
 
 func (l *memListener) Wait(ctx context.Context) error {
 	select {
