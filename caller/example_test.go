@@ -293,3 +293,37 @@ func ExampleNewClient() {
 	// <nil>
 	// 1 hello, all
 }
+
+// Retry retries what may succeed if made again, within the call's
+// deadline, with backoff, jitter and a budget; it counts each retry.
+func ExampleRetry() {
+	ctx := context.Background()
+	conn, _ := bridge.Dial(ctx, bridge.Config{URL: "mem://example-retry"})
+	defer conn.Close()
+	reg := registry.New()
+	tries := 0
+	_ = registry.RegisterIn(reg, "warm", func(ctx context.Context, n int) (int, error) {
+		if tries++; tries < 3 {
+			return 0, rabibridge.Errorf(rabibridge.CodeUnavailable, "warming up")
+		}
+		return n, nil
+	}, registry.Options{})
+	w := worker.New(conn, reg, worker.Config{})
+	if err := w.Start(ctx); err != nil {
+		panic(err)
+	}
+	defer w.Shutdown(ctx)
+
+	retries := 0
+	c, _ := caller.New(conn, caller.Config{Interceptors: []rabibridge.Interceptor{
+		caller.Retry(caller.RetryPolicy{
+			MaxAttempts: 5,
+			// Idempotent: func(fn string) bool { return fn == "lookup" },
+			OnRetry: func(string, int, error) { retries++ }, // or prometheus.Metrics.Retried
+		}),
+	}})
+	defer c.Close()
+	n, err := caller.Call[int, int](ctx, c, "warm", 7)
+	fmt.Println(n, err, retries)
+	// Output: 7 <nil> 2
+}

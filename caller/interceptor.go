@@ -52,11 +52,12 @@ func encoderOf[Req any](c *Caller) encoder {
 type pending struct {
 	kind string
 	enc  encoder
+	c    *Caller
 }
 
 // intercepted runs call, of a function of kind, through the interceptors.
 func (c *Caller) intercepted(ctx context.Context, call *rabibridge.Call, kind string, enc encoder) error {
-	return c.chain(context.WithValue(ctx, encoderKey{}, pending{kind, enc}), call)
+	return c.chain(context.WithValue(ctx, encoderKey{}, pending{kind, enc, c}), call)
 }
 
 // final is the innermost Next: the round trip itself, of the request as

@@ -31,6 +31,7 @@ type Metrics struct {
 	queueFull      *prom.CounterVec
 	noRoute        *prom.CounterVec
 	reconnects     prom.Counter
+	retries        *prom.CounterVec
 
 	lostMu sync.Mutex
 	lost   bool
@@ -55,9 +56,11 @@ func New(reg prom.Registerer) (*Metrics, error) {
 			Help: "Calls to a function no queue was bound for."}, []string{"function"}),
 		reconnects: prom.NewCounter(prom.CounterOpts{Name: "rabibridge_reconnects_total",
 			Help: "Connections to the broker made again after a loss."}),
+		retries: prom.NewCounterVec(prom.CounterOpts{Name: "rabibridge_caller_retries_total",
+			Help: "Calls retried by caller.Retry, by function and the code of the failure retried."}, []string{"function", "code"}),
 	}
 	for _, c := range []prom.Collector{m.workerCalls, m.workerSeconds, m.workerInFlight, m.callerCalls,
-		m.callerSeconds, m.queueFull, m.noRoute, m.reconnects} {
+		m.callerSeconds, m.queueFull, m.noRoute, m.reconnects, m.retries} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -100,6 +103,11 @@ func (m *Metrics) served(ctx context.Context, call *rabibridge.Call, next rabibr
 	inFlight.Dec()
 	m.workerCalls.WithLabelValues(call.Function, string(rabibridge.CodeOf(err))).Inc()
 	return err
+}
+
+// Retried counts a retry: pass it as caller.RetryPolicy.OnRetry.
+func (m *Metrics) Retried(function string, attempt int, err error) {
+	m.retries.WithLabelValues(function, string(rabibridge.CodeOf(err))).Inc()
 }
 
 // ConnectionState counts reconnections: pass it every state a connection

@@ -51,6 +51,7 @@ func TestMetrics(t *testing.T) {
 	is.True(err != nil)
 	_, err = c.Invoke(ctx, "nosuch", nil, nil)
 	is.True(err != nil)
+	m.Retried("add", 2, rabibridge.Errorf(rabibridge.CodeUnavailable, "draining"))
 	for _, s := range []string{"disconnected", "connected", "connected"} {
 		m.ConnectionState(s)
 	}
@@ -72,6 +73,7 @@ func TestMetrics(t *testing.T) {
 		`rabibridge_caller_calls_total{code="not_found",function="nosuch"} 1`,
 		`rabibridge_caller_no_route_total{function="nosuch"} 1`,
 		`rabibridge_reconnects_total 1`,
+		`rabibridge_caller_retries_total{code="unavailable",function="add"} 1`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)
