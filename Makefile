@@ -9,7 +9,7 @@ GOTESTFLAGS ?= -race -count=1 -timeout 20m
 # staticcheck, from the Go module proxy at this version, outside go.mod.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: demo test unit broker redis peers bench lint fuzz fuzz-short soak chaos
+.PHONY: demo test unit broker redis peers bench lint fuzz fuzz-short soak chaos screenshot
 
 ## demo: serve the demo functions and call each once (RabbitMQ if one answers, else in-process)
 demo:
@@ -33,16 +33,21 @@ broker:
 redis:
 	@scripts/redis.sh
 
-## peers: what the tests of other peers need: Python's msgpack and pika, the AsyncAPI parser (installed, saying so, if missing)
+## peers: what the tests of other peers need: Python's msgpack and pika, the AsyncAPI parser, Chromium for the console's browser test (installed, saying so, if missing)
 peers:
 	@scripts/python-peer.sh
 	@scripts/asyncapi-parser.sh >/dev/null || true
+	@scripts/chromium.sh
 
 ## bench: the Go benchmarks, then rabibridge against the raw amqp091-go floor in one run (figures in docs/benchmarks.md)
 bench: broker
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/wire ./caller ./integration
 	$(GO) run ./cmd/rabibridge bench --serve --floor --rounds 5 --concurrency 1,16,64 --size 16 --duration 4s
 	$(GO) run ./cmd/rabibridge bench --serve --floor --rounds 3 --concurrency 1,4 --size 1048576 --compress-threshold -1 --duration 4s
+
+## screenshot: docs/console.png, the console in headless Chromium over the demo functions
+screenshot: peers
+	RABIBRIDGE_CONSOLE_SCREENSHOT=$(CURDIR)/docs/console.png $(GO) test -run '^TestConsoleInBrowser$$' -count=1 ./internal/console
 
 ## soak: 2,000,000 calls, a tenth with deadlines that expire; goroutines and heap must come back
 soak: broker

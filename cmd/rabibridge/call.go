@@ -1,19 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rabibridge/rabibridge"
 	"github.com/rabibridge/rabibridge/caller"
+	"github.com/rabibridge/rabibridge/internal/jsonvalue"
 )
 
 // Exit codes of `rabibridge call`, so scripts can tell failures apart.
@@ -60,7 +59,7 @@ flags:
 	var callArgs []any
 	var kwargs map[string]any
 	if len(pos) == 2 {
-		v, err := decodeJSON(pos[1])
+		v, err := jsonvalue.Decode([]byte(pos[1]))
 		if err != nil {
 			return usageError("arguments: %v", err)
 		}
@@ -112,7 +111,7 @@ flags:
 	if *noReply {
 		return nil
 	}
-	out, err := json.Marshal(jsonable(v))
+	out, err := json.Marshal(jsonvalue.Printable(v))
 	if err != nil {
 		return err
 	}
@@ -136,7 +135,7 @@ func gatherCall(ctx context.Context, c *caller.Caller, name string, args caller.
 			}
 			continue
 		}
-		out, err := json.Marshal(jsonable(a.Value))
+		out, err := json.Marshal(jsonvalue.Printable(a.Value))
 		if err != nil {
 			return err
 		}
@@ -164,77 +163,4 @@ func exitCode(err error) int {
 		return exitUnavailable
 	}
 	return 1
-}
-
-// decodeJSON decodes s with integers as int64 (uint64 above
-// math.MaxInt64) and other numbers as float64, so they encode as msgpack
-// numbers; an integer beyond 64 bits is an error, not a rounded float.
-func decodeJSON(s string) (any, error) {
-	d := json.NewDecoder(bytes.NewReader([]byte(s)))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	if d.More() {
-		return nil, errors.New("more than one JSON value")
-	}
-	return numbers(v)
-}
-
-func numbers(v any) (any, error) {
-	var err error
-	switch v := v.(type) {
-	case json.Number:
-		return number(v)
-	case []any:
-		for i := range v {
-			if v[i], err = numbers(v[i]); err != nil {
-				return nil, err
-			}
-		}
-	case map[string]any:
-		for k := range v {
-			if v[k], err = numbers(v[k]); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return v, nil
-}
-
-// number returns n as the Go number msgpack carries exactly.
-func number(n json.Number) (any, error) {
-	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
-		return i, nil
-	}
-	if u, err := strconv.ParseUint(string(n), 10, 64); err == nil {
-		return u, nil
-	}
-	if !strings.ContainsAny(string(n), ".eE") {
-		return nil, fmt.Errorf("the integer %s does not fit in 64 bits: send it as a string", n)
-	}
-	return strconv.ParseFloat(string(n), 64)
-}
-
-// jsonable turns what msgpack decodes (maps with non-string keys) into
-// values encoding/json can print.
-func jsonable(v any) any {
-	switch v := v.(type) {
-	case map[any]any:
-		m := make(map[string]any, len(v))
-		for k, x := range v {
-			m[fmt.Sprint(k)] = jsonable(x)
-		}
-		return m
-	case map[string]any:
-		for k := range v {
-			v[k] = jsonable(v[k])
-		}
-	case []any:
-		for i := range v {
-			v[i] = jsonable(v[i])
-		}
-	}
-	return v
 }

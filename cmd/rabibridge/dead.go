@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rabibridge/rabibridge/internal/jsonvalue"
 	"github.com/rabibridge/rabibridge/internal/protocol"
 	"github.com/rabibridge/rabibridge/internal/transport"
 	"github.com/rabibridge/rabibridge/internal/wire"
@@ -157,7 +158,7 @@ func letterOf(m transport.Message) deadLetter {
 	if body, err := wire.Decompress(m.Body, 16<<20); err == nil {
 		var v any
 		if c.Unmarshal(body, &v) == nil {
-			l.Request = jsonable(v)
+			l.Request = jsonvalue.Printable(v)
 		}
 	}
 	return l

@@ -38,6 +38,7 @@ var commands = map[string]command{
 	"describe":         {"describe a function: options and schemas, across its live instances", runDescribe},
 	"schemas":          {"write the request and response schemas of the live fleet's functions (or --demo), for check", runSchemas},
 	"check":            {"compare a schemas file with the live fleet (or another file): exit 10 on a breaking change", runCheck},
+	"console":          {"serve a web console of the live fleet: functions, instances, schemas, and (--allow-calls) a form to call them", runConsole},
 	"dead":             {"list a function's dead letters; --replay publishes them again, --purge drops them", runDead},
 	"bench":            {"measure calls/s and latency of a deployment (--floor: against raw amqp091-go)", runBench},
 }
