@@ -11,12 +11,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/rabibridge/rabibridge/bridge"
 	"github.com/rabibridge/rabibridge/caller"
 	"github.com/rabibridge/rabibridge/internal/console"
 	"github.com/rabibridge/rabibridge/internal/demo"
-	"github.com/rabibridge/rabibridge/registry"
-	"github.com/rabibridge/rabibridge/worker"
 )
 
 // browser returns the path of a Chromium, or skips the test saying how to
@@ -32,32 +29,14 @@ func browser(t *testing.T) string {
 }
 
 // TestConsoleInBrowser drives the console in headless Chromium over the demo
-// functions: the page lists them; the form built from add's request schema
+// functions: the page lists them (and a sync one); the form built from add's request schema
 // calls it and shows 3; leaving b out shows the validation error and marks
 // the field. With RABIBRIDGE_CONSOLE_SCREENSHOT=file.png it saves the page.
 func TestConsoleInBrowser(t *testing.T) {
 	exe := browser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	conn, err := bridge.Dial(ctx, bridge.Config{URL: "mem://console-browser"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	reg := registry.New()
-	if err := demo.Register(reg, demo.Options); err != nil {
-		t.Fatal(err)
-	}
-	w := worker.New(conn, reg, worker.Config{})
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer w.Shutdown(context.Background())
-	c, err := caller.New(conn, caller.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, _ := serveDemo(t)
 	for range 3 { // some counts to show
 		caller.Call[demo.AddReq, int](ctx, c, "add", demo.AddReq{A: 40, B: 2})
 	}
@@ -93,13 +72,13 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	text([]chromedp.Action[chromedp.Void]{
 		chromedp.Navigate(srv.URL + "/"),
-		chromedp.WaitVisible(`#functions tbody tr[data-name="sleep"]`),
+		chromedp.WaitVisible(`#functions tbody tr[data-name="tick"]`),
 	})
 	names, err := chromedp.Run(bctx, chromedp.Evaluate[string](`[...document.querySelectorAll('#functions tbody tr')].map(r => r.dataset.name).join(',')`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if names != "add,echo,fail,fib,sleep" {
+	if names != "add,echo,fail,fib,sleep,tick" {
 		t.Errorf("the page lists %q", names)
 	}
 
