@@ -78,7 +78,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if names != "add,echo,fail,fib,sleep,tick" {
+	if names != "add,echo,fail,fib,order,sleep,tick" {
 		t.Errorf("the page lists %q", names)
 	}
 
@@ -120,5 +120,37 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	if !strings.Contains(class.Value, "invalid") {
 		t.Errorf("the field b is not marked: class %q", class.Value)
+	}
+
+	// A nested object, an enum, an array of objects, an optional boolean.
+	addItem := chromedp.Click(`fieldset[data-path="/items"] > button`)
+	got = text([]chromedp.Action[chromedp.Void]{
+		chromedp.Click(`#functions tbody tr[data-name="order"]`),
+		chromedp.WaitVisible(`input[data-path="/customer/name"]`),
+		chromedp.SendKeys(`input[data-path="/customer/name"]`, "Ada"),
+		chromedp.SetValue(`select[data-path="/customer/tier"]`, "1"), // the enum's second value
+		addItem, addItem,
+		chromedp.WaitVisible(`input[data-path="/items/1/qty"]`),
+		chromedp.SendKeys(`input[data-path="/items/0/sku"]`, "a"),
+		chromedp.SendKeys(`input[data-path="/items/0/qty"]`, "2"),
+		chromedp.SendKeys(`input[data-path="/items/1/sku"]`, "b"),
+		chromedp.SendKeys(`input[data-path="/items/1/qty"]`, "0"), // under its minimum
+		chromedp.SetValue(`select[data-path="/rush"]`, "true"),
+		chromedp.Click(`#call`),
+		chromedp.WaitVisible(`#outcome.failed`),
+	}, `#outcome-head`, `#outcome-body`)
+	if head, body := got[0], got[1]; !strings.HasPrefix(head, "invalid_argument") || !strings.Contains(body, "/items/1/qty") {
+		t.Errorf("order with a quantity of 0 shows %q / %q", head, body)
+	}
+	if class, err := chromedp.Run(bctx, chromedp.AttributeValue(`input[data-path="/items/1/qty"]`, "class")); err != nil || !strings.Contains(class.Value, "invalid") {
+		t.Errorf("the field /items/1/qty is not marked: %q, %v", class.Value, err)
+	}
+	got = text([]chromedp.Action[chromedp.Void]{
+		chromedp.SetValue(`input[data-path="/items/1/qty"]`, "3"),
+		chromedp.Click(`#call`),
+		chromedp.WaitVisible(`#outcome.ok`),
+	}, `#outcome-body`)
+	if want := `"Ada/silver: 2 items, 5 units, rush=true"`; got[0] != want {
+		t.Errorf("order shows %q, want %q", got[0], want)
 	}
 }

@@ -223,11 +223,12 @@ type callRequest struct {
 	Args     json.RawMessage `json:"args"` // an object: keyword arguments; an array: positional; else the one argument
 }
 
-// callResult is what /api/call answers: the result as JSON text (exact,
-// whatever the page's numbers can hold), or the error and its code.
+// callResult is what /api/call answers: the result's JSON text, in a
+// string so that the page shows it exactly (its numbers are float64s), or
+// the error and its code.
 type callResult struct {
-	OK     bool            `json:"ok"`
-	Result json.RawMessage `json:"result,omitempty"`
+	OK     bool   `json:"ok"`
+	Result string `json:"result,omitempty"`
 	Code   string          `json:"code,omitempty"`
 	Error  string          `json:"error,omitempty"`
 	MS     float64         `json:"ms"`
@@ -299,7 +300,7 @@ func (c *console) call(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, res)
 		return
 	}
-	res.OK, res.Result = true, out
+	res.OK, res.Result = true, string(out)
 	writeJSON(w, http.StatusOK, res)
 }
 

@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,8 +17,34 @@ import (
 	"github.com/rabibridge/rabibridge/worker"
 )
 
-// serveDemo serves the demo functions, and a sync "tick", on an in-process
-// broker of t's own; it returns an async and a sync caller.
+// order is a request with the shapes the page's form builds: a nested
+// object, an enum, an array of objects and an optional boolean.
+type order struct {
+	Customer customer `json:"customer" msgpack:"customer"`
+	Items    []item   `json:"items" msgpack:"items"`
+	Rush     bool     `json:"rush,omitempty" msgpack:"rush,omitempty"`
+}
+
+type customer struct {
+	Name string `json:"name" msgpack:"name"`
+	Tier string `json:"tier" msgpack:"tier" jsonschema:"enum=gold,enum=silver"`
+}
+
+type item struct {
+	SKU string `json:"sku" msgpack:"sku"`
+	Qty int    `json:"qty" msgpack:"qty" jsonschema:"minimum=1"`
+}
+
+func place(_ context.Context, o order) (string, error) {
+	units := 0
+	for _, it := range o.Items {
+		units += it.Qty
+	}
+	return fmt.Sprintf("%s/%s: %d items, %d units, rush=%v", o.Customer.Name, o.Customer.Tier, len(o.Items), units, o.Rush), nil
+}
+
+// serveDemo serves the demo functions, "order" and a sync "tick" on an
+// in-process broker of t's own; it returns an async and a sync caller.
 func serveDemo(t *testing.T) (*caller.Caller, *caller.Caller) {
 	t.Helper()
 	ctx := context.Background()
@@ -28,6 +55,9 @@ func serveDemo(t *testing.T) (*caller.Caller, *caller.Caller) {
 	t.Cleanup(func() { conn.Close() })
 	reg := registry.New()
 	if err := demo.Register(reg, demo.Options); err != nil {
+		t.Fatal(err)
+	}
+	if err := registry.RegisterIn(reg, "order", place, registry.Options{Validate: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := registry.RegisterIn(reg, "tick", func(context.Context, struct{}) (string, error) { return "tock", nil },
@@ -94,7 +124,7 @@ func TestConsoleAPI(t *testing.T) {
 	for _, f := range fleet.Functions {
 		names = append(names, f.Name+"/"+f.Kind)
 	}
-	if got := strings.Join(names, ","); got != "add/async,echo/async,fail/async,fib/async,sleep/async,tick/sync" || len(fleet.Instances) != 1 || !fleet.AllowCalls {
+	if got := strings.Join(names, ","); got != "add/async,echo/async,fail/async,fib/async,order/async,sleep/async,tick/sync" || len(fleet.Instances) != 1 || !fleet.AllowCalls {
 		t.Errorf("/api/fleet: %s, %d instances", got, len(fleet.Instances))
 	}
 	if strings.Contains(rec.Body.String(), "guest") || strings.Contains(rec.Body.String(), "amqp") {
@@ -104,10 +134,10 @@ func TestConsoleAPI(t *testing.T) {
 	for _, tc := range []struct {
 		body, want string
 	}{
-		{`{"function":"add","args":{"a":1,"b":2}}`, `"result":3`},
-		{`{"function":"echo","args":[18446744073709551615]}`, `"result":18446744073709551615`}, // exact past 2^53
-		{`{"function":"fib","args":[10]}`, `"result":55`},
-		{`{"function":"tick","kind":"sync","args":{}}`, `"result":"tock"`},
+		{`{"function":"add","args":{"a":1,"b":2}}`, `"result":"3"`},
+		{`{"function":"echo","args":[18446744073709551615]}`, `"result":"18446744073709551615"`}, // exact past 2^53
+		{`{"function":"fib","args":[10]}`, `"result":"55"`},
+		{`{"function":"tick","kind":"sync","args":{}}`, `"result":"\"tock\""`},
 		{`{"function":"add","args":{"a":1}}`, `"code":"invalid_argument"`},
 		{`{"function":"fail"}`, `"code":"internal"`},
 		{`{"function":"nosuch"}`, `"code":"not_found"`},

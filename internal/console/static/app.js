@@ -235,8 +235,7 @@ async function call(e) {
 }
 
 // pretty indents a result's JSON text without reading its numbers.
-function pretty(raw) {
-  const text = typeof raw === 'string' ? raw : JSON.stringify(raw);
+function pretty(text) {
   return text.length > 80 ? indent(text) : text;
 }
 
