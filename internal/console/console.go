@@ -227,11 +227,11 @@ type callRequest struct {
 // string so that the page shows it exactly (its numbers are float64s), or
 // the error and its code.
 type callResult struct {
-	OK     bool   `json:"ok"`
-	Result string `json:"result,omitempty"`
-	Code   string          `json:"code,omitempty"`
-	Error  string          `json:"error,omitempty"`
-	MS     float64         `json:"ms"`
+	OK     bool    `json:"ok"`
+	Result string  `json:"result,omitempty"`
+	Code   string  `json:"code,omitempty"`
+	Error  string  `json:"error,omitempty"`
+	MS     float64 `json:"ms"`
 }
 
 // maxCallBody bounds what the page may post.
