@@ -62,7 +62,7 @@ func BenchmarkCallRabbitMQ(b *testing.B) {
 // BenchmarkFloorRabbitMQ is the same on the raw floor.
 func BenchmarkFloorRabbitMQ(b *testing.B) {
 	url := testbroker.URL(b)
-	srv, err := benchfloor.Serve(url, protocol.DefaultFetchSize)
+	srv, err := benchfloor.Serve(url, protocol.DefaultFetchSize, benchfloor.RabiBridge)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func BenchmarkFloorRabbitMQ(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := cl.Call(ctx, srv.Key, body); err != nil {
+			if _, err := cl.Call(ctx, srv.Exchange, srv.Key, body); err != nil {
 				b.Error(err)
 				return
 			}

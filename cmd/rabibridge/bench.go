@@ -36,10 +36,18 @@ type benchReport struct {
 	// with the floor); each figure is the median over the rounds.
 	Rounds  int              `json:"rounds"`
 	Results []loadgen.Result `json:"results"`
-	Floor   []loadgen.Result `json:"floor,omitempty"`
-	// Ratios are rabibridge / floor, per concurrency: the median of the
-	// rounds' ratios, each round's two runs made one after the other.
+	// Floor is the raw floor in RabiBridge's topology (the rpc exchange, a
+	// durable queue with RabiBridge's arguments): the same work for the
+	// broker as rabibridge's calls.
+	Floor []loadgen.Result `json:"floor,omitempty"`
+	// Ratios are rabibridge / Floor, per concurrency: the median of the
+	// rounds' ratios, each round's runs made one after the other.
 	Ratios []benchRatio `json:"ratios,omitempty"`
+	// FloorCheapest is the raw floor in the cheapest topology (the default
+	// exchange, a non-durable queue with no arguments), and
+	// RatiosCheapest rabibridge / FloorCheapest.
+	FloorCheapest  []loadgen.Result `json:"floor_cheapest,omitempty"`
+	RatiosCheapest []benchRatio     `json:"ratios_cheapest,omitempty"`
 	// Calibration is set when --calibrate measured a second floor in
 	// rabibridge's place.
 	Calibration bool `json:"calibration,omitempty"`
@@ -72,9 +80,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	plotFile := fs.String("plot", "", "write a chart of throughput and latency over concurrency (.png or .svg)")
 	serve := fs.Bool("serve", false, "serve the demo functions in this process (else a worker, e.g. serve-demo, must serve --fn)")
-	floor := fs.Bool("floor", false, "also measure the raw amqp091-go floor with the same guarantees, and print the ratios")
+	floor := fs.Bool("floor", false, "also measure the raw amqp091-go floor with the same guarantees, in RabiBridge's topology and in the cheapest one, and print the ratios")
 	calibrate := fs.Bool("calibrate", false, "with --floor: measure a second copy of the floor in rabibridge's place, to see how far from 1.00x the method reads for equal code on this machine")
-	rounds := fs.Int("rounds", 1, "measure each concurrency this many times, in turns with the floor (which goes first swaps each round); figures are medians (steadier on a shared machine)")
+	rounds := fs.Int("rounds", 1, "measure each concurrency this many times, in turns with the floors (each measured first in turn); figures are medians (steadier on a shared machine)")
 	fetch := fs.Int("fetch-size", 0, "with --serve: FetchSize of the demo functions")
 	consumers := fs.Int("consumers", 0, "with --serve: consumers (channels) per queue")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run (go tool pprof)")
@@ -148,49 +156,42 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		_, err := caller.Call[[]byte, []byte](ctx, c, name, payload)
 		return err
 	}
-	var theirs func(ctx context.Context) error
+	// The measured: rabibridge, then with --floor the floor in
+	// RabiBridge's topology and in the cheapest one. With --calibrate, a
+	// second copy of the first floor takes rabibridge's place.
+	calls := []func(context.Context) error{ours}
 	if *floor {
-		// With --calibrate, a second copy of the floor takes rabibridge's place.
-		copies := []*func(context.Context) error{&theirs}
-		if *calibrate {
-			copies = append(copies, &ours)
-			rep.Calibration = true
-		}
-		for _, call := range copies {
-			f, closeFloor, err := dialFloor(cfg.URL, max(*fetch, protocol.DefaultFetchSize), payload)
+		topos := []benchfloor.Topology{benchfloor.RabiBridge, benchfloor.Cheapest}
+		for _, topo := range topos {
+			f, closeFloor, err := dialFloor(cfg.URL, max(*fetch, protocol.DefaultFetchSize), payload, topo)
 			if err != nil {
 				return fmt.Errorf("floor: %w", err)
 			}
 			defer closeFloor()
-			*call = f
+			calls = append(calls, f)
+		}
+		if *calibrate {
+			f, closeFloor, err := dialFloor(cfg.URL, max(*fetch, protocol.DefaultFetchSize), payload, benchfloor.RabiBridge)
+			if err != nil {
+				return fmt.Errorf("floor: %w", err)
+			}
+			defer closeFloor()
+			calls[0] = f
+			rep.Calibration = true
 		}
 	}
 	for _, n := range levels {
-		var rs, floors []loadgen.Result
-		var ratios []benchRatio
-		run := func(call func(context.Context) error) func() loadgen.Result {
-			return func() loadgen.Result { return loadgen.Run(ctx, opts(n), call) }
+		runs := make([]func() loadgen.Result, len(calls))
+		for i, call := range calls {
+			runs[i] = func() loadgen.Result { return loadgen.Run(ctx, opts(n), call) }
 		}
-		if theirs == nil {
-			for range *rounds {
-				rs = append(rs, run(ours)())
-			}
-		} else {
-			rs, floors = pairs(*rounds, run(ours), run(theirs))
-		}
-		for i := range floors {
-			r, f := rs[i], floors[i]
-			ratio := benchRatio{Concurrency: n,
-				CallsPerSec: r.CallsPerSec / f.CallsPerSec, P50: r.P50ms / f.P50ms, P99: r.P99ms / f.P99ms, CPU: r.CPUus / f.CPUus}
-			if f.BrokerCPUus > 0 {
-				ratio.BrokerCPU = r.BrokerCPUus / f.BrokerCPUus
-			}
-			ratios = append(ratios, ratio)
-		}
-		rep.Results = append(rep.Results, medianResult(rs))
-		if theirs != nil {
-			rep.Floor = append(rep.Floor, medianResult(floors))
-			rep.Ratios = append(rep.Ratios, medianRatio(ratios))
+		results := turns(*rounds, runs...)
+		rep.Results = append(rep.Results, medianResult(results[0]))
+		if len(results) > 1 {
+			rep.Floor = append(rep.Floor, medianResult(results[1]))
+			rep.Ratios = append(rep.Ratios, medianRatio(ratios(n, results[0], results[1])))
+			rep.FloorCheapest = append(rep.FloorCheapest, medianResult(results[2]))
+			rep.RatiosCheapest = append(rep.RatiosCheapest, medianRatio(ratios(n, results[0], results[2])))
 		}
 	}
 	if *plotFile != "" {
@@ -224,23 +225,35 @@ func record(file string, start func(io.Writer) error, stop func()) (func(), erro
 	return func() { stop(); f.Close() }, nil
 }
 
-// pairs runs a and b rounds times each, one after the other, and returns
-// their results in round order. Every other round runs b first: on a shared
-// machine the second run of a pair differs from the first even when both
-// run the same code (see --calibrate), and the swap cancels that.
-func pairs(rounds int, a, b func() loadgen.Result) (as, bs []loadgen.Result) {
+// turns runs each of runs rounds times, one after the other, and returns
+// each one's results in round order. Each round starts with the next one
+// and goes round (a, b, c; b, c, a; c, a, b; ...): on a shared machine a
+// run differs by its place in a round even when all run the same code (see
+// --calibrate), and the rotation spreads that over all of them.
+func turns(rounds int, runs ...func() loadgen.Result) [][]loadgen.Result {
+	out := make([][]loadgen.Result, len(runs))
 	for round := range rounds {
-		var ra, rb loadgen.Result
-		if round%2 == 0 {
-			ra = a()
-			rb = b()
-		} else {
-			rb = b()
-			ra = a()
+		for k := range runs {
+			i := (round + k) % len(runs)
+			out[i] = append(out[i], runs[i]())
 		}
-		as, bs = append(as, ra), append(bs, rb)
 	}
-	return as, bs
+	return out
+}
+
+// ratios are the rounds' ratios of ours to theirs at concurrency n.
+func ratios(n int, ours, theirs []loadgen.Result) []benchRatio {
+	var out []benchRatio
+	for i := range theirs {
+		r, f := ours[i], theirs[i]
+		ratio := benchRatio{Concurrency: n,
+			CallsPerSec: r.CallsPerSec / f.CallsPerSec, P50: r.P50ms / f.P50ms, P99: r.P99ms / f.P99ms, CPU: r.CPUus / f.CPUus}
+		if f.BrokerCPUus > 0 {
+			ratio.BrokerCPU = r.BrokerCPUus / f.BrokerCPUus
+		}
+		out = append(out, ratio)
+	}
+	return out
 }
 
 // serveForBench serves the demo functions under a prefix of their own on
@@ -273,11 +286,11 @@ func serveForBench(ctx context.Context, conn *bridge.Conn, fn string, wcfg worke
 }
 
 // dialFloor starts the raw floor's worker and client, and returns its call.
-func dialFloor(url string, prefetch int, payload []byte) (call func(context.Context) error, stop func(), err error) {
+func dialFloor(url string, prefetch int, payload []byte, topo benchfloor.Topology) (call func(context.Context) error, stop func(), err error) {
 	if !strings.HasPrefix(url, "amqp") {
 		return nil, nil, fmt.Errorf("the floor needs RabbitMQ, not %s", url)
 	}
-	srv, err := benchfloor.Serve(url, prefetch)
+	srv, err := benchfloor.Serve(url, prefetch, topo)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -287,7 +300,7 @@ func dialFloor(url string, prefetch int, payload []byte) (call func(context.Cont
 		return nil, nil, err
 	}
 	call = func(ctx context.Context) error {
-		_, err := cl.Call(ctx, srv.Key, payload)
+		_, err := cl.Call(ctx, srv.Exchange, srv.Key, payload)
 		return err
 	}
 	return call, func() { cl.Close(); srv.Close() }, nil
@@ -382,7 +395,7 @@ func progressLine(w io.Writer) func(n int) func(loadgen.Progress) {
 func printBench(w io.Writer, rep benchReport, d time.Duration) {
 	fmt.Fprintf(w, "\rrabibridge bench: %s, %d B, %v per concurrency, %s\n", rep.Fn, rep.Size, d, rep.Broker)
 	if rep.Rounds > 1 {
-		fmt.Fprintf(w, "%d rounds, each of the two first in every other round: medians, and the median of the rounds' ratios\n", rep.Rounds)
+		fmt.Fprintf(w, "%d rounds, each measured first in turn: medians, and the median of the rounds' ratios\n", rep.Rounds)
 	}
 	table := func(title string, rs []loadgen.Result) {
 		fmt.Fprintf(w, "%s\n  %-12s %10s %8s %8s %8s %9s %9s %10s  %s\n", title, "concurrency", "calls/s", "p50 ms", "p90 ms", "p99 ms", "CPU µs", "syscalls", "broker µs", "errors")
@@ -404,16 +417,21 @@ func printBench(w io.Writer, rep benchReport, d time.Duration) {
 		name = "floor, a second copy (--calibrate)"
 	}
 	table(name, rep.Results)
-	if len(rep.Floor) > 0 {
-		table("floor (raw amqp091-go, same guarantees)", rep.Floor)
-		fmt.Fprintf(w, "ratio %s / floor\n  %-12s %10s %8s %8s %8s %8s  %s\n", name, "concurrency", "calls/s", "p50", "p99", "CPU", "broker", "calls/s over the rounds")
-		for _, r := range rep.Ratios {
+	ratioTable := func(floor string, rs []benchRatio) {
+		fmt.Fprintf(w, "ratio %s / %s\n  %-12s %10s %8s %8s %8s %8s  %s\n", name, floor, "concurrency", "calls/s", "p50", "p99", "CPU", "broker", "calls/s over the rounds")
+		for _, r := range rs {
 			broker := "-"
 			if r.BrokerCPU > 0 {
 				broker = strconv.FormatFloat(r.BrokerCPU, 'f', 2, 64) + "x"
 			}
 			fmt.Fprintf(w, "  %-12d %9.2fx %7.2fx %7.2fx %7.2fx %8s  %.2f–%.2fx\n", r.Concurrency, r.CallsPerSec, r.P50, r.P99, r.CPU, broker, r.CallsPerSecMin, r.CallsPerSecMax)
 		}
+	}
+	if len(rep.Floor) > 0 {
+		table("floor (raw amqp091-go, same guarantees, RabiBridge's topology)", rep.Floor)
+		table("floor, cheapest topology (default exchange, non-durable queue)", rep.FloorCheapest)
+		ratioTable("floor", rep.Ratios)
+		ratioTable("cheapest floor", rep.RatiosCheapest)
 	}
 }
 

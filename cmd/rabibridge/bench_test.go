@@ -20,9 +20,9 @@ import (
 	"github.com/rabibridge/rabibridge/worker"
 )
 
-// TestPairs checks the order of a bench's runs: in pairs, the floor first
-// in every other pair, and the results handed back in round order.
-func TestPairs(t *testing.T) {
+// TestTurns checks the order of a bench's runs: each round starts with the
+// next one and goes round, and the results come back in round order.
+func TestTurns(t *testing.T) {
 	is := is.New(t)
 	var order []string
 	run := func(name string) func() loadgen.Result {
@@ -33,17 +33,17 @@ func TestPairs(t *testing.T) {
 			return loadgen.Result{Calls: int64(n)}
 		}
 	}
-	as, bs := pairs(4, run("a"), run("b"))
-	is.Equal(strings.Join(order, ""), "abbaabba")
-	for i := range 4 {
-		is.Equal(as[i].Calls, int64(i+1)) // round i's result in place i
-		is.Equal(bs[i].Calls, int64(i+1))
+	rs := turns(4, run("a"), run("b"), run("c"))
+	is.Equal(strings.Join(order, ""), "abcbcacababc")
+	for _, r := range rs {
+		for i := range 4 {
+			is.Equal(r[i].Calls, int64(i+1)) // round i's result in place i
+		}
 	}
 	order = nil
-	as, bs = pairs(1, run("a"), run("b"))
-	is.Equal(strings.Join(order, ""), "ab")
-	is.Equal(len(as), 1)
-	is.Equal(len(bs), 1)
+	rs = turns(2, run("a"), run("b"))
+	is.Equal(strings.Join(order, ""), "abba")
+	is.Equal(len(rs), 2)
 }
 
 func TestBenchCalibrateNeedsFloor(t *testing.T) {

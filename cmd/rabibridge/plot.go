@@ -25,6 +25,7 @@ import (
 var (
 	ourColor   = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff} // blue
 	floorColor = color.RGBA{R: 0xd6, G: 0x62, B: 0x0a, A: 0xff} // orange
+	cheapColor = color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff} // green
 	dotted     = []vg.Length{vg.Points(2), vg.Points(3)}
 )
 
@@ -58,10 +59,15 @@ func plotBench(path string, rep benchReport) error {
 		{"rabibridge p99", points(rep.Results, p99), ourColor, circle, dotted},
 	}
 	if len(rep.Floor) > 0 {
-		thrLines = append(thrLines, series{"raw amqp091-go (floor)", points(rep.Floor, cps), floorColor, square, nil})
+		triangle := draw.TriangleGlyph{}
+		thrLines = append(thrLines,
+			series{"raw amqp091-go, RabiBridge's topology (floor)", points(rep.Floor, cps), floorColor, square, nil},
+			series{"raw amqp091-go, cheapest topology", points(rep.FloorCheapest, cps), cheapColor, triangle, nil})
 		latLines = append(latLines,
 			series{"floor p50", points(rep.Floor, p50), floorColor, square, nil},
-			series{"floor p99", points(rep.Floor, p99), floorColor, square, dotted})
+			series{"floor p99", points(rep.Floor, p99), floorColor, square, dotted},
+			series{"cheapest p50", points(rep.FloorCheapest, p50), cheapColor, triangle, nil},
+			series{"cheapest p99", points(rep.FloorCheapest, p99), cheapColor, triangle, dotted})
 	}
 	thr, err := panel(fmt.Sprintf("%s, %d B: throughput", rep.Fn, rep.Size), "calls/s", thrLines)
 	if err != nil {

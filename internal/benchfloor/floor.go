@@ -20,22 +20,44 @@ import (
 	"github.com/rabibridge/rabibridge/internal/protocol"
 )
 
+// Topology is where the floor's calls go.
+type Topology int
+
+const (
+	// RabiBridge's: published to the direct exchange "rpc" with the
+	// function's routing key, into a durable auto-delete queue declared
+	// with RabiBridge's arguments (x-overflow reject-publish).
+	RabiBridge Topology = iota
+	// Cheapest: published through the default exchange straight to a
+	// non-durable queue with no arguments, the least the broker can do
+	// for a call.
+	Cheapest
+)
+
+func (t Topology) String() string {
+	if t == Cheapest {
+		return "cheapest"
+	}
+	return "rabibridge"
+}
+
 // Server is the floor's echo worker.
 type Server struct {
-	conn *amqp.Connection
-	Key  string // the routing key it serves on exchange "rpc"
-	done chan struct{}
+	conn     *amqp.Connection
+	Exchange string // where callers publish: "rpc", or "" (the default exchange)
+	Key      string // the routing key it serves on Exchange
+	done     chan struct{}
 }
 
 // Serve starts an echo worker on its own connection: one consuming channel
 // with prefetch, replies published on a second channel, each call
 // acknowledged after its reply.
-func Serve(url string, prefetch int) (*Server, error) {
+func Serve(url string, prefetch int, topo Topology) (*Server, error) {
 	conn, err := amqp.Dial(url)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{conn: conn, Key: fmt.Sprintf("async_floor%08x", rand.Uint32()), done: make(chan struct{})}
+	s := &Server{conn: conn, Exchange: protocol.Exchange, Key: fmt.Sprintf("async_floor%08x", rand.Uint32()), done: make(chan struct{})}
 	fail := func(err error) (*Server, error) { conn.Close(); return nil, err }
 	in, err := conn.Channel()
 	if err != nil {
@@ -45,15 +67,23 @@ func Serve(url string, prefetch int) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if err := in.ExchangeDeclare(protocol.Exchange, protocol.ExchangeType, true, false, false, false, nil); err != nil {
-		return fail(err)
-	}
 	q := "rpc_" + s.Key // RabiBridge's queue name, protocol.QueueName
-	if _, err := in.QueueDeclare(q, true, true, false, false, amqp.Table(protocol.QueueArgs(0, 0, false))); err != nil {
-		return fail(err)
-	}
-	if err := in.QueueBind(q, s.Key, protocol.Exchange, false, nil); err != nil {
-		return fail(err)
+	switch topo {
+	case Cheapest:
+		if _, err := in.QueueDeclare(q, false, true, false, false, nil); err != nil {
+			return fail(err)
+		}
+		s.Exchange, s.Key = "", q
+	default:
+		if err := in.ExchangeDeclare(protocol.Exchange, protocol.ExchangeType, true, false, false, false, nil); err != nil {
+			return fail(err)
+		}
+		if _, err := in.QueueDeclare(q, true, true, false, false, amqp.Table(protocol.QueueArgs(0, 0, false))); err != nil {
+			return fail(err)
+		}
+		if err := in.QueueBind(q, s.Key, protocol.Exchange, false, nil); err != nil {
+			return fail(err)
+		}
 	}
 	if err := in.Qos(prefetch, 0, false); err != nil {
 		return fail(err)
@@ -130,8 +160,8 @@ func Dial(url string) (*Client, error) {
 // ErrNacked is a call the broker refused.
 var ErrNacked = errors.New("benchfloor: nacked")
 
-// Call publishes body to key and returns the reply's body.
-func (c *Client) Call(ctx context.Context, key string, body []byte) ([]byte, error) {
+// Call publishes body to key on exchange and returns the reply's body.
+func (c *Client) Call(ctx context.Context, exchange, key string, body []byte) ([]byte, error) {
 	cid := strconv.FormatUint(c.cid.Add(1), 10)
 	p := make(chan []byte, 1)
 	c.mu.Lock()
@@ -142,7 +172,7 @@ func (c *Client) Call(ctx context.Context, key string, body []byte) ([]byte, err
 		delete(c.pending, cid)
 		c.mu.Unlock()
 	}
-	dc, err := c.ch.PublishWithDeferredConfirmWithContext(ctx, protocol.Exchange, key, true, false,
+	dc, err := c.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false,
 		amqp.Publishing{Body: body, CorrelationId: cid, ReplyTo: "amq.rabbitmq.reply-to"})
 	if err != nil {
 		forget()
