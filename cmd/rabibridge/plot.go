@@ -61,7 +61,7 @@ func plotBench(path string, rep benchReport) error {
 	if len(rep.Floor) > 0 {
 		triangle := draw.TriangleGlyph{}
 		thrLines = append(thrLines,
-			series{"raw amqp091-go, RabiBridge's topology (floor)", points(rep.Floor, cps), floorColor, square, nil},
+			series{"raw amqp091-go, RabiBridge topology (floor)", points(rep.Floor, cps), floorColor, square, nil},
 			series{"raw amqp091-go, cheapest topology", points(rep.FloorCheapest, cps), cheapColor, triangle, nil})
 		latLines = append(latLines,
 			series{"floor p50", points(rep.Floor, p50), floorColor, square, nil},

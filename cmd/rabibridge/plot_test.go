@@ -16,8 +16,9 @@ func sampleReport() benchReport {
 		return loadgen.Result{Concurrency: c, CallsPerSec: cps, P50ms: p50, P99ms: p99}
 	}
 	return benchReport{Fn: "echo", Size: 16,
-		Results: []loadgen.Result{res(1, 4700, 0.21, 0.4), res(4, 11800, 0.33, 0.9), res(16, 20100, 0.78, 2.1), res(64, 24500, 2.6, 6.3)},
-		Floor:   []loadgen.Result{res(1, 5000, 0.2, 0.38), res(4, 12100, 0.32, 0.85), res(16, 20500, 0.77, 2.0), res(64, 24000, 2.65, 6.1)},
+		Results:       []loadgen.Result{res(1, 4700, 0.21, 0.4), res(4, 11800, 0.33, 0.9), res(16, 20100, 0.78, 2.1), res(64, 24500, 2.6, 6.3)},
+		Floor:         []loadgen.Result{res(1, 5000, 0.2, 0.38), res(4, 12100, 0.32, 0.85), res(16, 20500, 0.77, 2.0), res(64, 24000, 2.65, 6.1)},
+		FloorCheapest: []loadgen.Result{res(1, 5100, 0.19, 0.37), res(4, 12300, 0.31, 0.84), res(16, 20800, 0.76, 2.0), res(64, 24400, 2.6, 6.0)},
 	}
 }
 
@@ -34,18 +35,18 @@ func TestPlotBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	svg := string(b)
-	for _, want := range []string{">1<", ">4<", ">16<", ">64<", "log scale", ">0<", "raw amqp091-go (floor)", "rabibridge p99", "floor p50"} {
+	for _, want := range []string{">1<", ">4<", ">16<", ">64<", "log scale", ">0<", "raw amqp091-go, RabiBridge topology (floor)", "raw amqp091-go, cheapest topology", "rabibridge p99", "floor p50", "cheapest p99"} {
 		if !strings.Contains(svg, want) {
 			t.Errorf("the chart lacks %q", want)
 		}
 	}
-	// One colour per system: ours blue, the floor orange, and no third
-	// beside the axes' black and the grid's grey.
+	// One colour per system: ours blue, the floor orange, the cheapest
+	// floor green, and no other beside the axes' black and the grid's grey.
 	colours := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?:stroke|fill):(#[0-9A-F]{6})`).FindAllStringSubmatch(svg, -1) {
 		colours[m[1]] = true
 	}
-	want := map[string]bool{"#1F77B4": true, "#D6620A": true, "#000000": true, "#808080": true, "#FFFFFF": true}
+	want := map[string]bool{"#1F77B4": true, "#D6620A": true, "#2CA02C": true, "#000000": true, "#808080": true, "#FFFFFF": true}
 	if !reflect.DeepEqual(colours, want) {
 		t.Errorf("colours %v, want %v", colours, want)
 	}
