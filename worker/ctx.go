@@ -19,9 +19,11 @@ import (
 // The context that ends is made only when something waits on it (Done, or
 // a context derived from this one): quick handlers seldom do, and a
 // context.WithDeadline per call costs a timer and a child registered with
-// base, under a lock that every handler goroutine shares. Until then Err
-// compares the clock with the deadline. When the handler returns, the
-// context is cancelled, as a WithDeadline's would be by its deferred cancel.
+// base, under a lock that every handler goroutine shares (measured against
+// the standard pieces in docs/benchmarks.md, "Measured and kept"). Until
+// then Err compares the clock with the deadline. When the handler returns,
+// the context is cancelled, as a WithDeadline's would be by its deferred
+// cancel.
 type callCtx struct {
 	context.Context // base
 	info            Info

@@ -79,7 +79,8 @@ func (c *guardedConn) Write(b []byte) (int, error) {
 
 // arm makes sure a write deadline at least stall/2 away is in force, so
 // that one write of a part gets between stall/2 and stall; it moves the
-// deadline only that often, not on every write.
+// deadline only that often, not on every write, which costs a lone caller
+// measurably (docs/benchmarks.md, "Measured and kept").
 func (c *guardedConn) arm() {
 	now := time.Now().UnixNano()
 	if h := c.hard.Load(); h != 0 {

@@ -55,7 +55,9 @@ const patience = 100 * time.Microsecond
 // one after the other on one goroutine, which stays hot (handing each call
 // to a parked goroutine costs more than most handlers). A call that runs
 // for patience gets another goroutine taking calls beside it, so slow
-// handlers run side by side, up to max. Goroutines that finish a call while
+// handlers run side by side, up to max. (A fixed set of goroutines over the
+// source wakes a parked one per call: docs/benchmarks.md, "Measured and
+// kept".) Goroutines that finish a call while
 // another waits on the source park as spares, with their grown stacks,
 // until they are needed or have waited IdleTimeout.
 type pool struct {
