@@ -48,8 +48,10 @@ func Put(b []byte) {
 	if !ok {
 		return
 	}
-	b = b[:0]
-	pools[k].Put(&b)
+	// A copy of its own: taking the parameter's address would move it to
+	// the heap on every call, also for the small buffers returned above.
+	kept := b[:0]
+	pools[k].Put(&kept)
 }
 
 // class is the pool of buffers whose capacity has the same power of two as

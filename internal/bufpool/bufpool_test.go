@@ -34,3 +34,12 @@ func TestGetPut(t *testing.T) {
 	Put(make([]byte, 0, 1<<27))
 	is.Equal(Get(1<<27), []byte(nil))
 }
+
+// TestPutSmallAllocatesNothing: a buffer below Min, which every call's
+// body is, goes back for nothing.
+func TestPutSmallAllocatesNothing(t *testing.T) {
+	b := make([]byte, 100)
+	if n := testing.AllocsPerRun(100, func() { Put(b) }); n != 0 {
+		t.Errorf("Put of a small buffer: %v allocations", n)
+	}
+}
