@@ -99,7 +99,16 @@ flags:
 		fmt.Fprintf(stdout, "purged %d dead letters of %s\n", n, name)
 		return nil
 	case *replay:
-		n, err := conn.Take(ctx, dead, *limit, func(m transport.Message) error {
+		// Only the letters there now: one that fails again comes back as
+		// a new letter, which this replay must not take again.
+		st, err := conn.Inspect(ctx, dead)
+		if errors.Is(err, transport.ErrNoQueue) {
+			return none()
+		}
+		if err != nil {
+			return err
+		}
+		n, err := conn.Take(ctx, dead, min(*limit, st.Messages), func(m transport.Message) error {
 			return conn.Put(ctx, queue, revived(m), false)
 		})
 		if errors.Is(err, transport.ErrNoQueue) && n == 0 && strings.Contains(err.Error(), dead) {

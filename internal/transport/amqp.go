@@ -314,7 +314,7 @@ func (t *amqpTransport) inspect(ctx context.Context, name string) (QueueState, e
 	err := t.withChannel(ctx, func(ch *amqp.Channel) error {
 		q, err := ch.QueueDeclarePassive(name, true, false, false, false, nil)
 		if err != nil {
-			return fmt.Errorf("bridge: inspecting queue %s: %w", name, lost(err))
+			return storeErr("inspecting queue", name, err)
 		}
 		st = QueueState{Messages: q.Messages, Consumers: q.Consumers}
 		return nil

@@ -111,7 +111,7 @@ func (t *memTransport) inspect(ctx context.Context, name string) (QueueState, er
 	q := t.b.queues[name]
 	t.b.mu.RUnlock()
 	if q == nil {
-		return QueueState{}, fmt.Errorf("bridge: inspecting queue %s: no such queue", name)
+		return QueueState{}, fmt.Errorf("bridge: inspecting queue %s: %w", name, ErrNoQueue)
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
