@@ -2,18 +2,20 @@ package caller
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	mrand "math/rand/v2"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rabibridge/rabibridge"
+	"github.com/rabibridge/rabibridge/internal/pause"
 	"github.com/rabibridge/rabibridge/internal/protocol"
-	"github.com/rabibridge/rabibridge/internal/transport"
 )
 
 // RetryPolicy configures Retry. The zero value is useful.
@@ -58,9 +60,10 @@ type RetryPolicy struct {
 
 // Retry returns a caller interceptor that retries a call's retryable
 // failures: a full queue (rabibridge.ErrQueueFull), a function with no
-// queue while its workers reconnect, a connection that failed before the
-// call was sent, and the codes unavailable and resource_exhausted, after
-// which nothing ran; and, for run-once or idempotent functions only (see
+// queue while its workers reconnect, and the codes unavailable and
+// resource_exhausted, after which nothing ran (a call made while the
+// connection is down needs no retry: it waits for the connection, within
+// its deadline); and, for run-once or idempotent functions only (see
 // RetryPolicy.Idempotent), a connection lost after the broker took the call
 // and deadline_exceeded from the worker. It retries within the call's
 // deadline, with exponential backoff and full jitter, while the caller's
@@ -91,13 +94,14 @@ func Retry(p RetryPolicy) rabibridge.Interceptor {
 	}
 	b := &budget{max: p.MaxTokens, tokens: p.MaxTokens, ratio: p.TokenRatio}
 	onceFns := &runOnceCache{}
+	keys := &callKeys{prefix: fmt.Sprintf("%016x-", mrand.Uint64())}
 	return func(next rabibridge.Next) rabibridge.Next {
 		return func(ctx context.Context, call *rabibridge.Call) error {
 			if call.Worker {
 				return next(ctx, call)
 			}
 			r := retrier{p: p, b: b, once: onceFns, call: call}
-			return r.run(ctx, next)
+			return r.run(ctx, next, keys)
 		}
 	}
 }
@@ -109,24 +113,23 @@ type retrier struct {
 	call *rabibridge.Call
 }
 
-func (r *retrier) run(ctx context.Context, next rabibridge.Next) error {
+// callKeys names a Retry's calls: a prefix of its own and a count.
+type callKeys struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func (k *callKeys) next() string { return k.prefix + strconv.FormatUint(k.n.Add(1), 10) }
+
+func (r *retrier) run(ctx context.Context, next rabibridge.Next, keys *callKeys) error {
 	call := r.call
-	// A run-once function finds the retry's run by this key.
-	if call.Headers == nil {
-		call.Headers = map[string]string{}
-	}
+	// A run-once function finds the retry's run by this key. The headers
+	// are copied: an outer interceptor may hand every call the same map.
 	if call.Headers[protocol.HeaderCallKey] == "" {
-		var k [16]byte
-		rand.Read(k[:])
-		call.Headers[protocol.HeaderCallKey] = hex.EncodeToString(k[:])
-	}
-	log := r.p.Logger
-	if log == nil {
-		if pc, ok := ctx.Value(encoderKey{}).(pending); ok && pc.c != nil {
-			log = pc.c.log
-		} else {
-			log = slog.Default()
-		}
+		h := make(map[string]string, len(call.Headers)+1)
+		maps.Copy(h, call.Headers)
+		h[protocol.HeaderCallKey] = keys.next()
+		call.Headers = h
 	}
 	for attempt := 1; ; attempt++ {
 		err := next(ctx, call)
@@ -146,7 +149,7 @@ func (r *retrier) run(ctx context.Context, next rabibridge.Next) error {
 			return err
 		}
 		if !r.b.allows() {
-			log.Warn("not retrying a call: the retry budget is spent", "function", call.Function, "error", err)
+			r.log(ctx).Warn("not retrying a call: the retry budget is spent", "function", call.Function, "error", err)
 			return err
 		}
 		wait := r.backoff(attempt)
@@ -156,15 +159,22 @@ func (r *retrier) run(ctx context.Context, next rabibridge.Next) error {
 		if r.p.OnRetry != nil {
 			r.p.OnRetry(call.Function, attempt+1, err)
 		}
-		log.Info("retrying a call", "function", call.Function, "attempt", attempt+1, "wait", wait, "error", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		r.log(ctx).Info("retrying a call", "function", call.Function, "attempt", attempt+1, "wait", wait, "error", err)
+		if !pause.For(ctx, wait) {
 			return err
 		}
 	}
+}
+
+// log is the policy's logger, or the caller's.
+func (r *retrier) log(ctx context.Context) *slog.Logger {
+	if r.p.Logger != nil {
+		return r.p.Logger
+	}
+	if pc, ok := ctx.Value(encoderKey{}).(pending); ok && pc.c != nil {
+		return pc.c.log
+	}
+	return slog.Default()
 }
 
 // backoff is the wait before the retry after attempt: full jitter.
@@ -206,7 +216,7 @@ func classify(err error) (safe, maybe bool) {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, rabibridge.ErrClosed):
 		return false, false // the caller's own: no time, or no wish, to retry
-	case errors.Is(err, rabibridge.ErrQueueFull), errors.Is(err, transport.ErrNotSent):
+	case errors.Is(err, rabibridge.ErrQueueFull):
 		return true, false
 	case errors.Is(err, rabibridge.ErrNoSuchFunction):
 		// Retryable only while its workers may be reconnecting (the

@@ -200,3 +200,34 @@ func TestRetryWithinDeadline(t *testing.T) {
 		t.Errorf("took %v: waited past the deadline", took)
 	}
 }
+
+// TestRetryKeysEachCall: each call gets a key of its own, also when an
+// outer interceptor hands every call the same headers map, which Retry
+// leaves as it was: a run-once function runs once per call, not once in
+// all.
+func TestRetryKeysEachCall(t *testing.T) {
+	f := newRetryFleet(t, 0)
+	shared := map[string]string{"x-tenant": "acme"}
+	tenant := func(next rabibridge.Next) rabibridge.Next {
+		return func(ctx context.Context, call *rabibridge.Call) error {
+			call.Headers = shared
+			return next(ctx, call)
+		}
+	}
+	c, err := caller.New(f.conn, caller.Config{Interceptors: []rabibridge.Interceptor{tenant, caller.Retry(fast())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for want := 1; want <= 3; want++ {
+		// lostonce loses its first reply: the first call is retried and
+		// answered from its record; the later ones run anew.
+		got, err := caller.Call[int, int](context.Background(), c, "lostonce", 1)
+		if err != nil || got != want {
+			t.Fatalf("call %d: %d, %v; want run %d", want, got, err, want)
+		}
+	}
+	if len(shared) != 1 {
+		t.Errorf("the shared headers were changed: %v", shared)
+	}
+}

@@ -50,6 +50,9 @@ func (w *Worker) bury(ctx context.Context, f *function, d *transport.Delivery, w
 // nothing) published again to the back of its queue with its count, and
 // acknowledged here. A quorum queue counts by itself (x-delivery-count).
 func (w *Worker) poison(ctx context.Context, f *function, d *transport.Delivery) bool {
+	if d.TooLarge > 0 {
+		return false // its body was not read: it is answered as too large
+	}
 	if c, ok := d.Headers[protocol.HeaderDeliveryCount]; ok {
 		n, _ := strconv.Atoi(c) // earlier deliveries
 		if n < f.maxDeliveries {

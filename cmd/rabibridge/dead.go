@@ -111,9 +111,6 @@ flags:
 		n, err := conn.Take(ctx, dead, min(*limit, st.Messages), func(m transport.Message) error {
 			return conn.Put(ctx, queue, revived(m), false)
 		})
-		if errors.Is(err, transport.ErrNoQueue) && n == 0 && strings.Contains(err.Error(), dead) {
-			return none()
-		}
 		if err != nil {
 			return fmt.Errorf("replayed %d, then: %w", n, err)
 		}

@@ -198,10 +198,10 @@ func (r *amqpRequester) ReplyTo() string { return directReplyTo }
 func (r *amqpRequester) Publish(ctx context.Context, key string, m Message) error {
 	ch, err := r.channel(ctx)
 	if err != nil {
-		return notSent(err)
+		return err
 	}
 	if err := r.t.waitUnblocked(ctx); err != nil {
-		return notSent(err)
+		return err
 	}
 	noReply := m.ReplyTo == protocol.NoReply
 	if !noReply {

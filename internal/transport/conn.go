@@ -260,9 +260,3 @@ type ReplyHandler interface {
 
 // errClosed is returned by operations on a closed connection.
 var errClosed = fmt.Errorf("bridge: %w", rabibridge.ErrClosed)
-
-// ErrNotSent marks a publish that failed before any of it reached the
-// broker: nothing can have run, so it is safe to retry.
-var ErrNotSent = errors.New("the call was not sent")
-
-func notSent(err error) error { return fmt.Errorf("%w (%w)", err, ErrNotSent) }
