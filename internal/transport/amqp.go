@@ -408,7 +408,9 @@ func publishing(m Message) amqp.Publishing {
 	return p
 }
 
-func (t *amqpTransport) reply(ctx context.Context, m Message) error { return t.replies.publish(ctx, m) }
+func (t *amqpTransport) reply(ctx context.Context, m Message) error {
+	return t.replies.publish(ctx, m, nil)
+}
 
 func (t *amqpTransport) close() error {
 	t.cancel()

@@ -26,14 +26,19 @@ type replier struct {
 // broker to unblock one.
 const replyWait = 10 * time.Second
 
-func (r *replier) publish(ctx context.Context, m Message) error {
+// publish publishes the reply m, pulling p (when not nil) before it waits
+// for anything: a channel, an unblocked connection.
+func (r *replier) publish(ctx context.Context, m Message, p *plug) error {
 	if ch := r.live.Load(); ch != nil && !r.t.blocked.Load() {
 		// The common case, without a context of its own: amqp091-go does
 		// not block on a publish (flow control is the blocked check).
-		err := ch.PublishWithContext(ctx, "", m.ReplyTo, false, false, publishing(m))
+		err := ch.PublishWithContext(ctx, "", m.ReplyTo, false, false, replyPublishing(m))
 		if err == nil || !errors.Is(err, amqp.ErrClosed) {
 			return lost(err)
 		}
+	}
+	if p != nil {
+		p.pull()
 	}
 	ctx, cancel := context.WithTimeout(ctx, replyWait)
 	defer cancel()
@@ -45,11 +50,20 @@ func (r *replier) publish(ctx context.Context, m Message) error {
 		if err != nil {
 			return err
 		}
-		err = ch.PublishWithContext(ctx, "", m.ReplyTo, false, false, publishing(m))
+		err = ch.PublishWithContext(ctx, "", m.ReplyTo, false, false, replyPublishing(m))
 		if err == nil || !errors.Is(err, amqp.ErrClosed) || attempt > 0 {
 			return lost(err)
 		}
 	}
+}
+
+// replyPublishing is the reply m as published: to m.ReplyTo, which it does
+// not carry itself (a reply is answered by nobody; the address is long, and
+// the broker would parse and copy it with every reply).
+func replyPublishing(m Message) amqp.Publishing {
+	p := publishing(m)
+	p.ReplyTo = ""
+	return p
 }
 
 // channel returns a usable channel on the current connection, waiting up

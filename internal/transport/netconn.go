@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -27,7 +28,17 @@ type guardedConn struct {
 
 	writing  atomic.Int32 // writes under way
 	progress atomic.Int64 // when a write last started or moved a part, Unix ns
+
+	// wmu orders the writes to the socket: amqp091-go's, and those of
+	// held bytes when a plug is pulled.
+	wmu   sync.Mutex
+	plugs int    // plugs in (see plug)
+	held  []byte // what was written while plugged, not yet on the socket
 }
+
+// maxHeld bounds the bytes a plugged socket holds back: a write that
+// would go over it sends what is held, and itself, at once.
+const maxHeld = writePart
 
 const writePart = 64 << 10
 
@@ -50,6 +61,72 @@ func (c *guardedConn) Read(p []byte) (int, error) { return c.in.Read(p) }
 const defaultStall = 10 * time.Second
 
 func (c *guardedConn) Write(b []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.plugs > 0 && len(c.held)+len(b) <= maxHeld && !c.dead.Load() {
+		c.held = append(c.held, b...)
+		return len(b), nil
+	}
+	if err := c.sendHeld(); err != nil {
+		return 0, err
+	}
+	return c.write(b)
+}
+
+// sendHeld writes what a plug held back; wmu is held.
+func (c *guardedConn) sendHeld() error {
+	if len(c.held) == 0 {
+		return nil
+	}
+	_, err := c.write(c.held)
+	c.held = c.held[:0]
+	return err
+}
+
+// A plug holds back a socket's writes until it is pulled, so that frames
+// written one after the other go out in one system call: a worker's reply
+// and the acknowledgement of its call, which amqp091-go would otherwise
+// send in two. Each write costs a system call here and wakes the broker to
+// read it. Whoever plugs a socket must not wait for the broker before it
+// pulls the plug (its request would be held back): it plugs only around
+// frames that are sent without waiting for an answer, and pulls the plug
+// before anything that may wait. Writes of others meanwhile are held too,
+// and go out with the plug's.
+type plug struct{ c *guardedConn }
+
+// plug holds c's writes back until the plug is pulled.
+func (c *guardedConn) plug() plug {
+	c.wmu.Lock()
+	c.plugs++
+	c.wmu.Unlock()
+	return plug{c}
+}
+
+// pull writes what was held back, once the last plug in is pulled. It is
+// safe to call twice, and on the zero plug.
+func (p *plug) pull() {
+	c := p.c
+	if c == nil {
+		return
+	}
+	p.c = nil
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.plugs--; c.plugs > 0 {
+		return
+	}
+	if err := c.sendHeld(); err != nil {
+		// Their writers were told the bytes went out: the connection
+		// must end, as a failed write would end it.
+		c.kill()
+	}
+	if cap(c.held) > 2*maxHeld {
+		c.held = nil
+	}
+}
+
+// write writes b to the socket; wmu is held.
+func (c *guardedConn) write(b []byte) (int, error) {
 	c.writing.Add(1)
 	defer c.writing.Add(-1)
 	c.progress.Store(time.Now().UnixNano())

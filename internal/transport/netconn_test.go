@@ -3,6 +3,9 @@ package transport
 import (
 	"errors"
 	"net"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -77,5 +80,97 @@ func TestGuardLeavesHandshakeDeadline(t *testing.T) {
 	g.SetDeadline(time.Time{})
 	if g.hard.Load() != 0 || g.set.Load() != 0 {
 		t.Error("clearing the deadline left it set")
+	}
+}
+
+// recordConn records the writes that reach the socket.
+type recordConn struct {
+	net.Conn
+	mu     sync.Mutex
+	writes []string
+	fail   error
+}
+
+func (c *recordConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fail != nil {
+		return 0, c.fail
+	}
+	c.writes = append(c.writes, string(b))
+	return len(b), nil
+}
+
+func (c *recordConn) SetWriteDeadline(time.Time) error { return nil }
+func (c *recordConn) Close() error                     { return nil }
+
+func (c *recordConn) got() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.writes...)
+}
+
+// TestPlugSendsWritesTogether: what is written while a plug is in goes
+// out in one write when it is pulled, in order, with the writes of others
+// meanwhile; a write too large to hold sends what is held and itself at
+// once; pulling twice, or the zero plug, does nothing.
+func TestPlugSendsWritesTogether(t *testing.T) {
+	rc := &recordConn{}
+	g := guard(rc, time.Minute, new(atomic.Int64))
+	g.Write([]byte("a"))
+	p := g.plug()
+	g.Write([]byte("reply"))
+	done := make(chan struct{})
+	go func() { g.Write([]byte("+other")); close(done) }() // another writer is held too, not blocked
+	<-done
+	g.Write([]byte("+ack"))
+	if got := rc.got(); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("while plugged the socket got %q, want only the write before", got)
+	}
+	p.pull()
+	p.pull()
+	var zero plug
+	zero.pull()
+	if got := rc.got(); !slices.Equal(got, []string{"a", "reply+other+ack"}) {
+		t.Fatalf("after the pull the socket got %q, want the held writes in one", got)
+	}
+
+	p = g.plug()
+	q := g.plug() // a second plug in: the first pull sends nothing yet
+	g.Write([]byte("x"))
+	p.pull()
+	if n := len(rc.got()); n != 2 {
+		t.Fatalf("a pull with another plug in wrote (%d writes)", n)
+	}
+	big := strings.Repeat("b", maxHeld)
+	g.Write([]byte(big)) // over what a plug holds: out now, after what was held
+	if got := rc.got(); !slices.Equal(got[2:], []string{"x", big}) {
+		t.Fatalf("a write too large to hold: the socket got %d writes, want the held one then it", len(got)-2)
+	}
+	q.pull()
+	if n := len(rc.got()); n != 4 {
+		t.Fatalf("the last pull with nothing held wrote (%d writes)", n)
+	}
+}
+
+// TestPlugFailureEndsConnection: writes held by a plug were reported as
+// sent, so when they cannot be sent the connection ends, as a failed
+// write would end it.
+func TestPlugFailureEndsConnection(t *testing.T) {
+	rc := &recordConn{}
+	g := guard(rc, time.Minute, new(atomic.Int64))
+	p := g.plug()
+	if _, err := g.Write([]byte("reply")); err != nil {
+		t.Fatal(err)
+	}
+	rc.mu.Lock()
+	rc.fail = errors.New("broken pipe")
+	rc.mu.Unlock()
+	p.pull()
+	if !g.dead.Load() {
+		t.Fatal("a held write that failed left the connection up")
+	}
+	if _, err := g.Write([]byte("x")); !errors.Is(err, errStalled) {
+		t.Errorf("a write after: %v, want the connection's end", err)
 	}
 }
