@@ -321,12 +321,14 @@ func publish(ctx context.Context, sock *guardedConn, ch *amqp.Channel, exchange,
 		case !writing.Load():
 		case sock.stuck(stuckAfter):
 			sock.kill()
-		case sock.busy():
+		case sock.writingNow():
 			time.AfterFunc(stuckAfter/5, check) // moving, or not stuck long enough yet
 		}
 	}
 	stop := context.AfterFunc(ctx, check)
+	pl := sock.plug() // the system call after amqp091-go's locks, with others' calls
 	dc, err := ch.PublishWithDeferredConfirm(exchange, key, mandatory, false, p)
+	pl.pullUntil(done)
 	writing.Store(false)
 	stop()
 	if err != nil && ctx.Err() != nil {

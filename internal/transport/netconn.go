@@ -27,17 +27,21 @@ type guardedConn struct {
 	hard  atomic.Int64 // a deadline amqp091-go set (a handshake, a close), Unix ns; 0: none
 
 	writing  atomic.Int32 // writes under way
+	direct   atomic.Int32 // of them, amqp091-go's own, which hold its locks
 	progress atomic.Int64 // when a write last started or moved a part, Unix ns
 
-	// wmu orders the writes to the socket: amqp091-go's, and those of
-	// held bytes when a plug is pulled.
-	wmu   sync.Mutex
-	plugs int    // plugs in (see plug)
-	held  []byte // what was written while plugged, not yet on the socket
+	// Writes while a plug is in, or while a pulled plug's writes are
+	// going out, are held, and go out with them (see plug).
+	wmu      sync.Mutex
+	plugs    int    // plugs in
+	held     []byte // written, not yet on the socket
+	spare    []byte // held's other buffer
+	flushing bool   // a pull is writing what is held
+	flushed  sync.Cond
 }
 
-// maxHeld bounds the bytes a plugged socket holds back: a write that
-// would go over it sends what is held, and itself, at once.
+// maxHeld bounds the bytes held back: a write that would go over it is
+// written at once, after what is held.
 const maxHeld = writePart
 
 const writePart = 64 << 10
@@ -52,7 +56,9 @@ func guard(c net.Conn, stall time.Duration, readLimit *atomic.Int64) *guardedCon
 	if stall <= 0 {
 		stall = defaultStall
 	}
-	return &guardedConn{Conn: c, in: newInbound(c, readLimit), stall: stall}
+	g := &guardedConn{Conn: c, in: newInbound(c, readLimit), stall: stall}
+	g.flushed.L = &g.wmu
+	return g
 }
 
 func (c *guardedConn) Read(p []byte) (int, error) { return c.in.Read(p) }
@@ -60,38 +66,39 @@ func (c *guardedConn) Read(p []byte) (int, error) { return c.in.Read(p) }
 // defaultStall is the stall time of a connection without heartbeats.
 const defaultStall = 10 * time.Second
 
+// Write is amqp091-go's, under its connection's send lock.
 func (c *guardedConn) Write(b []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.plugs > 0 && len(c.held)+len(b) <= maxHeld && !c.dead.Load() {
+	if (c.plugs > 0 || c.flushing) && len(c.held)+len(b) <= maxHeld && !c.dead.Load() {
 		c.held = append(c.held, b...)
 		return len(b), nil
 	}
-	if err := c.sendHeld(); err != nil {
-		return 0, err
+	c.direct.Add(1)
+	defer c.direct.Add(-1)
+	for c.flushing {
+		c.flushed.Wait() // as a write to a full socket would wait
+	}
+	if len(c.held) > 0 {
+		if _, err := c.write(c.held); err != nil {
+			return 0, err
+		}
+		c.held = c.held[:0]
 	}
 	return c.write(b)
 }
 
-// sendHeld writes what a plug held back; wmu is held.
-func (c *guardedConn) sendHeld() error {
-	if len(c.held) == 0 {
-		return nil
-	}
-	_, err := c.write(c.held)
-	c.held = c.held[:0]
-	return err
-}
-
 // A plug holds back a socket's writes until it is pulled, so that frames
-// written one after the other go out in one system call: a worker's reply
-// and the acknowledgement of its call, which amqp091-go would otherwise
-// send in two. Each write costs a system call here and wakes the broker to
-// read it. Whoever plugs a socket must not wait for the broker before it
-// pulls the plug (its request would be held back): it plugs only around
-// frames that are sent without waiting for an answer, and pulls the plug
-// before anything that may wait. Writes of others meanwhile are held too,
-// and go out with the plug's.
+// written one after the other go out in one system call, and the system
+// call is made outside amqp091-go's locks: a worker's reply and the
+// acknowledgement of its call, which amqp091-go would send in two; calls
+// published at once by several callers, which would wait for each other's
+// write. Each write costs a system call here and wakes the broker to read
+// it. Whoever plugs a socket must not wait for the broker before it pulls
+// the plug (its request would be held back): it plugs only around frames
+// that are sent without waiting for an answer, and pulls the plug before
+// anything that may wait. Writes of others meanwhile are held too, and go
+// out with the plug's.
 type plug struct{ c *guardedConn }
 
 // plug holds c's writes back until the plug is pulled.
@@ -102,30 +109,75 @@ func (c *guardedConn) plug() plug {
 	return plug{c}
 }
 
-// pull writes what was held back, once the last plug in is pulled. It is
+// pull writes what is held, unless a pull is writing it already. It is
 // safe to call twice, and on the zero plug.
-func (p *plug) pull() {
+func (p *plug) pull() { p.pullUntil(nil) }
+
+// pullUntil is pull for a writer that waits only until done is closed:
+// then the rest of what is held goes out from another goroutine.
+func (p *plug) pullUntil(done <-chan struct{}) {
 	c := p.c
 	if c == nil {
 		return
 	}
 	p.c = nil
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.plugs--; c.plugs > 0 {
+	c.plugs--
+	if c.flushing {
+		c.wmu.Unlock()
 		return
 	}
-	if err := c.sendHeld(); err != nil {
-		// Their writers were told the bytes went out: the connection
-		// must end, as a failed write would end it.
-		c.kill()
+	c.flushing = true
+	c.flush(done)
+}
+
+// flush writes what is held, and what is held meanwhile, until nothing is
+// or another plug is in (its pull writes the rest). wmu is held, and
+// flushing set; flush clears it and unlocks wmu.
+func (c *guardedConn) flush(done <-chan struct{}) {
+	for len(c.held) > 0 && !c.dead.Load() {
+		if isClosed(done) {
+			go func() {
+				c.wmu.Lock()
+				c.flush(nil)
+			}()
+			c.wmu.Unlock()
+			return
+		}
+		out := c.held
+		c.held, c.spare = c.spare[:0], nil
+		c.wmu.Unlock()
+		_, err := c.write(out)
+		c.wmu.Lock()
+		c.spare = out[:0]
+		if err != nil {
+			// Their writers were told the bytes went out: the connection
+			// must end, as a failed write would end it.
+			c.kill()
+		}
+		if c.plugs > 0 {
+			break
+		}
 	}
-	if cap(c.held) > 2*maxHeld {
-		c.held = nil
+	c.flushing = false
+	c.flushed.Broadcast()
+	if cap(c.spare) > 2*maxHeld {
+		c.spare = nil
+	}
+	c.wmu.Unlock()
+}
+
+func isClosed(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
 	}
 }
 
-// write writes b to the socket; wmu is held.
+// write writes b to the socket: one writer at a time (under wmu, or the
+// pull that is flushing).
 func (c *guardedConn) write(b []byte) (int, error) {
 	c.writing.Add(1)
 	defer c.writing.Add(-1)
@@ -179,13 +231,16 @@ func (c *guardedConn) stalledErr() error {
 	return fmt.Errorf("bridge: %w for %v: closing the connection", errStalled, c.stall)
 }
 
-// busy reports whether a write is under way: a publish now would wait
+// busy reports whether amqp091-go is writing: a publish now would wait
 // behind it.
-func (c *guardedConn) busy() bool { return c.writing.Load() > 0 }
+func (c *guardedConn) busy() bool { return c.direct.Load() > 0 }
+
+// writingNow reports whether a write is under way.
+func (c *guardedConn) writingNow() bool { return c.writing.Load() > 0 }
 
 // stuck reports whether a write is under way that has moved nothing for d.
 func (c *guardedConn) stuck(d time.Duration) bool {
-	return c.busy() && time.Now().UnixNano()-c.progress.Load() > int64(d)
+	return c.writing.Load() > 0 && time.Now().UnixNano()-c.progress.Load() > int64(d)
 }
 
 // kill closes the socket at once, whatever amqp091-go is waiting for:

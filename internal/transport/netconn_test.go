@@ -83,15 +83,25 @@ func TestGuardLeavesHandshakeDeadline(t *testing.T) {
 	}
 }
 
-// recordConn records the writes that reach the socket.
+// recordConn records the writes that reach the socket; while gate is
+// set, each write waits for it to be closed.
 type recordConn struct {
 	net.Conn
 	mu     sync.Mutex
 	writes []string
 	fail   error
+	gate   chan struct{}
+	in     chan struct{} // told when a write waits at the gate
 }
 
 func (c *recordConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	gate := c.gate
+	c.mu.Unlock()
+	if gate != nil {
+		c.in <- struct{}{}
+		<-gate
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.fail != nil {
@@ -136,20 +146,79 @@ func TestPlugSendsWritesTogether(t *testing.T) {
 	}
 
 	p = g.plug()
-	q := g.plug() // a second plug in: the first pull sends nothing yet
+	q := g.plug()
 	g.Write([]byte("x"))
-	p.pull()
-	if n := len(rc.got()); n != 2 {
-		t.Fatalf("a pull with another plug in wrote (%d writes)", n)
+	p.pull() // writes what is held, another plug in or not
+	if got := rc.got(); !slices.Equal(got[2:], []string{"x"}) {
+		t.Fatalf("a pull with another plug in: the socket got %q, want what was held", got[2:])
 	}
+	g.Write([]byte("y"))
 	big := strings.Repeat("b", maxHeld)
-	g.Write([]byte(big)) // over what a plug holds: out now, after what was held
-	if got := rc.got(); !slices.Equal(got[2:], []string{"x", big}) {
-		t.Fatalf("a write too large to hold: the socket got %d writes, want the held one then it", len(got)-2)
+	g.Write([]byte(big)) // over what is held: out now, after what was held
+	if got := rc.got(); !slices.Equal(got[3:], []string{"y", big}) {
+		t.Fatalf("a write too large to hold: the socket got %d writes, want the held one then it", len(got)-3)
 	}
 	q.pull()
-	if n := len(rc.got()); n != 4 {
+	if n := len(rc.got()); n != 5 {
 		t.Fatalf("the last pull with nothing held wrote (%d writes)", n)
+	}
+}
+
+// TestPlugWritesOthersTogether: while a pull is writing, the writes of
+// others return at once, held, and the pull writes them in one write after
+// its own: callers publishing at once share a system call and do not wait
+// for each other's.
+func TestPlugWritesOthersTogether(t *testing.T) {
+	rc := &recordConn{gate: make(chan struct{}), in: make(chan struct{})}
+	g := guard(rc, time.Minute, new(atomic.Int64))
+	p := g.plug()
+	g.Write([]byte("first"))
+	pulled := make(chan struct{})
+	go func() { p.pull(); close(pulled) }()
+	<-rc.in // the pull is writing
+	for _, w := range []string{"second", "+third"} {
+		q := g.plug()
+		wrote := make(chan struct{})
+		go func() { g.Write([]byte(w)); q.pull(); close(wrote) }()
+		select {
+		case <-wrote:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a write while a pull was writing waited for it")
+		}
+	}
+	if g.busy() {
+		t.Error("busy while only a pull writes: callers would go aside")
+	}
+	close(rc.gate)
+	go func() {
+		for range rc.in {
+		}
+	}()
+	<-pulled
+	if got := rc.got(); !slices.Equal(got, []string{"first", "second+third"}) {
+		t.Fatalf("the socket got %q, want the first write, then the others in one", got)
+	}
+}
+
+// TestPullUntilHandsOver: a pull for a writer whose time is up returns
+// without writing, and what is held still goes out.
+func TestPullUntilHandsOver(t *testing.T) {
+	rc := &recordConn{}
+	g := guard(rc, time.Minute, new(atomic.Int64))
+	p := g.plug()
+	g.Write([]byte("call"))
+	done := make(chan struct{})
+	close(done)
+	p.pullUntil(done)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(rc.got()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("what was held did not go out")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := rc.got(); !slices.Equal(got, []string{"call"}) {
+		t.Fatalf("the socket got %q", got)
 	}
 }
 
