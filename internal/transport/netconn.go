@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rabibridge/rabibridge"
 )
 
 // guardedConn is a connection's socket under amqp091-go. Every write has a
@@ -47,7 +49,9 @@ const maxHeld = writePart
 const writePart = 64 << 10
 
 // errStalled is the error of a write that made no progress for the stall
-// time, and of every write after it.
+// time, and of every write after it: the connection is lost
+// (rabibridge.ErrConnectionLost), the calls in it may or may not have gone
+// out.
 var errStalled = errors.New("the path to the broker took no bytes")
 
 // guard wraps c; a stall of zero or less (heartbeats off) means
@@ -228,7 +232,7 @@ func (c *guardedConn) arm() {
 }
 
 func (c *guardedConn) stalledErr() error {
-	return fmt.Errorf("bridge: %w for %v: closing the connection", errStalled, c.stall)
+	return fmt.Errorf("bridge: %w: %w for %v: closing the connection", rabibridge.ErrConnectionLost, errStalled, c.stall)
 }
 
 // busy reports whether amqp091-go is writing: a publish now would wait

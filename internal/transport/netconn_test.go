@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rabibridge/rabibridge"
 )
 
 // listenSilent accepts connections and never reads from them: a peer
@@ -51,8 +53,8 @@ func TestGuardEndsStalledWrite(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if !errors.Is(err, errStalled) {
-			t.Fatalf("write: %v, want errStalled", err)
+		if !errors.Is(err, errStalled) || !errors.Is(err, rabibridge.ErrConnectionLost) {
+			t.Fatalf("write: %v, want errStalled, a lost connection", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a stalled write did not end")
