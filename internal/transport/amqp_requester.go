@@ -297,13 +297,16 @@ type published struct {
 //
 // amqp091-go writes to the socket under its channel's and connection's
 // locks, and a write to a stalled path blocks (until the stall guard ends
-// it, see guardedConn). So while a write is under way on sock, the publish
-// goes off the caller's goroutine, and the caller stops waiting for it when
-// ctx ends. Otherwise, the common case, it is written here, with no
-// goroutine to start and wake; if ctx ends while that write has moved
-// nothing for stuckAfter, or once it has, the socket is closed, which ends
-// the write and the connection, as the stall guard would later; a write that
-// moves (a slow path, or the broker's flow control) is left to finish.
+// it, see guardedConn). So while amqp091-go is writing on sock itself (busy),
+// the publish goes off the caller's goroutine, and the caller stops waiting
+// for it when ctx ends. Otherwise, the common case, the socket is plugged:
+// amqp091-go's frames are held and written here after its locks, with the
+// calls other callers published meanwhile, or by the caller already writing
+// (see plug), with no goroutine to start and wake. If ctx ends while that
+// write has moved nothing for stuckAfter, or once it has, the socket is
+// closed, which ends the write and the connection, as the stall guard would
+// later; a write that moves (a slow path, or the broker's flow control) is
+// left to finish, by another goroutine once ctx has ended.
 func publish(ctx context.Context, sock *guardedConn, ch *amqp.Channel, exchange, key string, mandatory bool, p amqp.Publishing) (*amqp.DeferredConfirmation, error) {
 	done := ctx.Done()
 	switch {
