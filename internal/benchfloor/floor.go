@@ -34,13 +34,6 @@ const (
 	Cheapest
 )
 
-func (t Topology) String() string {
-	if t == Cheapest {
-		return "cheapest"
-	}
-	return "rabibridge"
-}
-
 // Server is the floor's echo worker.
 type Server struct {
 	conn     *amqp.Connection

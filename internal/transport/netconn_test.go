@@ -203,15 +203,22 @@ func TestPlugWritesOthersTogether(t *testing.T) {
 }
 
 // TestPullUntilHandsOver: a pull for a writer whose time is up returns
-// without writing, and what is held still goes out.
+// without waiting for the socket, and what is held still goes out.
 func TestPullUntilHandsOver(t *testing.T) {
-	rc := &recordConn{}
+	rc := &recordConn{gate: make(chan struct{}), in: make(chan struct{}, 1)}
 	g := guard(rc, time.Minute, new(atomic.Int64))
 	p := g.plug()
 	g.Write([]byte("call"))
 	done := make(chan struct{})
 	close(done)
-	p.pullUntil(done)
+	returned := make(chan struct{})
+	go func() { p.pullUntil(done); close(returned) }()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the pull waited for a write that does not move")
+	}
+	close(rc.gate) // the socket takes bytes again
 	deadline := time.Now().Add(5 * time.Second)
 	for len(rc.got()) == 0 {
 		if time.Now().After(deadline) {
