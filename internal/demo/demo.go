@@ -21,7 +21,7 @@ type AddReq struct {
 // Descriptions document the demo functions.
 var descriptions = map[string]string{
 	"echo":  "Returns its one argument unchanged, whatever its type.",
-	"add":   "Returns the integer a + b.",
+	"add":   "Returns the integer a + b; refused when the sum does not fit in an int64.",
 	"fib":   "Returns the n-th Fibonacci number (fib(10) = 55); n must be in [0, 92].",
 	"fail":  "Always fails with a remote error whose message contains \"demo failure\".",
 	"sleep": "Sleeps ms milliseconds, or until the call's deadline, and returns ms.",
@@ -30,8 +30,16 @@ var descriptions = map[string]string{
 // Echo returns its one argument unchanged, whatever its type.
 func Echo(_ context.Context, x any) (any, error) { return x, nil }
 
-// Add returns a + b.
-func Add(_ context.Context, r AddReq) (int, error) { return r.A + r.B, nil }
+// Add returns a + b. A sum that does not fit in an int is refused, not
+// wrapped: add(2^63-1, 1) is an invalid_argument error, as Python's add
+// would answer 2^63, which no Go int holds.
+func Add(_ context.Context, r AddReq) (int, error) {
+	sum := r.A + r.B
+	if (sum > r.A) != (r.B > 0) {
+		return 0, rabibridge.Errorf(rabibridge.CodeInvalidArgument, "add: a + b overflows: a = %d, b = %d", r.A, r.B)
+	}
+	return sum, nil
+}
 
 // Fib returns the n-th Fibonacci number: Fib(0) = 0, Fib(10) = 55. n must be
 // in [0, 92], so the result fits in an int64.
