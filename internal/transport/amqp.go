@@ -141,10 +141,13 @@ func (t *amqpTransport) dialURL(ctx context.Context, url string) (*amqp.Connecti
 			return sock, sock.SetDeadline(deadline)
 		},
 	}
-	c, err := amqp.DialConfig(url, acfg)
+	c, err := openAMQP(url, acfg, acfg.Dial)
 	var ae *amqp.Error
 	switch {
 	case err == nil:
+		// What amqp091-go's heartbeat goroutine would set: three of the
+		// broker's heartbeats, at half the negotiated interval.
+		sock.readWithin(c.Config.Heartbeat * 3 / 2)
 		t.mu.Lock()
 		t.socks[c] = sock
 		t.mu.Unlock()
@@ -424,7 +427,7 @@ func (t *amqpTransport) close() error {
 		return nil
 	}
 	return t.within(c, "closing the connection", func() error {
-		err := c.CloseDeadline(time.Now().Add(closeTimeout))
+		err := c.Close() // bounded by within, which closes the socket past closeTimeout
 		if errors.Is(err, amqp.ErrClosed) {
 			return nil
 		}

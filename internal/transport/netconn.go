@@ -28,6 +28,9 @@ type guardedConn struct {
 	set   atomic.Int64 // the write deadline in force, Unix ns; 0: none
 	hard  atomic.Int64 // a deadline amqp091-go set (a handshake, a close), Unix ns; 0: none
 
+	readFor atomic.Int64 // how long a read may wait for bytes, ns; 0: for ever (see armRead)
+	readSet atomic.Int64 // the read deadline in force, Unix ns; 0: none
+
 	writing  atomic.Int32 // writes under way
 	direct   atomic.Int32 // of them, amqp091-go's own, which hold its locks
 	progress atomic.Int64 // when a write last started or moved a part, Unix ns
@@ -60,12 +63,43 @@ func guard(c net.Conn, stall time.Duration, readLimit *atomic.Int64) *guardedCon
 	if stall <= 0 {
 		stall = defaultStall
 	}
-	g := &guardedConn{Conn: c, in: newInbound(c, readLimit), stall: stall}
+	g := &guardedConn{Conn: c, stall: stall}
+	g.in = newInbound(socketReader{g}, readLimit)
 	g.flushed.L = &g.wmu
 	return g
 }
 
 func (c *guardedConn) Read(p []byte) (int, error) { return c.in.Read(p) }
+
+// socketReader reads the socket under c's inbound, with c's read deadline.
+type socketReader struct{ c *guardedConn }
+
+func (r socketReader) Read(p []byte) (int, error) {
+	r.c.armRead()
+	return r.c.Conn.Read(p)
+}
+
+// readWithin bounds how long a read may wait for bytes, from the next
+// read on; zero or less: for ever. The bound replaces amqp091-go's, which
+// it keeps only on a socket with SetReadDeadline (see openAMQP).
+func (c *guardedConn) readWithin(d time.Duration) { c.readFor.Store(int64(max(d, 0))) }
+
+// armRead makes sure a read deadline at least 15/16 of readFor away is in
+// force, unless a deadline amqp091-go set is: a read gets between 15/16
+// and all of readFor, and the deadline moves at most every readFor/16.
+func (c *guardedConn) armRead() {
+	d := c.readFor.Load()
+	if d <= 0 || c.hard.Load() != 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	if c.readSet.Load()-now >= d-d/16 {
+		return
+	}
+	dl := now + d
+	c.Conn.SetReadDeadline(time.Unix(0, dl))
+	c.readSet.Store(dl)
+}
 
 // defaultStall is the stall time of a connection without heartbeats.
 const defaultStall = 10 * time.Second
@@ -267,6 +301,7 @@ func (c *guardedConn) SetWriteDeadline(t time.Time) error {
 }
 
 func (c *guardedConn) setHard(t time.Time) {
+	c.readSet.Store(0) // the read deadline was replaced, or cleared
 	if t.IsZero() {
 		c.hard.Store(0)
 		c.set.Store(0)
