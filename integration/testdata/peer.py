@@ -47,6 +47,7 @@ def call(url, prefix):
         ("2**63 into int64", "wide", [], {"n": 2**63}, Refused("/n: cannot decode integer 9223372036854775808 into int64: out of range")),
         ("-1 into uint64", "unsigned", [], {"u": -1}, Refused("/u: cannot decode integer -1 into uint64: out of range")),
         ("add past uint64, validated", "add", [2**64 - 1, 1], {}, Refused("/a: cannot decode integer 18446744073709551615 into int: out of range")),
+        ("add past int64", "add", [2**63 - 1, 1], {}, Refused("a + b overflows: a = 9223372036854775807, b = 1")),
         ("int64 max", "wide", [], {"n": 2**63 - 1}, 2**63 - 1),
         ("time as text", "audit", [], {"at": "2024-01-02T05:04:05+02:00"}, "2024-01-02T03:04:05Z"),
         ("time as a timestamp", "audit", [], {"at": msgpack.Timestamp(1704164645, 500)}, "2024-01-02T03:04:05.0000005Z"),
