@@ -46,8 +46,8 @@ func python(t *testing.T) string {
 // stay bytes at any depth, integers up to 64 bits stay exact, positional and
 // keyword arguments bind, a run-once function keyed by a keyword argument
 // runs once per key; integers past a field's range are refused naming the
-// field, a sum past an int64 is refused, times arrive as RFC 3339 text, timestamps or null; the peer checks
-// values and Python types.
+// field, a sum past an int64 is refused, times arrive as RFC 3339 text,
+// timestamps or null; the peer checks values and Python types.
 func TestPythonCallsGo(t *testing.T) {
 	py := python(t)
 	url := testbroker.URL(t)
