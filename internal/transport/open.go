@@ -77,6 +77,7 @@ func openAMQP(rawURL string, cfg amqp.Config, dial func(network, addr string) (n
 	}
 	c, err := amqp.Open(socket{conn}, cfg)
 	if err != nil {
+		conn.Close() // amqp091-go leaves it open when it gives up (no auth mechanism in common)
 		return nil, err
 	}
 	return c, nil

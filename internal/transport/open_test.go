@@ -2,6 +2,8 @@ package transport
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -54,6 +56,14 @@ func dialStates(t *testing.T, rawURL string, hb time.Duration) (*Conn, <-chan st
 	return c, states
 }
 
+// withQuery returns url with q added to its query.
+func withQuery(url, q string) string {
+	if strings.Contains(url, "?") {
+		return url + "&" + q
+	}
+	return url + "?" + q
+}
+
 func liveConn(c *Conn) *amqp.Connection { return c.t.(*amqpTransport).live.Load() }
 
 // TestReadBoundedByHeartbeats: with heartbeats of 1 s, an idle connection
@@ -97,11 +107,7 @@ func TestReadBoundedByHeartbeats(t *testing.T) {
 // too: the heartbeat over the config's, and the auth mechanism.
 func TestOpenTakesTheURL(t *testing.T) {
 	u := testbroker.URL(t)
-	sep := "?"
-	if strings.Contains(u, "?") {
-		sep = "&"
-	}
-	c, _ := dialStates(t, u+sep+"heartbeat=3&auth_mechanism=amqplain", 7*time.Second)
+	c, _ := dialStates(t, withQuery(u, "heartbeat=3&auth_mechanism=amqplain"), 7*time.Second)
 	if got := liveConn(c).Config.Heartbeat; got != 3*time.Second {
 		t.Errorf("heartbeat %v, want the URL's 3s", got)
 	}
@@ -115,5 +121,26 @@ func TestOpenTakesTheURL(t *testing.T) {
 	if got, _ := saslOf(amqp.URI{AuthMechanism: []string{"EXTERNAL", "plain"}}); len(got) != 2 ||
 		got[0].Mechanism() != "EXTERNAL" || got[1].Mechanism() != "PLAIN" {
 		t.Errorf("auth mechanisms: %v", got)
+	}
+}
+
+// TestOpenFailureClosesSocket: a handshake that fails on the client's side
+// (the broker offers no mechanism the URL allows) closes the socket, which
+// amqp091-go leaves open.
+func TestOpenFailureClosesSocket(t *testing.T) {
+	u := testbroker.URL(t)
+	var raw net.Conn
+	dial := func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		raw = c
+		return c, err
+	}
+	_, err := openAMQP(withQuery(u, "auth_mechanism=external"), amqp.Config{}, dial)
+	if !errors.Is(err, amqp.ErrSASL) {
+		t.Fatalf("want amqp.ErrSASL, got %v", err)
+	}
+	raw.SetReadDeadline(time.Now().Add(2 * time.Second)) // the broker would close it itself, 10 s on
+	if _, err := raw.Read(make([]byte, 1)); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("the socket of a failed handshake: read %v, want it closed", err)
 	}
 }
