@@ -141,7 +141,7 @@ func (t *amqpTransport) dialURL(ctx context.Context, url string) (*amqp.Connecti
 			return sock, sock.SetDeadline(deadline)
 		},
 	}
-	c, err := openAMQP(url, acfg, acfg.Dial)
+	c, err := openAMQP(url, acfg)
 	var ae *amqp.Error
 	switch {
 	case err == nil:

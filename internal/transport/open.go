@@ -23,9 +23,9 @@ import (
 //
 // What DialConfig would take from the URL it takes here too: the virtual
 // host, the credentials and auth_mechanism, heartbeat and channel_max.
-// dial returns the guarded socket; TLS, for amqps, goes over it, with
+// cfg.Dial returns the guarded socket; TLS, for amqps, goes over it, with
 // cfg.TLSClientConfig (bridge.Config.TLS), as with DialConfig given one.
-func openAMQP(rawURL string, cfg amqp.Config, dial func(network, addr string) (net.Conn, error)) (*amqp.Connection, error) {
+func openAMQP(rawURL string, cfg amqp.Config) (*amqp.Connection, error) {
 	uri, err := amqp.ParseURI(rawURL)
 	if err != nil {
 		return nil, err
@@ -55,7 +55,10 @@ func openAMQP(rawURL string, cfg amqp.Config, dial func(network, addr string) (n
 	if cfg.FrameSize == 0 {
 		cfg.FrameSize = 128 << 10 // RabbitMQ's frame_max, DialConfig's default
 	}
-	conn, err := dial("tcp", net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port)))
+	if cfg.Dial == nil {
+		cfg.Dial = amqp.DefaultDial(30 * time.Second)
+	}
+	conn, err := cfg.Dial("tcp", net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port)))
 	if err != nil {
 		return nil, err
 	}
@@ -106,12 +109,11 @@ func saslOf(uri amqp.URI) ([]amqp.Authentication, error) {
 
 // socket is a connection's socket as amqp091-go sees it: a net.Conn
 // without SetReadDeadline (see openAMQP). SetDeadline stays, for the
-// handshake's deadline and its clearing.
+// handshake's deadline and its clearing; nothing here asks amqp091-go for
+// the addresses.
 type socket struct{ c net.Conn }
 
 func (s socket) Read(p []byte) (int, error)    { return s.c.Read(p) }
 func (s socket) Write(p []byte) (int, error)   { return s.c.Write(p) }
 func (s socket) Close() error                  { return s.c.Close() }
 func (s socket) SetDeadline(t time.Time) error { return s.c.SetDeadline(t) }
-func (s socket) LocalAddr() net.Addr           { return s.c.LocalAddr() }
-func (s socket) RemoteAddr() net.Addr          { return s.c.RemoteAddr() }

@@ -24,17 +24,6 @@ func TestSocketHasNoReadDeadline(t *testing.T) {
 	}
 }
 
-// through returns url with its host and port replaced by addr's.
-func through(t *testing.T, rawURL, addr string) string {
-	t.Helper()
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Host = addr
-	return u.String()
-}
-
 // dialStates dials url with heartbeat hb and reports the connection's
 // states on the channel it returns.
 func dialStates(t *testing.T, rawURL string, hb time.Duration) (*Conn, <-chan string) {
@@ -71,11 +60,13 @@ func liveConn(c *Conn) *amqp.Connection { return c.t.(*amqpTransport).live.Load(
 // broker goes silent ends within three of them (1.5 s), as amqp091-go's
 // own read deadline would end it.
 func TestReadBoundedByHeartbeats(t *testing.T) {
-	u := testbroker.URL(t)
-	host := strings.TrimPrefix(u[strings.LastIndex(u, "@")+1:], "//")
-	host = host[:strings.IndexByte(host, '/')]
-	p := faultproxy.Start(t, host)
-	c, states := dialStates(t, through(t, u, p.Addr()), time.Second)
+	u, err := url.Parse(testbroker.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := faultproxy.Start(t, u.Host)
+	u.Host = p.Addr()
+	c, states := dialStates(t, u.String(), time.Second)
 	if <-states != StateConnected {
 		t.Fatal("not connected first")
 	}
@@ -135,7 +126,7 @@ func TestOpenFailureClosesSocket(t *testing.T) {
 		raw = c
 		return c, err
 	}
-	_, err := openAMQP(withQuery(u, "auth_mechanism=external"), amqp.Config{}, dial)
+	_, err := openAMQP(withQuery(u, "auth_mechanism=external"), amqp.Config{Dial: dial})
 	if !errors.Is(err, amqp.ErrSASL) {
 		t.Fatalf("want amqp.ErrSASL, got %v", err)
 	}
