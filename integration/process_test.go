@@ -134,9 +134,10 @@ func TestWorkerKilledMidCall(t *testing.T) {
 }
 
 // TestSIGTERMDrain: SIGTERM with 100 calls in flight: all 100 are answered
-// and the worker exits 0. The calls take 1.5 s (not 300 ms) so that the
-// broker's count, read by rabbitmqctl in about half a second, can confirm
-// all 100 are in the worker's hands when the signal comes.
+// and the worker exits 0. The calls take 3 s (not 300 ms) so that the
+// broker's count, read by rabbitmqctl in about half a second (seconds on a
+// loaded machine, where the 100 calls also take longer to publish), can
+// confirm all 100 are in the worker's hands when the signal comes.
 func TestSIGTERMDrain(t *testing.T) {
 	node := testbroker.StartNode(t, testbroker.NodeOptions{})
 	bin := buildCLI(t)
@@ -150,9 +151,9 @@ func TestSIGTERMDrain(t *testing.T) {
 	errs := make(chan error, 100)
 	for range 100 {
 		wg.Go(func() {
-			ms, err := caller.Call[int, int](ctx, c, "sleep", 1500)
-			if err == nil && ms != 1500 {
-				t.Errorf("sleep(1500) = %d", ms)
+			ms, err := caller.Call[int, int](ctx, c, "sleep", 3000)
+			if err == nil && ms != 3000 {
+				t.Errorf("sleep(3000) = %d", ms)
 			}
 			errs <- err
 		})
