@@ -67,11 +67,12 @@ lint:
 	$(STATICCHECK) $(PKGS)
 	@for p in $(PLATFORMS); do echo "go vet for $$p"; GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet $(PKGS) || exit 1; done
 
-FUZZ_TARGETS = FuzzDecodeRequest FuzzDecodeReply FuzzDecompress FuzzDecodeDifferential
+FUZZ_TARGETS = internal/wire:FuzzDecodeRequest internal/wire:FuzzDecodeReply internal/wire:FuzzDecompress \
+	internal/wire:FuzzDecodeDifferential internal/transport:FuzzInbound
 
 ## fuzz: each fuzz target of the network decoders for $(FUZZTIME)
 fuzz:
-	@for f in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./internal/wire || exit 1; done
+	@for t in $(FUZZ_TARGETS); do $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*} || exit 1; done
 
 ## fuzz-short: each fuzz target for 50,000 inputs, a few seconds (part of make test)
 # A count, not a duration: Go 1.26's fuzzing coordinator can fail a target

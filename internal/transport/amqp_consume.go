@@ -279,12 +279,9 @@ func (t *amqpTransport) consume(ctx context.Context, queue string, o ConsumeOpti
 func (s *amqpSub) run(startCtx context.Context, first chan<- error) {
 	defer close(s.stopped)
 	attachment{
-		t: s.t,
-		attach: func(c *amqp.Connection) (channel, error) {
-			ch, deliveries, err := s.attach(c)
-			return channel{ch: ch, in: deliveries}, err
-		},
-		serve: s.consume,
+		t:      s.t,
+		attach: s.attach,
+		serve:  s.consume,
 		failed: func(err error) bool {
 			var ae *amqp.Error
 			if errors.As(err, &ae) && ae.Code == amqp.NotFound {
@@ -305,7 +302,11 @@ func (s *amqpSub) consume(at channel) bool {
 	acker := chAcker{s, at.ch}
 	ended := make(chan struct{})
 	serve(s.opts, &s.live, s.h, source[amqp.Delivery]{
-		ch: at.in,
+		ch:     at.in,
+		direct: at.direct,
+		// A delivery of a channel that closed goes back to the queue:
+		// served, it would run twice.
+		keep: func() bool { return !at.ch.IsClosed() },
 		conv: func(d amqp.Delivery) *Delivery {
 			out := &Delivery{Message: message(d), Redelivered: d.Redelivered, acker: acker, tag: d.DeliveryTag}
 			if out.CorrelationID != d.CorrelationId {
@@ -316,6 +317,9 @@ func (s *amqpSub) consume(at channel) bool {
 		ended: func() { close(ended) },
 	})
 	<-ended
+	if sock := s.sock.Load(); sock != nil && at.direct != nil {
+		sock.deliver.remove(s.tag, at.direct)
+	}
 	if s.ctx.Err() != nil {
 		return false // cancelled: the channel stays open for the acks in flight
 	}
@@ -341,10 +345,10 @@ func (s *amqpSub) consume(at channel) bool {
 // attach opens a channel on c and consumes the queue on it, declaring the
 // queue first when this transport declared it (an auto-delete queue is gone
 // once its last consumer's connection died).
-func (s *amqpSub) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.Delivery, error) {
+func (s *amqpSub) attach(c *amqp.Connection) (channel, error) {
 	ch, err := c.Channel()
 	if err != nil {
-		return nil, nil, lost(err)
+		return channel{}, lost(err)
 	}
 	s.t.mu.Lock()
 	q, known := s.t.queues[s.queue]
@@ -354,32 +358,43 @@ func (s *amqpSub) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.Deliver
 		if err := declareOn(ch, q); errors.As(err, &me) {
 			// Declared anew by someone else: consume it as it is.
 			if ch, err = c.Channel(); err != nil {
-				return nil, nil, lost(err)
+				return channel{}, lost(err)
 			}
 		} else if err != nil {
 			ch.Close()
-			return nil, nil, err
+			return channel{}, err
 		}
 	}
 	if s.opts.Prefetch > 0 {
 		if err := ch.Qos(s.opts.Prefetch, 0, false); err != nil {
 			ch.Close()
-			return nil, nil, fmt.Errorf("bridge: qos on %s: %w", s.queue, lost(err))
+			return channel{}, fmt.Errorf("bridge: qos on %s: %w", s.queue, lost(err))
 		}
+	}
+	// With a prefetch, the broker delivers at most that many calls not yet
+	// acknowledged, so a channel of that size takes them without waiting.
+	sock := s.t.sockOf(c)
+	var direct chan amqp.Delivery
+	if sock != nil && s.opts.Prefetch > 0 {
+		direct = make(chan amqp.Delivery, s.opts.Prefetch)
+		sock.deliver.add(s.tag, direct)
 	}
 	deliveries, err := ch.Consume(s.queue, s.tag, false, false, false, false, nil)
 	if err != nil {
+		if direct != nil {
+			sock.deliver.remove(s.tag, direct)
+		}
 		ch.Close()
-		return nil, nil, fmt.Errorf("bridge: consuming %s: %w", s.queue, lost(err))
+		return channel{}, fmt.Errorf("bridge: consuming %s: %w", s.queue, lost(err))
 	}
 	s.mu.Lock()
 	s.ch, s.conn = ch, c
 	s.mu.Unlock()
-	s.sock.Store(s.t.sockOf(c))
+	s.sock.Store(sock)
 	if s.ctx.Err() != nil { // cancelled meanwhile
 		ch.Cancel(s.tag, false)
 	}
-	return ch, deliveries, nil
+	return channel{ch: ch, in: deliveries, direct: direct}, nil
 }
 
 // end marks the subscription over from the inside (its queue is gone).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,9 @@ type amqpRequester struct {
 	stopped chan struct{}
 }
 
+// directReplies is how many replies a requester's channel holds for it.
+const directReplies = 256
+
 func (t *amqpTransport) requester(h ReplyHandler) (Requester, error) {
 	if l, ok := h.(BodyLimiter); ok {
 		t.readUpTo(bodyLimit(l.MaxBodySize()))
@@ -59,11 +63,8 @@ func (r *amqpRequester) run(first chan<- error) {
 	defer close(r.stopped)
 	recovering := false
 	attachment{
-		t: r.t,
-		attach: func(c *amqp.Connection) (channel, error) {
-			ch, replies, closes, err := r.attach(c)
-			return channel{ch: ch, in: replies, closes: closes}, err
-		},
+		t:      r.t,
+		attach: r.attach,
 		serve: func(at channel) bool {
 			if recovering {
 				r.h.Recovered()
@@ -79,7 +80,7 @@ func (r *amqpRequester) run(first chan<- error) {
 			r.t.log.Warn("requester cannot attach; retrying", "error", err)
 			return true
 		},
-		abandon: func(at channel) { r.gone(at.ch) },
+		abandon: func(at channel) { r.undirect(at); r.gone(at.ch) },
 	}.keep(r.ctx, r.ctx, first)
 }
 
@@ -87,9 +88,25 @@ func (r *amqpRequester) run(first chan<- error) {
 // handler the calls in flight on it are lost, and says whether to attach
 // again.
 func (r *amqpRequester) serve(at channel) bool {
-	for d := range at.in {
-		r.h.Reply(message(d))
+	for open := true; open; {
+		var d amqp.Delivery
+		select {
+		case d, open = <-at.in:
+		case d = <-at.direct:
+		}
+		if open {
+			r.h.Reply(message(d))
+		}
 	}
+	for drained := false; !drained; { // taken before the channel ended
+		select {
+		case d := <-at.direct:
+			r.h.Reply(message(d))
+		default:
+			drained = true
+		}
+	}
+	r.undirect(at)
 	// The channel ended: the calls in flight on it get no reply.
 	cause := error(rabibridge.ErrConnectionLost)
 	select {
@@ -111,15 +128,28 @@ func (r *amqpRequester) serve(at channel) bool {
 	return true
 }
 
+// undirect unregisters at's consumer from its socket's directs.
+func (r *amqpRequester) undirect(at channel) {
+	if sock := r.sock.Load(); sock != nil && at.direct != nil {
+		sock.deliver.remove(at.tag, at.direct)
+	}
+}
+
 // attach opens the requester's channel on c.
-func (r *amqpRequester) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.Delivery, chan *amqp.Error, error) {
+func (r *amqpRequester) attach(c *amqp.Connection) (channel, error) {
 	ch, err := c.Channel()
 	if err != nil {
-		return nil, nil, nil, lost(err)
+		return channel{}, lost(err)
 	}
-	fail := func(what string, err error) (*amqp.Channel, <-chan amqp.Delivery, chan *amqp.Error, error) {
+	sock := r.t.sockOf(c)
+	var direct chan amqp.Delivery
+	tag := "rabibridge-go-" + strconv.FormatUint(r.t.tags.Add(1), 10)
+	fail := func(what string, err error) (channel, error) {
+		if direct != nil {
+			sock.deliver.remove(tag, direct)
+		}
 		ch.Close()
-		return nil, nil, nil, fmt.Errorf("bridge: %s: %w", what, lost(err))
+		return channel{}, fmt.Errorf("bridge: %s: %w", what, lost(err))
 	}
 	// Callers declare the exchange too, as RabiBridge's do: a publish to a
 	// missing exchange would close the channel.
@@ -131,7 +161,13 @@ func (r *amqpRequester) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.D
 	}
 	returns := ch.NotifyReturn(make(chan amqp.Return, 64))
 	closes := ch.NotifyClose(make(chan *amqp.Error, 1))
-	replies, err := ch.Consume(directReplyTo, "", true, false, false, false, nil)
+	// Replies come without acknowledgements, so without a bound: a
+	// delivery that finds the channel full goes through amqp091-go.
+	if sock != nil {
+		direct = make(chan amqp.Delivery, directReplies)
+		sock.deliver.add(tag, direct)
+	}
+	replies, err := ch.Consume(directReplyTo, tag, true, false, false, false, nil)
 	if err != nil {
 		return fail("consuming "+directReplyTo, err)
 	}
@@ -153,11 +189,11 @@ func (r *amqpRequester) attach(c *amqp.Connection) (*amqp.Channel, <-chan amqp.D
 	}
 	r.returns[ch] = loop
 	r.ch, r.conn = ch, c
-	r.sock.Store(r.t.sockOf(c))
+	r.sock.Store(sock)
 	r.live.Store(ch)
 	close(r.up)
 	r.mu.Unlock()
-	return ch, replies, closes, nil
+	return channel{ch: ch, in: replies, closes: closes, direct: direct, tag: tag}, nil
 }
 
 // gone forgets channel ch, if it is still the current one.

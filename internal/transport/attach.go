@@ -13,7 +13,9 @@ type channel struct {
 	conn   *amqp.Connection // ch's
 	ch     *amqp.Channel
 	in     <-chan amqp.Delivery
-	closes chan *amqp.Error // the requester's: why the channel closed
+	direct chan amqp.Delivery // deliveries taken off the frames (see direct.go); nil: none
+	tag    string             // the consumer's tag, for direct
+	closes chan *amqp.Error   // the requester's: why the channel closed
 }
 
 // attachment is what consumers, requesters and listeners share: a channel

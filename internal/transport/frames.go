@@ -31,6 +31,9 @@ type inbound struct {
 	drop    map[uint16]uint64 // per channel: body bytes still to skip
 	head    [7]byte
 	buf     []byte
+
+	direct *directs  // the consumers whose deliveries are taken (see direct.go); nil: none
+	taking []*taking // by channel: the delivery being taken
 }
 
 const (
@@ -39,6 +42,10 @@ const (
 	frameEnd     = 0xCE
 	headerPrefix = 12 // class, weight, body size
 	bodySizeAt   = 4  // in a content header's payload
+
+	// maxFrame bounds the content header read whole: a larger frame is
+	// past any frame_max, and amqp091-go refuses it as it passes.
+	maxFrame = 1 << 20
 )
 
 // tooLargeMark starts the marker body: 0xC1 is neither msgpack nor JSON,
@@ -79,8 +86,30 @@ func (in *inbound) next() error {
 	}
 	typ, ch := in.head[0], binary.BigEndian.Uint16(in.head[1:3])
 	size := int(binary.BigEndian.Uint32(in.head[3:7]))
+	if t := in.takingOn(ch); t != nil {
+		switch {
+		case typ == frameHeader && t.size < 0 && size >= headerPrefix && size <= maxFrame:
+			return in.header(ch, size)
+		case typ == frameBody && t.size >= 0:
+			return in.body(ch, t, size)
+		}
+		// Not the frame that comes next: amqp091-go makes of it what it
+		// would have.
+		in.pending, in.pass = append(t.handBack(ch, t.body), in.head[:]...), size+1
+		t.to, t.body = nil, nil
+		return nil
+	}
 	switch {
-	case typ == frameHeader && size >= headerPrefix:
+	case typ == frameMethod && size <= maxDeliver && in.direct.any():
+		b, err := in.r.Peek(size + 1)
+		if err != nil {
+			return err
+		}
+		if in.deliver(ch, b, size) {
+			_, err := in.r.Discard(size + 1)
+			return err
+		}
+	case typ == frameHeader && size >= headerPrefix && size <= maxFrame:
 		return in.header(ch, size)
 	case typ == frameBody && in.drop[ch] > 0:
 		if _, err := in.r.Discard(size + 1); err != nil {
@@ -109,6 +138,9 @@ func (in *inbound) header(ch uint16, size int) error {
 	n := binary.BigEndian.Uint64(payload[bodySizeAt : bodySizeAt+8])
 	limit := in.limit.Load()
 	if limit <= 0 || n <= uint64(limit) {
+		if t := in.takingOn(ch); t != nil {
+			in.take(ch, t, payload)
+		}
 		return nil
 	}
 	if in.drop == nil {
@@ -123,7 +155,28 @@ func (in *inbound) header(ch uint16, size int) error {
 	binary.BigEndian.PutUint32(body[3:7], uint32(len(mark)))
 	in.buf = append(append(append(in.buf, body[:]...), mark...), frameEnd)
 	in.pending = in.buf
+	if t := in.takingOn(ch); t != nil { // too large to take
+		in.pending = append(t.raw, in.buf...)
+		t.to = nil
+	}
 	return nil
+}
+
+// take goes on taking t with its content header, whose payload is p, or
+// hands it back to amqp091-go.
+func (in *inbound) take(ch uint16, t *taking, p []byte) {
+	if len(p) < headerPrefix+2 || !t.content(p) {
+		in.pending = append(t.raw, in.buf...)
+		t.to = nil
+		return
+	}
+	t.raw = append(t.raw, in.buf...)
+	in.pending = nil
+	if t.size == 0 {
+		in.finish(ch, t)
+		return
+	}
+	t.body = make([]byte, 0, t.size)
 }
 
 // tooLarge returns the size a marker body names, or 0 for any other body.

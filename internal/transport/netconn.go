@@ -22,11 +22,12 @@ import (
 // measures progress: a large body on a slow but live link is not cut.
 type guardedConn struct {
 	net.Conn
-	in    *inbound // what amqp091-go reads
-	stall time.Duration
-	dead  atomic.Bool
-	set   atomic.Int64 // the write deadline in force, Unix ns; 0: none
-	hard  atomic.Int64 // a deadline amqp091-go set (a handshake, a close), Unix ns; 0: none
+	in      *inbound // what amqp091-go reads
+	deliver directs  // the consumers whose deliveries in takes
+	stall   time.Duration
+	dead    atomic.Bool
+	set     atomic.Int64 // the write deadline in force, Unix ns; 0: none
+	hard    atomic.Int64 // a deadline amqp091-go set (a handshake, a close), Unix ns; 0: none
 
 	readFor atomic.Int64 // how long a read may wait for bytes, ns; 0: for ever (see armRead)
 	readSet atomic.Int64 // the read deadline in force, Unix ns; 0: none
@@ -65,6 +66,7 @@ func guard(c net.Conn, stall time.Duration, readLimit *atomic.Int64) *guardedCon
 	}
 	g := &guardedConn{Conn: c, stall: stall}
 	g.in = newInbound(socketReader{g}, readLimit)
+	g.in.direct = &g.deliver
 	g.flushed.L = &g.wmu
 	return g
 }

@@ -78,8 +78,13 @@ type pool struct {
 
 // source is where a pool takes its deliveries from.
 type source[T any] struct {
-	ch   <-chan T
-	conv func(T) *Delivery
+	ch <-chan T
+	// direct, if not nil, delivers too, until ch is closed: what it holds
+	// then is served before the end, if keep says so (else dropped, as
+	// amqp091-go drops what it holds for a closed channel).
+	direct <-chan T
+	keep   func() bool
+	conv   func(T) *Delivery
 	// stop, when closed, ends the goroutines, leaving what ch still holds;
 	// nil: never.
 	stop <-chan struct{}
@@ -151,11 +156,23 @@ func work[T any](p *pool, src source[T]) {
 		var ok bool
 		select {
 		case v, ok = <-src.ch:
+		case v = <-src.direct:
+			ok = true
 		case <-src.stop:
 			src.ended()
 			return
 		}
 		if !ok {
+			for drained := src.direct == nil; !drained; {
+				select {
+				case v := <-src.direct:
+					if src.keep() {
+						p.h(src.conv(v))
+					}
+				default:
+					drained = true
+				}
+			}
 			src.ended()
 			return
 		}
