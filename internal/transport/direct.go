@@ -27,10 +27,11 @@ import (
 // for frame as it came: a delivery with headers other than strings and
 // integers (a dead letter's x-death, say), one with a body over maxDirect
 // or the read limit, and one whose consumer's channel is full (its body
-// then in one frame), so that the reader never waits on a consumer.
+// then in frames of the largest size it came in, which the connection's
+// frame_max allows), so that the reader never waits on a consumer.
 
-// maxDirect is the largest body taken directly: one frame's worth, so that
-// a delivery handed back to amqp091-go after all needs no more.
+// maxDirect is the largest body taken directly (into memory only once, as
+// amqp091-go would read it).
 const maxDirect = 64 << 10
 
 // directs are a connection's consumers whose deliveries inbound takes,
@@ -88,7 +89,7 @@ func (d *directs) lookup(tag []byte) chan<- amqp.Delivery {
 		return nil
 	}
 	m := d.by.Load()
-	if m == nil || len(*m) == 0 {
+	if m == nil {
 		return nil
 	}
 	return (*m)[string(tag)]
@@ -111,6 +112,7 @@ type taking struct {
 	d    amqp.Delivery
 	size int    // the body's size
 	body []byte // what came of it
+	part int    // the largest body frame's payload
 
 	replyTo string // the last delivery's ReplyTo: a caller's calls all carry the same
 }
@@ -264,8 +266,6 @@ func shortstr(b []byte) (s, rest []byte, ok bool) {
 // carries.
 func known(s []byte) string {
 	switch string(s) {
-	case "":
-		return ""
 	case "application/msgpack":
 		return "application/msgpack"
 	case "application/json":
@@ -278,11 +278,12 @@ func known(s []byte) string {
 func (in *inbound) body(ch uint16, t *taking, size int) error {
 	n := len(t.body)
 	if n+size > t.size { // more than announced: amqp091-go fails the connection
-		in.pending = append(t.handBack(ch, t.body), in.head[:]...)
+		in.pending = append(t.handBack(ch), in.head[:]...)
 		in.pass = size + 1
 		t.to, t.body = nil, nil
 		return nil
 	}
+	t.part = max(t.part, size)
 	t.body = t.body[:n+size]
 	if _, err := io.ReadFull(in.r, t.body[n:]); err != nil {
 		return err
@@ -302,16 +303,16 @@ var errFrameEnd = errors.New("a body frame does not end with the frame end byte"
 
 // finish hands t's delivery to its consumer, or back to amqp091-go.
 func (in *inbound) finish(ch uint16, t *taking) {
-	if !t.send(t.body) {
-		in.pending = t.handBack(ch, t.body)
+	if !t.send() {
+		in.pending = t.handBack(ch)
 	}
 	t.to, t.body = nil, nil
 }
 
-// send hands t's delivery, whose body is body, to its consumer, and says
-// whether it could: a full channel leaves it to amqp091-go.
-func (t *taking) send(body []byte) bool {
-	t.d.Body = body
+// send hands t's delivery to its consumer, and says whether it could: a
+// full channel leaves it to amqp091-go.
+func (t *taking) send() bool {
+	t.d.Body = t.body
 	select {
 	case t.to <- t.d:
 		return true
@@ -320,16 +321,18 @@ func (t *taking) send(body []byte) bool {
 	}
 }
 
-// handBack returns the frames of t's delivery, with body so far as one body
-// frame, for amqp091-go.
-func (t *taking) handBack(ch uint16, body []byte) []byte {
+// handBack returns the frames of t's delivery, with its body so far in
+// frames of t.part bytes, for amqp091-go.
+func (t *taking) handBack(ch uint16) []byte {
 	out := t.raw
-	if len(body) > 0 {
+	for b := t.body; len(b) > 0; {
+		n := min(len(b), t.part)
 		var h [7]byte
 		h[0] = frameBody
 		binary.BigEndian.PutUint16(h[1:3], ch)
-		binary.BigEndian.PutUint32(h[3:7], uint32(len(body)))
-		out = append(append(append(out, h[:]...), body...), frameEnd)
+		binary.BigEndian.PutUint32(h[3:7], uint32(n))
+		out = append(append(append(out, h[:]...), b[:n]...), frameEnd)
+		b = b[n:]
 	}
 	return out
 }

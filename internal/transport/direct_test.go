@@ -196,11 +196,18 @@ func TestInboundHandsBack(t *testing.T) {
 		}
 	})
 	t.Run("no room", func(t *testing.T) {
-		var stream []byte
+		var stream, first []byte
 		for tag := range uint64(3) {
 			stream = append(stream, deliveryFrames(1, "mine", tag, pr, bytes.Repeat([]byte{byte('a' + tag)}, 1500), 1000)...)
+			if tag == 0 {
+				first = stream
+			}
 		}
 		out, taken := takeAll(t, stream, 1, 0, same)
+		// As they came: frames no larger than the broker's, within its frame_max.
+		if !bytes.Equal(out, stream[len(first):]) {
+			t.Errorf("the two deliveries handed back are not the frames that came")
+		}
 		bodies, others := readFrames(t, out)
 		if len(taken) != 1 || taken[0].DeliveryTag != 0 || others != 2 || len(bodies[1]) != 2 {
 			t.Fatalf("%d taken, %d methods and %d bodies handed back", len(taken), others, len(bodies[1]))

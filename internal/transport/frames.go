@@ -95,7 +95,7 @@ func (in *inbound) next() error {
 		}
 		// Not the frame that comes next: amqp091-go makes of it what it
 		// would have.
-		in.pending, in.pass = append(t.handBack(ch, t.body), in.head[:]...), size+1
+		in.pending, in.pass = append(t.handBack(ch), in.head[:]...), size+1
 		t.to, t.body = nil, nil
 		return nil
 	}
